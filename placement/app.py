@@ -1,0 +1,93 @@
+"""The application factory: one `register_*` step per concern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, jsonify
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Session
+
+from placement import jobs
+from placement.api import register_api
+from placement.config import Settings
+from placement.db import for_writing, get_engine
+from placement.security import register_security_headers
+from placement.web import register_web
+
+
+def create_app(
+    settings: Settings | None = None, *, bind: Engine | Connection | None = None
+) -> Flask:
+    """Build the Flask app.
+
+    `bind` lets tests run every request inside an outer transaction they roll back.
+    """
+    settings = settings or Settings.from_env()
+    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["placement_settings"] = settings
+    app.extensions["placement_bind"] = bind or get_engine(settings)
+    register_db(app)
+    register_security_headers(app)
+    register_health(app)
+    register_api(app)
+    register_web(app)
+    return app
+
+
+def settings_of(app: Flask) -> Settings:
+    settings: Settings = app.extensions["placement_settings"]
+    return settings
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        from flask import current_app
+
+        bind = current_app.extensions["placement_bind"]
+        kwargs: dict[str, Any] = {"expire_on_commit": False}
+        if isinstance(bind, Connection):
+            kwargs["join_transaction_mode"] = "create_savepoint"
+        else:
+            # Even a GET may write (the audit of a refused request, a token's last use).
+            bind = for_writing(bind)
+        g.db_session = Session(bind, **kwargs)
+    session: Session = g.db_session
+    return session
+
+
+def register_db(app: Flask) -> None:
+    @app.teardown_appcontext
+    def close_session(exc: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            if exc is not None:
+                session.rollback()
+            session.close()
+
+
+def register_health(app: Flask) -> None:
+    @app.get("/healthz")
+    def healthz() -> Any:
+        parts: dict[str, str] = {}
+        try:
+            db_session().execute(text("SELECT 1"))
+            parts["database"] = "ok"
+        except Exception:
+            parts["database"] = "down"
+        parts["broker"] = "ok" if jobs.broker_ok(settings_of(app)) else "down"
+        down = [name for name, state in parts.items() if state != "ok"]
+        body: dict[str, Any] = {"status": "ok" if not down else "unavailable", **parts}
+        if down:
+            body["message"] = f"unavailable: {', '.join(down)}"
+        return jsonify(body), (503 if down else 200)

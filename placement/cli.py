@@ -1,0 +1,241 @@
+"""The `placement` command."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import click
+
+from placement.config import Settings
+
+
+def _settings() -> Settings:
+    return Settings.from_env()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Placement: match MedTech trainees to industry placements."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--workers",
+    default=None,
+    type=int,
+    help="gunicorn processes (default: 2 with Redis, 1 on the embedded default)",
+)
+@click.option("--threads", default=8, show_default=True, type=int, help="threads per process")
+def serve(host: str, port: int, workers: int | None, threads: int) -> None:
+    """Run the web server (gunicorn, not the debug server)."""
+    from gunicorn.app.base import BaseApplication
+
+    from placement import create_app
+
+    settings = _settings()
+    if workers is None:
+        # Rate-limit counters live in Redis when there is one; without it they are per
+        # process, so one process keeps the login limit what it says.
+        workers = 2 if settings.redis_url else 1
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            options = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": threads,
+                "worker_class": "gthread",
+                "accesslog": "-",
+                "timeout": 120,
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return create_app(settings)
+
+    Server().run()
+
+
+@main.command()
+@click.option("--concurrency", "-c", default=None, type=int, help="processes (default: cores)")
+@click.option(
+    "--pool",
+    default="prefork",
+    show_default=True,
+    type=click.Choice(["prefork", "solo", "threads"]),
+)
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+def worker(concurrency: int | None, pool: str, loglevel: str) -> None:
+    """Run one Celery worker on the configured broker."""
+    from workers.celery_app import app
+
+    concurrency = concurrency or min(2, os.cpu_count() or 1)
+    app.worker_main(
+        ["worker", f"--loglevel={loglevel}", f"--pool={pool}", f"--concurrency={concurrency}"]
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Apply all migrations to DATABASE_URL."""
+    from placement import migrate as migrations
+
+    settings = _settings()
+    migrations.upgrade(settings.database_url)
+    click.echo("database is at the latest migration")
+
+
+@main.command("seed-demo")
+def seed_demo() -> None:
+    """Load the West Midlands demo (safe to run twice)."""
+    from placement.db import session_scope
+    from placement.demo import seed_demo as seed
+
+    with session_scope(_settings()) as session:
+        summary = seed(session=session)
+    click.echo(summary)
+
+
+@main.command("create-user")
+@click.option("--role", required=True, type=click.Choice(["trainee", "employer", "coordinator"]))
+@click.option("--email", required=True)
+@click.option("--name", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def create_user(role: str, email: str, name: str, password: str) -> None:
+    """Create an account of any role, coordinators included."""
+    from placement.db import session_scope
+    from placement.errors import DomainError
+    from placement.services.users import create_user as create
+
+    try:
+        with session_scope(_settings()) as session:
+            user = create(session=session, email=email, name=name, role=role, password=password)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"created {user.role} {user.email} (id {user.id})")
+
+
+@main.command()
+@click.argument("instance", type=click.Path(allow_dash=True))
+def solve(instance: str) -> None:
+    """Solve an instance file offline and print the result file (`-` reads stdin)."""
+    from placement.matching import run_solve_cli
+
+    sys.exit(run_solve_cli(instance, sys.stdout, sys.stderr))
+
+
+@main.command("export-instance")
+@click.option("--round", "round_id", type=int, help="round id: the round as it stands now")
+@click.option(
+    "--run",
+    "run_id",
+    type=int,
+    help="run id: the instance that run solved, byte for byte as stored (its SHA-256 is the "
+    "run's instance_sha256)",
+)
+def export_instance(round_id: int | None, run_id: int | None) -> None:
+    """Print an instance file (placement-instance/1) to stdout: a round's, or a run's."""
+    import json
+
+    from placement.db import session_scope
+    from placement.errors import DomainError
+    from placement.services.instances import build_instance
+    from placement.services.runs import stored_instance
+
+    if (round_id is None) == (run_id is None):
+        raise click.UsageError("give exactly one of --round and --run")
+    try:
+        with session_scope(_settings()) as session:
+            if run_id is not None:
+                # Byte for byte, with no newline added: `| sha256sum` gives instance_sha256.
+                output = stored_instance(session=session, run_id=run_id).content
+            elif round_id is not None:
+                data = build_instance(session=session, round_id=round_id)
+                output = (json.dumps(data, indent=1) + "\n").encode()
+    except DomainError as exc:
+        _fail(exc)
+    sys.stdout.buffer.write(output)
+    sys.stdout.flush()
+
+
+@main.command("run")
+@click.option("--round", "round_id", required=True, type=int, help="round id (closed)")
+@click.option("--wait/--no-wait", default=False, help="wait for the worker to finish it")
+def run_round(round_id: int, wait: bool) -> None:
+    """Start a match run for a closed round as the first coordinator (a worker must run)."""
+    import json
+    import time
+
+    from sqlmodel import select
+
+    from placement.db import session_scope
+    from placement.errors import DomainError
+    from placement.models import MatchRun, User
+    from placement.services.runs import start_run
+
+    settings = _settings()
+    try:
+        with session_scope(settings) as session:
+            actor = session.exec(
+                select(User).where(User.role == "coordinator").order_by(User.id)  # type: ignore[arg-type]
+            ).first()
+            run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"run {run.id} queued")
+    while wait:
+        time.sleep(1)
+        with session_scope(settings) as session:
+            current = session.get(MatchRun, run.id)
+        assert current is not None
+        click.echo(f"run {current.id}: {current.status} {current.phase} {current.progress}%")
+        if current.status in ("succeeded", "failed"):
+            if current.status == "failed":
+                click.echo(f"error: {current.error}", err=True)
+                sys.exit(1)
+            click.echo(json.dumps(current.stats, indent=1) if current.stats else "")
+            break
+
+
+@main.command("import")
+@click.argument("kind", type=click.Choice(["trainees", "slots"]))
+@click.option("--round", "round_id", required=True, type=int, help="round id")
+@click.argument("file", type=click.File("rb"))
+def import_csv(kind: str, round_id: int, file: Any) -> None:
+    """Import trainees or slots from a CSV file: all rows or none (same rules as the API)."""
+    from placement.db import session_scope
+    from placement.errors import DomainError
+    from placement.services.imports import IMPORTERS
+
+    try:
+        with session_scope(_settings()) as session:
+            result = IMPORTERS[kind](
+                session=session, actor=None, round_id=round_id, data=file.read(), system=True
+            )
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(f"imported {kind}: {result.created} created, {result.updated} updated")
+
+
+def _fail(exc: Any) -> None:
+    message = getattr(exc, "message", str(exc))
+    errors = getattr(exc, "errors", None)
+    click.echo(f"error: {message}", err=True)
+    if isinstance(errors, dict):
+        for field, messages in errors.items():
+            click.echo(f"  {field}: {'; '.join(map(str, messages))}", err=True)
+    elif isinstance(errors, list):
+        for item in errors:
+            if isinstance(item, dict) and {"row", "field", "message"} <= item.keys():
+                item = f"row {item['row']}, {item['field']}: {item['message']}"
+            click.echo(f"  {item}", err=True)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Settings read from the environment, shared by the web app, the CLI and the workers."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_INSTANCE_DIR = Path(os.environ.get("PLACEMENT_INSTANCE_DIR", "instance")).resolve()
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable configuration."""
+
+
+def _read_or_create_secret(path: Path) -> str:
+    """Generate the embedded default's secret key once and keep it beside the database."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting together must agree on one key.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    result_backend: str
+    redis_url: str | None
+    secret_key: str
+    instance_dir: Path
+    requeue_after: float = 60.0
+    max_upload_bytes: int = 20 * 1024 * 1024
+    ratelimit_login: str = "10 per minute"
+    ratelimit_storage_uri: str = "memory://"
+    session_cookie_secure: bool = False
+    testing: bool = False
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.redis_url is None and self.broker_url.startswith("sqla+")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Settings:
+        env = dict(os.environ if env is None else env)
+        instance_dir = Path(env.get("PLACEMENT_INSTANCE_DIR", str(DEFAULT_INSTANCE_DIR))).resolve()
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'placement.sqlite'}"
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql://" + database_url.removeprefix("postgres://")
+        if database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+        redis_url = env.get("REDIS_URL") or None
+        broker_url = (
+            env.get("CELERY_BROKER_URL")
+            or redis_url
+            or f"sqla+sqlite:///{instance_dir / 'broker.sqlite'}"
+        )
+        result_backend = (
+            env.get("CELERY_RESULT_BACKEND")
+            or redis_url
+            or f"db+sqlite:///{instance_dir / 'results.sqlite'}"
+        )
+        secret_key = env.get("SECRET_KEY", "")
+        if not secret_key:
+            if not database_url.startswith("sqlite"):
+                raise ConfigError("SECRET_KEY must be set when the database is not SQLite")
+            secret_key = _read_or_create_secret(instance_dir / "secret_key")
+        values: dict[str, object] = {
+            "database_url": database_url,
+            "broker_url": broker_url,
+            "result_backend": result_backend,
+            "redis_url": redis_url,
+            "secret_key": secret_key,
+            "instance_dir": instance_dir,
+            "requeue_after": float(env.get("PLACEMENT_REQUEUE_AFTER", "60")),
+            "max_upload_bytes": int(env.get("PLACEMENT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
+            "ratelimit_login": env.get("PLACEMENT_LOGIN_RATE_LIMIT", "10 per minute"),
+            "ratelimit_storage_uri": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+            "session_cookie_secure": env.get("SESSION_COOKIE_SECURE", "") in {"1", "true", "yes"},
+        }
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

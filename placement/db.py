@@ -1,0 +1,91 @@
+"""Engine and sessions: one session per request, `session_scope()` for workers and the CLI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from placement.config import Settings
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; SQLAlchemy
+    # emits BEGIN itself instead (see _sqlite_on_begin), as its SQLite docs recommend.
+    dbapi_connection.isolation_level = None
+    # SQLite leaves foreign keys off by default; WAL lets the worker write while pages read.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once with "database is
+    # locked" if another writer committed in between (the busy timeout does not apply).
+    # Units of work that may write therefore begin IMMEDIATE: they queue for the lock.
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def for_writing(engine: Engine) -> Engine:
+    """The engine to use for a unit of work that will write (matters on SQLite only)."""
+    if engine.dialect.name == "sqlite":
+        return engine.execution_options(sqlite_begin="IMMEDIATE")
+    return engine
+
+
+def make_engine(database_url: str, **kwargs: Any) -> Engine:
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            database_url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, **kwargs)
+
+
+@lru_cache(maxsize=8)
+def engine_for(database_url: str) -> Engine:
+    """One engine (and pool) per database URL per process."""
+    return make_engine(database_url)
+
+
+def get_engine(settings: Settings) -> Engine:
+    return engine_for(settings.database_url)
+
+
+@contextmanager
+def session_scope(
+    settings_or_engine: Settings | Engine, *, readonly: bool = False
+) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error.
+
+    On SQLite it queues for the write lock up front unless `readonly` (see for_writing).
+    """
+    engine = (
+        get_engine(settings_or_engine)
+        if isinstance(settings_or_engine, Settings)
+        else settings_or_engine
+    )
+    if not readonly:
+        engine = for_writing(engine)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,49 @@
+"""Flask extensions shared by the API and the pages, initialised inside the app factory.
+
+The limiter is one module-level object so that views can decorate themselves with
+`@limiter.limit(...)`; `init_extensions(app)` binds it to an app with that app's storage
+(`settings.ratelimit_storage_uri`: Redis when `REDIS_URL` is set, memory otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, request
+from flask_limiter import Limiter
+
+
+def client_ip() -> str:
+    """The caller's address. Behind a proxy, configure werkzeug's ProxyFix in the server."""
+    return request.remote_addr or "unknown"
+
+
+def login_limit() -> str:
+    settings: Any = current_app.extensions["placement_settings"]
+    return str(settings.ratelimit_login)
+
+
+def login_ip_key() -> str:
+    return f"login-ip:{client_ip()}"
+
+
+def login_account_key() -> str:
+    """The account being tried, read from the JSON or form body (same normalisation as login)."""
+    body: Any = request.get_json(silent=True) if request.is_json else request.form
+    email = body.get("email") if hasattr(body, "get") else None
+    if not isinstance(email, str) or not email.strip():
+        return login_ip_key()
+    return f"login-account:{email.strip().lower()[:254]}"
+
+
+limiter = Limiter(key_func=client_ip, key_prefix="placement")
+
+
+def init_extensions(app: Flask) -> None:
+    settings: Any = app.extensions["placement_settings"]
+    app.config.setdefault("RATELIMIT_STORAGE_URI", settings.ratelimit_storage_uri)
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", True)
+    app.config.setdefault("RATELIMIT_STRATEGY", "moving-window")
+    if "placement_limiter" not in app.extensions:
+        limiter.init_app(app)
+        app.extensions["placement_limiter"] = limiter

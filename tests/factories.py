@@ -1,0 +1,124 @@
+"""Plain factory functions for tests: each adds one valid object, overridable by keyword."""
+
+from __future__ import annotations
+
+from datetime import date
+from itertools import count
+from typing import Any
+
+from sqlmodel import Session
+
+from placement import auth
+from placement.models import (
+    Organisation,
+    Preference,
+    Round,
+    RoundTrainee,
+    Slot,
+    Trainee,
+    User,
+)
+
+_seq = count(1)
+FAST_HASH = auth.hash_password("factory-password-1")
+
+
+def user(session: Session, **kw: Any) -> User:
+    n = next(_seq)
+    values: dict[str, Any] = {
+        "email": f"user{n}@example.test",
+        "name": f"User {n}",
+        "role": "trainee",
+        "password_hash": FAST_HASH,
+    }
+    values.update(kw)
+    obj = User(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def organisation(session: Session, **kw: Any) -> Organisation:
+    n = next(_seq)
+    values: dict[str, Any] = {
+        "name": f"Host {n} Laboratories",
+        "kind": "test_lab",
+        "accreditations": ["ISO/IEC 17025"],
+        "postcode": "B15 2TT",
+        "latitude": 52.45,
+        "longitude": -1.93,
+        "verified": True,
+    }
+    values.update(kw)
+    obj = Organisation(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def round_(session: Session, **kw: Any) -> Round:
+    n = next(_seq)
+    values: dict[str, Any] = {
+        "name": f"Round {n}",
+        "region": "West Midlands",
+        "starts_on": date(2027, 1, 4),
+        "ends_on": date(2027, 7, 2),
+        "status": "open",
+    }
+    values.update(kw)
+    obj = Round(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def slot(session: Session, *, round: Round, organisation: Organisation, **kw: Any) -> Slot:
+    n = next(_seq)
+    values: dict[str, Any] = {
+        "round_id": round.id,
+        "organisation_id": organisation.id,
+        "title": f"Placement {n}",
+        "discipline": "diagnostics",
+        "required_skills": ["pipetting"],
+        "min_level": 4,
+        "capacity": 2,
+        "latitude": 52.45,
+        "longitude": -1.93,
+        "starts_on": date(2027, 2, 1),
+        "ends_on": date(2027, 5, 28),
+    }
+    values.update(kw)
+    obj = Slot(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def trainee(session: Session, **kw: Any) -> Trainee:
+    n = next(_seq)
+    values: dict[str, Any] = {
+        "name": f"Trainee {n}",
+        "email": f"trainee{n}@learners.test",
+        "level": 4,
+        "skills": ["pipetting"],
+        "latitude": 52.48,
+        "longitude": -1.89,
+        "max_travel_km": 40,
+        "available_from": date(2027, 1, 4),
+        "available_to": date(2027, 7, 2),
+        "dbs_cleared": True,
+    }
+    values.update(kw)
+    obj = Trainee(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def preference(session: Session, *, trainee: Trainee, slot: Slot, rank: int) -> Preference:
+    obj = Preference(round_id=slot.round_id, trainee_id=trainee.id, slot_id=slot.id, rank=rank)
+    session.add(obj)
+    if session.get(RoundTrainee, (slot.round_id, trainee.id)) is None:
+        session.add(RoundTrainee(round_id=slot.round_id, trainee_id=trainee.id))
+    session.flush()
+    return obj

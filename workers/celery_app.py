@@ -1,0 +1,81 @@
+"""The Celery application, built from Settings, and the reconciler every worker runs."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from celery import Celery
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
+
+from placement.config import Settings
+from placement.jobs import celery_config
+
+log = logging.getLogger(__name__)
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or Settings.from_env()
+    settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    app = Celery("placement")
+    app.conf.update(celery_config(settings))
+    app.conf.placement_settings = settings
+    app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+    return app
+
+
+app = make_celery()
+
+
+class Reconciler:
+    """Re-enqueues runs the broker lost, every `requeue_after / 4` seconds, from a daemon
+    thread of the worker's main process (see `placement.services.runs.reconcile`)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.interval = max(0.5, settings.requeue_after / 4)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="run-reconciler", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        from placement.services.runs import reconcile
+
+        while not self._stop.wait(self.interval):
+            try:
+                requeued = reconcile(settings=self.settings)
+                if requeued:
+                    log.info("reconciler re-enqueued runs %s", requeued)
+            except Exception:
+                log.warning("reconciler pass failed; trying again", exc_info=True)
+
+
+_reconciler: Reconciler | None = None
+
+
+@worker_ready.connect
+def _start_reconciler(**_: Any) -> None:
+    global _reconciler
+    if _reconciler is None:
+        _reconciler = Reconciler(app.conf.placement_settings)
+        _reconciler.start()
+
+
+@worker_shutdown.connect
+def _stop_reconciler(**_: Any) -> None:
+    if _reconciler is not None:
+        _reconciler.stop()
+
+
+@worker_process_init.connect
+def _forget_parent_connections(**_: Any) -> None:
+    # A pool process forked after the reconciler opened connections must not share them.
+    from placement.db import get_engine
+
+    get_engine(app.conf.placement_settings).dispose(close=False)

@@ -1,0 +1,51 @@
+"""Thin tasks: they take ids, re-read state and call one service."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import chord, current_app, shared_task
+
+from placement.config import Settings
+from placement.jobs import RUN_MATCH_TASK
+from placement.services import runs
+
+SOLVE_COMPONENTS_TASK = "workers.tasks.solve_components"
+FINISH_COMPONENTS_TASK = "workers.tasks.finish_components"
+
+
+def _settings() -> Settings:
+    settings = getattr(current_app.conf, "placement_settings", None)
+    return settings if isinstance(settings, Settings) else Settings.from_env()
+
+
+@shared_task(name="workers.tasks.ping")
+def ping(value: str = "pong") -> str:
+    """Round trip through the broker; used by health checks and tests."""
+    return value
+
+
+def _fan_out(run_id: int, attempt: int, groups: list[list[int]]) -> None:
+    """One task per component group, then one task that merges and writes (a chord)."""
+    header = [
+        current_app.signature(SOLVE_COMPONENTS_TASK, args=(run_id, attempt, group))
+        for group in groups
+    ]
+    callback = current_app.signature(FINISH_COMPONENTS_TASK, args=(run_id, attempt))
+    chord(header)(callback)
+
+
+@shared_task(name=RUN_MATCH_TASK, acks_late=True, reject_on_worker_lost=True)
+def run_match(run_id: int) -> None:
+    """Claim the run and compute its proposals; a finished or owned run is left alone."""
+    runs.execute_run(run_id, settings=_settings(), fan_out=_fan_out)
+
+
+@shared_task(name=SOLVE_COMPONENTS_TASK, acks_late=True, reject_on_worker_lost=True)
+def solve_components(run_id: int, attempt: int, indices: list[int]) -> Any:
+    return runs.solve_components(run_id, attempt, indices, settings=_settings())
+
+
+@shared_task(name=FINISH_COMPONENTS_TASK, acks_late=True, reject_on_worker_lost=True)
+def finish_components(results: list[Any], run_id: int, attempt: int) -> None:
+    runs.finish_components(results, run_id, attempt, settings=_settings())
