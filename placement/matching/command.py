@@ -1,0 +1,47 @@
+"""`placement solve INSTANCE.json|-`: the offline solve, without a database."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TextIO
+
+from .instance import InstanceError, parse_instance_json
+from .result import result_to_dict
+from .solver import solve
+
+
+def run_solve_cli(path: str, stdout: TextIO, stderr: TextIO) -> int:
+    """Solve the instance file at ``path`` (``"-"`` for standard input).
+
+    Parameters
+    ----------
+    path : str
+        Instance file, or ``"-"`` to read standard input.
+    stdout, stderr : text streams
+        The result JSON goes to ``stdout``; a one-line error to ``stderr``.
+
+    Returns
+    -------
+    int
+        0 on success; 2 for an unreadable or invalid instance (nothing on stdout, one line
+        ``placement solve: <message>`` on stderr, no traceback).
+    """
+    try:
+        if path == "-":
+            raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read()
+        else:
+            with open(path, "rb") as fh:
+                raw = fh.read()
+    except OSError as exc:
+        stderr.write(f"placement solve: cannot read {path}: {exc.strerror or exc}\n")
+        return 2
+    try:
+        instance = parse_instance_json(raw)
+    except InstanceError as exc:
+        stderr.write(f"placement solve: {' '.join(str(exc).split())}\n")
+        return 2
+    document = result_to_dict(solve(instance))
+    stdout.write(json.dumps(document, ensure_ascii=False))
+    stdout.write("\n")
+    return 0

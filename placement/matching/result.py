@@ -1,0 +1,100 @@
+"""Frozen result records and the `placement-result/1` document."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .instance import Id
+
+RESULT_FORMAT = "placement-result/1"
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A trainee placed in a slot.
+
+    ``rank`` is the trainee's rank of the slot (None when unranked), ``cost`` the weighted
+    total and ``terms`` its four weighted parts; ``locked`` marks an approved placement that
+    the solver did not move (and does not count in ``placed`` or ``objective``).
+    """
+
+    trainee_id: Id
+    slot_id: Id
+    rank: int | None
+    cost: float
+    terms: dict[str, float]
+    locked: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Unplaced:
+    """A trainee left without a slot, and why."""
+
+    trainee_id: Id
+    reason: Literal["no_eligible_slot", "outcompeted"]
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Diagnostics of one solve (see DESIGN.md, "Diagnostics with every run")."""
+
+    placed: int
+    unplaced: int
+    objective: float
+    first_choice: int
+    top3: int
+    mean_rank: float | None
+    worst_rank: int | None
+    blocking_pairs: int
+    solve_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Every trainee of the instance exactly once, in ``assignments`` or ``unplaced``."""
+
+    assignments: tuple[Assignment, ...]
+    unplaced: tuple[Unplaced, ...]
+    stats: Stats
+
+
+def result_to_dict(result: Result) -> dict[str, Any]:
+    """The `placement-result/1` document of API.md for ``result``.
+
+    Parameters
+    ----------
+    result : Result
+
+    Returns
+    -------
+    dict
+        JSON-ready: ``format``, ``assignments``, ``unplaced`` and ``stats``.
+    """
+    s = result.stats
+    return {
+        "format": RESULT_FORMAT,
+        "assignments": [
+            {
+                "trainee_id": a.trainee_id,
+                "slot_id": a.slot_id,
+                "rank": a.rank,
+                "cost": a.cost,
+                "terms": dict(a.terms),
+                "locked": a.locked,
+            }
+            for a in result.assignments
+        ],
+        "unplaced": [{"trainee_id": u.trainee_id, "reason": u.reason} for u in result.unplaced],
+        "stats": {
+            "placed": s.placed,
+            "unplaced": s.unplaced,
+            "objective": s.objective,
+            "first_choice": s.first_choice,
+            "top3": s.top3,
+            "mean_rank": s.mean_rank,
+            "worst_rank": s.worst_rank,
+            "blocking_pairs": s.blocking_pairs,
+            "solve_seconds": s.solve_seconds,
+        },
+    }

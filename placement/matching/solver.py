@@ -1,0 +1,654 @@
+"""The exact lexicographic solve: most trainees placed, then least total cost.
+
+How exactness is kept
+---------------------
+Costs are integers. A pair's real cost is quantised once (``q = round(cost * quantum)``,
+see :func:`placement.matching.problem.quantum`), then a seeded 16-bit lottery ``lam`` is
+appended below it as ``C = q * M + (lam >> (16 - b))`` with ``L = 2**b`` and
+``M = m * (L - 1) + 1``, where ``m = min(trainees, slots)`` of the connected component.
+
+*Why M is large enough.* Two maximum placements differ by a set of simple alternating
+cycles and paths of the slot-level flow network, each using at most ``m`` trainee-slot
+arcs. If a placement X minimised ``C`` but another Y had a smaller ``q`` total, one of those
+cycles would lower ``q`` by at least 1, hence ``C`` by at least ``M - m * (L - 1) = 1`` > 0:
+a contradiction. So minimising ``C`` minimises ``q`` first and the lottery only breaks ties.
+
+*Why "placed first" holds.* The OR-Tools backend computes a maximum flow of minimum cost
+(``SolveMaxFlowWithMinCost``): no penalty is involved. The SciPy backend gives each trainee a
+private "unplaced" column of cost ``P = m * (Cmax + 1) + 1``: an augmenting path adds at
+most ``m`` arcs, so it always lowers the penalised cost, and a penalised optimum is a
+maximum placement. ``b`` (the lottery bits, 0..16) is the largest value for which
+``Cmax * (nodes + 1) <= 2**59`` (OR-Tools scales costs by the node count in int64) and
+``4 * P <= 2**50`` (SciPy works in float64, exact for integers below 2**53). ``b`` depends on
+the component only, never on the backend, so both backends optimise the same integers.
+
+Determinism: components are solved independently, in a canonical order (ids hashed with the
+instance ``seed``), so the result does not depend on the order of the file, on the backend,
+or on whether a component is solved alone (:func:`components`, :func:`merge_results`).
+
+Before solving, an exact reduction (:func:`reduce_exact`) drops every pair dearer than the
+trainee's cheapest pair into a slot that can take all its candidates, and fixes trainees whose
+cheapest pair goes there; both keep the optimum (proof in its docstring).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from operator import attrgetter
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
+
+from .instance import Instance, Pair
+from .problem import (
+    Arrays,
+    Edges,
+    build_arrays,
+    candidate_edges,
+    cost_edges,
+)
+from .result import Assignment, Result, Stats, Unplaced
+
+METHODS = ("auto", "mcf", "scipy")
+LOTTERY_BITS = 16
+MCF_BUDGET = 2**59
+SCIPY_BUDGET = 2**50
+# Below this many matrix entries the dense SciPy solver beats the sparse one.
+_DENSE_ENTRIES = 250_000
+# "auto" uses SciPy for components up to this many trainees (measured: both backends are
+# equal there, and below it SciPy's dense solver has the smaller constant overhead).
+_AUTO_SCIPY_TRAINEES = 24
+# OR-Tools networks with at least this many trainees are split by a maximum flow first
+# (see `_split_by_max_flow`); below it the extra max flow does not pay.
+_SPLIT_TRAINEES = 2000
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Arrays, candidate edges and solver edges of an instance (internal)."""
+
+    instance: Instance
+    arr: Arrays
+    edges: Edges  # every candidate pair of an unlocked trainee
+    solver: np.ndarray  # indices of the candidate edges into slots with a free seat
+
+
+def prepare(instance: Instance) -> Prepared:
+    """Build arrays and candidate edges; vectorised apart from reading the records."""
+    arr = build_arrays(instance)
+    edges = candidate_edges(instance, arr)
+    solver = np.flatnonzero(arr.s_free[edges.s] > 0)
+    return Prepared(instance, arr, edges, solver)
+
+
+def component_labels(prep: Prepared) -> tuple[int, np.ndarray, np.ndarray]:
+    """Connected components of the solver graph: (count, trainee labels, slot labels).
+
+    Trainees and slots without a solver edge get the label -1.
+    """
+    n_t, n_s = len(prep.arr.t_level), len(prep.arr.s_cap)
+    et, es = prep.edges.t[prep.solver], prep.edges.s[prep.solver]
+    graph = csr_matrix(
+        (np.ones(len(et), dtype=np.int8), (et, n_t + es)), shape=(n_t + n_s, n_t + n_s)
+    )
+    _, labels = connected_components(graph, directed=False)
+    touched = np.zeros(n_t + n_s, dtype=bool)
+    touched[et] = True
+    touched[n_t + es] = True
+    # Renumber the touched components 0..k-1 by their first member (stable, order-free
+    # enough: labels only group, they never decide an assignment).
+    uniq, first = np.unique(labels[touched], return_index=True)
+    remap = np.full(labels.max() + 1 if len(labels) else 0, -1, dtype=np.int64)
+    remap[uniq[np.argsort(first)]] = np.arange(len(uniq))
+    out = np.where(touched, remap[labels], -1)
+    return len(uniq), out[:n_t], out[n_t:]
+
+
+def tie_bits(n_trainees: np.ndarray, n_slots: np.ndarray, q_max: np.ndarray) -> np.ndarray:
+    """Lottery bits per component: the most that keep both backends exact (see module)."""
+    m = np.minimum(n_trainees, n_slots).astype(np.float64)
+    nodes = (n_trainees + n_slots + 3).astype(np.float64)
+    q = np.maximum(q_max, 0).astype(np.float64)
+    bits = np.zeros(len(m), dtype=np.int64)
+    # float64 is exact enough here: the budgets are a factor 2 below the hard limits.
+    for b in range(LOTTERY_BITS, -1, -1):
+        span = float(2**b - 1)
+        c_max = q * (m * span + 1.0) + span
+        penalty = m * (c_max + 1.0) + 1.0
+        fits = (c_max * nodes <= MCF_BUDGET) & (4.0 * penalty <= SCIPY_BUDGET) & (bits == 0)
+        bits[fits & (b > 0)] = b
+        if b == 0:
+            break
+    return bits
+
+
+def integer_costs(prep: Prepared, labels: np.ndarray, n_comp: int) -> np.ndarray:
+    """``C = q * M + lottery`` for every solver edge (see the module docstring)."""
+    e = prep.edges
+    idx = prep.solver
+    lab = labels[e.t[idx]]
+    # distinct trainees and slots per component
+    s_lab = np.full(len(prep.arr.s_cap), -1, dtype=np.int64)
+    s_lab[e.s[idx]] = lab
+    n_sl = np.bincount(s_lab[s_lab >= 0], minlength=n_comp)
+    t_lab = np.full(len(prep.arr.t_level), -1, dtype=np.int64)
+    t_lab[e.t[idx]] = lab
+    n_tr = np.bincount(t_lab[t_lab >= 0], minlength=n_comp)
+    q = e.q[idx]
+    q_max = np.zeros(n_comp, dtype=np.int64)
+    np.maximum.at(q_max, lab, q)
+    bits = tie_bits(n_tr, n_sl, q_max)
+    span = (np.int64(1) << bits) - 1
+    mult = np.minimum(n_tr, n_sl) * span + 1
+    shift = (LOTTERY_BITS - bits).astype(np.uint64)
+    lam = (e.lottery[idx] >> shift[lab]).astype(np.int64)
+    return q * mult[lab] + lam
+
+
+def reduce_exact(
+    t: np.ndarray, s: np.ndarray, cost: np.ndarray, free: np.ndarray, s_key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact reduction: drop pairs no optimum uses and fix trainees every optimum places.
+
+    Let ``deg(s)`` count the live pairs of slot ``s`` and call ``s`` *roomy* when its free
+    seats cover them (``free(s) >= deg(s)``): no assignment can fill it without using all
+    its candidates. Let ``u`` be a trainee's cheapest roomy slot (lowest integer cost ``C``,
+    canonical slot order on a tie).
+
+    1. *Every pair of the trainee dearer than* ``(t, u)`` *is unused by every optimum.* Take
+       an optimum X that gives ``t`` a dearer slot or none. ``t`` is not at ``u``, so at most
+       ``deg(u) - 1 < free(u)`` trainees are at ``u``: moving ``t`` there is feasible, places
+       at least as many and (when the number placed is equal) costs strictly less, which
+       contradicts the optimality of X. Dropping those pairs therefore keeps every optimum
+       and creates none (the feasible set only shrinks), so the optimum is unchanged.
+    2. *If the trainee's cheapest live pair is* ``(t, u)`` *itself, some optimum gives it*
+       ``u``: by 1 every optimum places ``t`` at a pair of cost at most ``C(t, u)``, which is
+       the minimum, so moving it to ``u`` (feasible as above) costs nothing. Fix it, take the
+       seat from ``free(u)`` and remove its pairs. (When the cheapest pair is unique, which
+       the seeded lottery in ``C`` makes the rule, every optimum gives it ``u``.)
+
+    Both steps lower degrees, which makes more slots roomy; repeat to a fixed point. Step 2
+    alone is the classic "first choice in an undersubscribed slot"; step 1 is what shrinks
+    the giant component: a trainee's choices below their best roomy slot are dead weight.
+
+    Parameters
+    ----------
+    t, s, cost : ndarray
+        Solver pairs (trainee index, slot index, integer cost ``C``).
+    free : ndarray
+        Free seats per slot.
+    s_key : ndarray
+        Canonical position of each slot (tie order).
+
+    Returns
+    -------
+    fixed : ndarray of bool, per pair
+        Pairs fixed into the solution.
+    alive : ndarray of bool, per pair
+        Pairs left for the solver.
+    """
+    n_e = len(t)
+    fixed = np.zeros(n_e, dtype=bool)
+    alive = np.ones(n_e, dtype=bool)
+    if n_e == 0:
+        return fixed, alive
+    n_slots = len(free)
+    # Group the pairs by trainee (segments); nothing below depends on the order inside one.
+    order = np.arange(n_e) if bool(np.all(t[1:] >= t[:-1])) else np.argsort(t, kind="stable")
+    ot, os_, oc, okey = t[order], s[order], cost[order], s_key[s[order]]
+    starts = np.flatnonzero(np.r_[True, ot[1:] != ot[:-1]])
+    seg = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, n_e]))
+    big = np.iinfo(np.int64).max
+    live = np.ones(n_e, dtype=bool)
+    free = free.astype(np.int64).copy()
+    deg = np.bincount(os_, minlength=n_slots)
+    roomy = free >= deg
+    e_idx = np.arange(n_e)  # the live pairs of trainees whose situation may have changed
+    while True:
+        if len(e_idx) == 0:
+            break
+        es, ec, eseg = os_[e_idx], oc[e_idx], seg[e_idx]
+        sub_starts = np.flatnonzero(np.r_[True, eseg[1:] != eseg[:-1]])
+        sub_seg = np.repeat(np.arange(len(sub_starts)), np.diff(np.r_[sub_starts, len(e_idx)]))
+        is_roomy = roomy[es]
+        bound = np.minimum.reduceat(np.where(is_roomy, ec, big), sub_starts)
+        cheapest = np.minimum.reduceat(ec, sub_starts)
+        has = bound < big
+        # Step 2: a cheapest live pair goes to a roomy slot (canonical slot order on a tie).
+        fix = has & (cheapest == bound)
+        tied = is_roomy & fix[sub_seg] & (ec == bound[sub_seg])
+        first_key = np.minimum.reduceat(np.where(tied, okey[e_idx], big), sub_starts)
+        chosen = e_idx[tied & (okey[e_idx] == first_key[sub_seg])]
+        # Step 1: pairs dearer than the cheapest roomy pair; and every pair of a fixed trainee.
+        dead = e_idx[(has[sub_seg] & (ec > bound[sub_seg])) | fix[sub_seg]]
+        if len(dead) == 0:
+            break
+        fixed[order[chosen]] = True
+        free -= np.bincount(os_[chosen], minlength=n_slots)
+        live[dead] = False
+        deg -= np.bincount(os_[dead], minlength=n_slots)
+        # Roomy slots only ever gain (degrees fall; a fix takes a seat and its own pair), and
+        # a trainee's bounds change only when one of its live slots turns roomy.
+        now_roomy = free >= deg
+        todo = np.zeros(len(starts), dtype=bool)
+        todo[seg[live & (now_roomy & ~roomy)[os_]]] = True
+        roomy = now_roomy
+        e_idx = np.flatnonzero(todo[seg] & live)
+        if len(e_idx) == 0:
+            break
+    alive[order] = live
+    return fixed, alive
+
+
+def _solve_mcf(n: int, k: int, lt: np.ndarray, ls: np.ndarray, cost: np.ndarray,
+               cap: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Min-cost maximum flow with OR-Tools; returns the chosen edges (bool).
+
+    Network: source 0 -> trainee ``1..n`` (capacity 1) -> slot ``n+1..n+k`` (capacity 1,
+    the pair's cost) -> sink ``n+k+1`` (the slot's free seats). Large networks are split
+    first (:func:`_split_by_max_flow`).
+    """
+    sink = n + k + 1
+    tails = np.concatenate([np.zeros(n, np.int32), (lt + 1).astype(np.int32),
+                            np.arange(n + 1, n + k + 1, dtype=np.int32)])  # fmt: skip
+    heads = np.concatenate([np.arange(1, n + 1, dtype=np.int32), (ls + n + 1).astype(np.int32),
+                            np.full(k, sink, np.int32)])  # fmt: skip
+    caps = np.concatenate([np.ones(n + len(lt), np.int64), cap.astype(np.int64)])
+    costs = np.concatenate([np.zeros(n, np.int64), cost.astype(np.int64), np.zeros(k, np.int64)])
+    if n >= _SPLIT_TRAINEES:
+        flows = _split_by_max_flow(tails, heads, caps, costs, sink)
+    else:
+        flows = _min_cost_max_flow(tails, heads, caps, costs, sink)
+    return flows[n : n + len(lt)] > 0
+
+
+def _min_cost_max_flow(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray,
+                       costs: np.ndarray, sink: int) -> np.ndarray:  # fmt: skip
+    """``SolveMaxFlowWithMinCost`` from node 0 to ``sink``; the flow of every arc."""
+    from ortools.graph.python import min_cost_flow
+
+    flow = min_cost_flow.SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, caps, costs)
+    supply = int(min(caps[tails == 0].sum(), caps[heads == sink].sum()))
+    flow.set_node_supply(0, supply)
+    flow.set_node_supply(sink, -supply)
+    status = flow.solve_max_flow_with_min_cost()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"OR-Tools min-cost flow failed: {status}")
+    return np.asarray(flow.flows(np.asarray(arcs)), dtype=np.int64)
+
+
+def _split_by_max_flow(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray,
+                       costs: np.ndarray, sink: int) -> np.ndarray:  # fmt: skip
+    """Min-cost maximum flow through one maximum flow and its residual components.
+
+    Take any maximum flow ``f`` (OR-Tools ``SimpleMaxFlow``, no costs) and the strongly
+    connected components of its residual graph. *Every maximum flow equals* ``f`` *on the
+    arcs that join two different components*: the difference of two maximum flows (of the
+    same value) is a circulation in the residual graph of ``f``, a sum of cycles, and a cycle
+    never leaves a strongly connected component. So the minimum-cost maximum flow keeps
+    ``f`` on those arcs (a pair there is in every optimum or in none) and is, inside the
+    components, a minimum-cost flow with the node supplies that ``f`` induces on the
+    internal arcs; any such flow is a maximum flow, and all of them are feasible because
+    ``f`` is one. Typically a third of the pairs are settled this way, and the rest is
+    solved by one ``SimpleMinCostFlow.Solve`` over all components at once (they share no
+    node). Exact: the same optimum value, and the same assignment whenever it is unique.
+    """
+    from ortools.graph.python import max_flow, min_cost_flow
+    from scipy.sparse.csgraph import connected_components
+
+    solver = max_flow.SimpleMaxFlow()
+    solver.add_arcs_with_capacity(tails, heads, caps)
+    if solver.solve(0, sink) != solver.OPTIMAL:
+        raise RuntimeError("OR-Tools max flow failed")
+    flows = np.asarray(solver.flows(np.arange(len(tails))), dtype=np.int64)
+    fwd = np.flatnonzero(flows < caps)
+    bwd = np.flatnonzero(flows > 0)
+    n_nodes = sink + 1
+    residual = csr_matrix(
+        (np.ones(len(fwd) + len(bwd), dtype=np.int8),
+         (np.concatenate([tails[fwd], heads[bwd]]), np.concatenate([heads[fwd], tails[bwd]]))),
+        shape=(n_nodes, n_nodes),
+    )  # fmt: skip
+    _, label = connected_components(residual, directed=True, connection="strong")
+    inside = np.flatnonzero(label[tails] == label[heads])
+    if len(inside) == 0:
+        return flows
+    nodes, local = np.unique(np.concatenate([tails[inside], heads[inside]]), return_inverse=True)
+    lt, lh = local[: len(inside)], local[len(inside) :]
+    f_in = flows[inside]
+    supply = np.bincount(lt, weights=f_in, minlength=len(nodes)) - np.bincount(
+        lh, weights=f_in, minlength=len(nodes)
+    )
+    flow = min_cost_flow.SimpleMinCostFlow()
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(
+        lt.astype(np.int32), lh.astype(np.int32), caps[inside], costs[inside]
+    )
+    flow.set_nodes_supplies(np.arange(len(nodes), dtype=np.int32), supply.astype(np.int64))
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"OR-Tools min-cost flow failed: {status}")
+    flows[inside] = np.asarray(flow.flows(np.asarray(arcs)), dtype=np.int64)
+    return flows
+
+
+def _solve_scipy(n: int, k: int, lt: np.ndarray, ls: np.ndarray, cost: np.ndarray,
+                 cap: np.ndarray) -> np.ndarray:  # fmt: skip
+    """Assignment with one column per usable seat and a private "unplaced" column each.
+
+    A slot gets ``min(free seats, candidates)`` columns. Dense ``linear_sum_assignment``
+    for small problems, sparse ``min_weight_full_bipartite_matching`` otherwise. Weights
+    are shifted by 1 because the sparse solver treats a stored 0 as a missing edge.
+    """
+    deg = np.bincount(ls, minlength=k)
+    seats = np.minimum(cap, deg)
+    seat_start = np.concatenate([[0], np.cumsum(seats)[:-1]])
+    n_seats = int(seats.sum())
+    m = min(n, k)
+    weight = cost.astype(np.float64) + 1.0
+    penalty = m * (float(cost.max()) + 2.0) + 1.0 if len(cost) else 1.0
+    reps = seats[ls]
+    rows = np.repeat(lt, reps)
+    offset = np.arange(int(reps.sum())) - np.repeat(np.cumsum(reps) - reps, reps)
+    cols = np.repeat(seat_start[ls], reps) + offset
+    data = np.repeat(weight, reps)
+    n_cols = n_seats + n
+    rows = np.concatenate([rows, np.arange(n)])
+    cols = np.concatenate([cols, n_seats + np.arange(n)])
+    data = np.concatenate([data, np.full(n, penalty)])
+    if n * n_cols <= _DENSE_ENTRIES:
+        dense = np.full((n, n_cols), np.inf)
+        dense[rows, cols] = data
+        row_ind, col_ind = linear_sum_assignment(dense)
+    else:
+        matrix = csr_matrix((data, (rows, cols)), shape=(n, n_cols))
+        row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
+    seat_slot = np.repeat(np.arange(k), seats)
+    placed = col_ind < n_seats
+    chosen_keys = row_ind[placed].astype(np.int64) * k + seat_slot[col_ind[placed]]
+    return np.isin(lt.astype(np.int64) * k + ls, chosen_keys)
+
+
+def _backend(method: str, n: int) -> str:
+    if method == "auto":
+        return "scipy" if n <= _AUTO_SCIPY_TRAINEES else "mcf"
+    return method
+
+
+def assign(
+    prep: Prepared,
+    method: str = "auto",
+    *,
+    reduce: bool = True,
+    timings: dict[str, float] | None = None,
+) -> np.ndarray:
+    """The slot index given to each trainee by the optimum (-1 if none; locked kept).
+
+    Parameters
+    ----------
+    prep : Prepared
+    method : {"auto", "mcf", "scipy"}
+    reduce : bool
+        Apply the exact reduction first (tests switch it off to check it).
+    timings : dict, optional
+        If given, receives the CPU seconds of ``"reduce"`` (components, integer costs,
+        reduction, grouping) and ``"flow"`` (the solves), for the benchmarks.
+    """
+    clock = time.process_time()
+    if timings is not None:
+        timings.update(reduce=0.0, flow=0.0)
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}")
+    arr, e, idx = prep.arr, prep.edges, prep.solver
+    out = arr.t_locked.copy()
+    n_comp, t_lab, _ = component_labels(prep)
+    if len(idx) == 0:
+        return out
+    cost = integer_costs(prep, t_lab, n_comp)
+    t, s = e.t[idx], e.s[idx]
+    if reduce:
+        fixed, alive = reduce_exact(t, s, cost, arr.s_free, arr.s_key)
+    else:
+        fixed, alive = np.zeros(len(t), dtype=bool), np.ones(len(t), dtype=bool)
+    out[t[fixed]] = s[fixed]
+    free = arr.s_free - np.bincount(s[fixed], minlength=len(arr.s_free))
+
+    rest = np.flatnonzero(alive)
+    order = rest[_canonical_order(t_lab[t[rest]], arr.t_key[t[rest]], arr.s_key[s[rest]])]
+    bounds = np.flatnonzero(np.diff(t_lab[t[order]])) + 1
+    if timings is not None:
+        timings["reduce"] = time.process_time() - clock
+        clock = time.process_time()
+    for group in np.split(order, bounds) if len(order) else []:
+        gt, gs, gc = t[group], s[group], cost[group]
+        # Local numbering in canonical order (the pairs are sorted by trainee key).
+        new_t = np.r_[True, gt[1:] != gt[:-1]]
+        lt = np.cumsum(new_t) - 1
+        n = int(lt[-1]) + 1
+        us, ls = np.unique(arr.s_key[gs], return_inverse=True)
+        k = len(us)
+        slot_of = np.empty(k, dtype=np.int64)
+        slot_of[ls] = gs
+        if n == 1:
+            # One trainee: the cheapest pair (canonical slot order on a tie) is optimal.
+            chosen = np.zeros(len(group), dtype=bool)
+            chosen[np.lexsort((ls, gc))[0]] = True
+        elif _backend(method, n) == "mcf":
+            chosen = _solve_mcf(n, k, lt, ls, gc, free[slot_of])
+        else:
+            chosen = _solve_scipy(n, k, lt, ls, gc, free[slot_of])
+        out[gt[chosen]] = gs[chosen]
+    if timings is not None:
+        timings["flow"] = time.process_time() - clock
+    return out
+
+
+def _canonical_order(lab: np.ndarray, t_key: np.ndarray, s_key: np.ndarray) -> np.ndarray:
+    """Argsort by (component, trainee key, slot key); one int64 key when it fits."""
+    if len(lab) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_t = int(t_key.max()) + 1
+    n_s = int(s_key.max()) + 1
+    n_l = int(lab.max()) + 1
+    if n_l * n_t * n_s < 2**62:
+        return np.argsort((lab * n_t + t_key) * n_s + s_key, kind="stable")
+    return np.lexsort((s_key, t_key, lab))
+
+
+def _round(x: float) -> float:
+    return round(float(x), 6)
+
+
+def assemble(prep: Prepared, slot_of: np.ndarray, seconds: float) -> Result:
+    """Turn the slot index of each trainee into a :class:`Result` with its stats.
+
+    Vectorised: the chosen pairs are found with one comparison over the candidate pairs,
+    every column is rounded and converted to Python values in bulk, and the records are
+    built with ``map`` (no per-trainee dictionaries or searches).
+    """
+    from .diagnostics import blocking_pairs
+
+    instance, arr, e = prep.instance, prep.arr, prep.edges
+    n_t = len(arr.t_level)
+    # Locked trainees have no candidate pairs and a trainee has at most one pair per slot,
+    # so the chosen pairs are exactly the candidate pairs that match the assignment.
+    pos = np.flatnonzero(slot_of[e.t] == e.s)
+    pos = pos[np.argsort(e.t[pos], kind="stable")]
+    picked = e.take(pos)
+
+    locked_t = np.flatnonzero(arr.t_locked >= 0)
+    locked_s = arr.t_locked[locked_t]
+    l_rank = np.zeros(len(locked_t), dtype=np.int64)
+    for i, ti in enumerate(locked_t.tolist()):  # locked pairs are few
+        slot_id = instance.slots[int(locked_s[i])].id
+        prefs = instance.trainees[ti].preferences
+        if slot_id in prefs:
+            l_rank[i] = prefs.index(slot_id) + 1
+    locked_edges = cost_edges(instance, arr, locked_t, locked_s, l_rank)
+
+    trainees, slots = instance.trainees, instance.slots
+    both = (picked, locked_edges)
+    rows_t = np.concatenate([x.t for x in both])
+    order = np.argsort(rows_t, kind="stable")
+
+    def column(name: str) -> np.ndarray:
+        return np.concatenate([getattr(x, name) for x in both])[order]
+
+    t_list = rows_t[order].tolist()
+    s_ids = [x.id for x in slots]
+    terms = [
+        {"preference": p, "employer": m, "skills": k, "distance": d}
+        for p, m, k, d in zip(
+            np.round(column("preference"), 6).tolist(),
+            np.round(column("employer"), 6).tolist(),
+            np.round(column("skills"), 6).tolist(),
+            np.round(column("distance"), 6).tolist(),
+            strict=True,
+        )
+    ]
+    is_locked = np.concatenate([np.zeros(len(picked.t), bool), np.ones(len(locked_t), bool)])
+    assignments = tuple(
+        map(
+            Assignment,
+            map(attrgetter("id"), map(trainees.__getitem__, t_list)),
+            map(s_ids.__getitem__, column("s").tolist()),
+            [r or None for r in column("rank").tolist()],
+            np.round(np.concatenate([x.cost for x in both])[order], 6).tolist(),
+            terms,
+            is_locked[order].tolist(),
+        )
+    )
+    has_candidate = np.zeros(n_t, dtype=bool)
+    has_candidate[e.t] = True
+    left = np.flatnonzero(slot_of < 0)
+    unplaced = tuple(
+        map(
+            Unplaced,
+            map(attrgetter("id"), map(trainees.__getitem__, left.tolist())),
+            np.where(has_candidate[left], "outcompeted", "no_eligible_slot").tolist(),
+        )
+    )
+    ranks = picked.rank[picked.rank > 0]
+    stats = Stats(
+        placed=len(picked.t),
+        unplaced=len(unplaced),
+        objective=_round(picked.cost.sum()),
+        first_choice=int(np.count_nonzero(ranks == 1)),
+        top3=int(np.count_nonzero(ranks <= 3)),
+        mean_rank=_round(ranks.mean()) if len(ranks) else None,
+        worst_rank=int(ranks.max()) if len(ranks) else None,
+        blocking_pairs=blocking_pairs(prep, slot_of, picked),
+        solve_seconds=round(seconds, 4),
+    )
+    return Result(assignments=assignments, unplaced=unplaced, stats=stats)
+
+
+def solve(instance: Instance, *, method: str = "auto") -> Result:
+    """Solve ``instance`` exactly: most trainees placed, then least total cost.
+
+    Parameters
+    ----------
+    instance : Instance
+        A validated instance (:func:`load_instance`).
+    method : {"auto", "mcf", "scipy"}
+        ``"mcf"``: OR-Tools ``SimpleMinCostFlow`` with native capacities (maximum flow of
+        minimum cost). ``"scipy"``: SciPy assignment (dense ``linear_sum_assignment`` or
+        sparse ``min_weight_full_bipartite_matching``) with one column per usable seat.
+        ``"auto"``: SciPy for tiny components, OR-Tools otherwise. All give the same
+        assignment: the tie-break is part of the integer costs.
+
+    Returns
+    -------
+    Result
+        Every trainee once; locked pairs included with ``locked=True``.
+    """
+    start = time.perf_counter()
+    prep = prepare(instance)
+    slot_of = assign(prep, method)
+    return assemble(prep, slot_of, time.perf_counter() - start)
+
+
+def components(instance: Instance) -> list[Instance]:
+    """Split ``instance`` into independent sub-instances, for solving in parallel.
+
+    One sub-instance per connected component of the candidate graph (pairs into slots with
+    a free seat), with the locked pairs of its slots, and a last one (if needed) with every
+    trainee and slot outside them. Preference and ranking lists are kept whole, so ranks and
+    costs are unchanged; :func:`merge_results` puts the solved parts back together, equal to
+    ``solve(instance)`` apart from ``solve_seconds``.
+
+    Parameters
+    ----------
+    instance : Instance
+
+    Returns
+    -------
+    list of Instance
+    """
+    prep = prepare(instance)
+    arr = prep.arr
+    n_comp, t_lab, s_lab = component_labels(prep)
+    locked_t = np.flatnonzero(arr.t_locked >= 0)
+    t_lab = t_lab.copy()
+    t_lab[locked_t] = s_lab[arr.t_locked[locked_t]]
+    t_groups = _group(t_lab, n_comp + 1)
+    s_groups = _group(s_lab, n_comp + 1)
+    parts = []
+    for c in range(n_comp + 1):
+        ts, ss = t_groups[c], s_groups[c]
+        if len(ts) == 0 and len(ss) == 0:
+            continue
+        t_ids = {instance.trainees[i].id for i in ts}
+        s_ids = {instance.slots[i].id for i in ss}
+        parts.append(
+            Instance(
+                trainees=tuple(instance.trainees[i] for i in ts),
+                slots=tuple(instance.slots[i] for i in ss),
+                locked=tuple(p for p in instance.locked if p.slot_id in s_ids),
+                excluded=tuple(
+                    Pair(p.trainee_id, p.slot_id)
+                    for p in instance.excluded
+                    if p.trainee_id in t_ids and p.slot_id in s_ids
+                ),
+                weights=dict(instance.weights),
+                max_preferences=instance.max_preferences,
+                allow_unranked=instance.allow_unranked,
+                seed=instance.seed,
+            )
+        )
+    return parts
+
+
+def _group(labels: np.ndarray, n: int) -> list[np.ndarray]:
+    """Indices per label 0..n-2, and the unlabelled (-1) ones last."""
+    lab = np.where(labels < 0, n - 1, labels)
+    order = np.argsort(lab, kind="stable")
+    counts = np.bincount(lab, minlength=n)
+    return np.split(order, np.cumsum(counts)[:-1])
+
+
+def merge_results(instance: Instance, results: list[Result]) -> Result:
+    """Combine the results of the parts of :func:`components` into one result.
+
+    Parameters
+    ----------
+    instance : Instance
+        The whole instance that was split.
+    results : list of Result
+        One result per part, in any order.
+
+    Returns
+    -------
+    Result
+        Equal to ``solve(instance)`` except ``solve_seconds``, the sum over the parts.
+    """
+    prep = prepare(instance)
+    slot_of = np.full(len(prep.arr.t_level), -1, dtype=np.int64)
+    for result in results:
+        for a in result.assignments:
+            slot_of[prep.arr.t_index[a.trainee_id]] = prep.arr.s_index[a.slot_id]
+    seconds = sum(r.stats.solve_seconds for r in results)
+    return assemble(prep, slot_of, seconds)
