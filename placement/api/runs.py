@@ -1,0 +1,266 @@
+"""Match runs, their proposals, and the coordinators' decisions on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify, url_for
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from placement.api.common import (
+    PageArgsSchema,
+    allow,
+    current_actor,
+    documented_errors,
+    page_args,
+    page_of,
+)
+from placement.app import db_session, settings_of
+from placement.models import PROPOSAL_STATUSES, RUN_PHASES, RUN_STATUSES, UNPLACED_REASONS
+from placement.services import approvals, instances, runs
+from placement.services.validation import WEIGHT_KEYS, WeightsFields, text
+
+blp = Blueprint("runs", __name__, url_prefix="/api/v1", description="Match runs and proposals")
+
+TERMS = {key: fields.Float() for key in WEIGHT_KEYS}
+
+
+class RunArgsSchema(Schema):
+    weights = fields.Nested(WeightsFields)
+    allow_unranked = fields.Boolean()
+
+
+class RunStatsSchema(Schema):
+    placed = fields.Integer()
+    unplaced = fields.Integer()
+    objective = fields.Float()
+    first_choice = fields.Integer()
+    top3 = fields.Integer()
+    mean_rank = fields.Float(allow_none=True)
+    worst_rank = fields.Integer(allow_none=True)
+    blocking_pairs = fields.Integer()
+    solve_seconds = fields.Float()
+    total_seconds = fields.Float()
+
+
+class RunSchema(Schema):
+    id = fields.Integer(required=True)
+    round_id = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
+    progress = fields.Integer(required=True)
+    phase = fields.String(validate=validate.OneOf(RUN_PHASES))
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)
+    weights = fields.Dict(keys=fields.String(), values=fields.Float())
+    allow_unranked = fields.Boolean()
+    stats = fields.Dict(allow_none=True, metadata={"description": "see RunStats"})
+    error = fields.String(allow_none=True)
+    instance_sha256 = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "SHA-256 (hex) of the instance file the run solved, as served by "
+            "GET /runs/{id}/instance; null until the run has loaded its round"
+        },
+    )
+
+
+class ProposalSchema(Schema):
+    id = fields.Integer(required=True)
+    run_id = fields.Integer(required=True)
+    trainee_id = fields.Integer(required=True)
+    slot_id = fields.Integer(required=True)
+    rank = fields.Integer(allow_none=True)
+    cost = fields.Float()
+    terms = fields.Dict(keys=fields.String(), values=fields.Float())
+    status = fields.String(validate=validate.OneOf(PROPOSAL_STATUSES))
+    reason = fields.String(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+
+
+class ProposalQueryArgsSchema(PageArgsSchema):
+    status = fields.String(validate=validate.OneOf(PROPOSAL_STATUSES))
+
+
+class UnplacedSchema(Schema):
+    trainee_id = fields.Integer(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(UNPLACED_REASONS))
+
+
+class RejectArgsSchema(Schema):
+    reason = text(1000, required=True, min_length=1)
+
+
+class PlacementSchema(Schema):
+    id = fields.Integer(required=True)
+    round_id = fields.Integer(required=True)
+    trainee_id = fields.Integer(required=True)
+    slot_id = fields.Integer(required=True)
+    proposal_id = fields.Integer(allow_none=True)
+    status = fields.String()
+    created_at = fields.DateTime()
+    withdrawn_at = fields.DateTime(allow_none=True)
+
+
+class RefusalSchema(Schema):
+    proposal_id = fields.Integer()
+    trainee_id = fields.Integer()
+    slot_id = fields.Integer()
+    reason = fields.String()
+
+
+class ApproveAllSchema(Schema):
+    approved = fields.Integer(required=True, metadata={"description": "proposals approved"})
+    conflicts = fields.Integer(
+        required=True, metadata={"description": "open proposals that no longer fit"}
+    )
+    placements = fields.List(fields.Nested(PlacementSchema))
+    refused = fields.List(fields.Nested(RefusalSchema))
+
+
+@blp.route("/rounds/<id:round_id>/runs")
+class RoundRuns(MethodView):
+    @allow("coordinator")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(RunSchema))
+    @documented_errors(401, 404)
+    def get(self, args: dict[str, Any], round_id: int) -> Any:
+        """The round's match runs, newest first (coordinator)"""
+        return runs.list_runs(
+            session=db_session(), actor=current_actor(), round_id=round_id, **page_args(args)
+        )
+
+    @allow("coordinator")
+    @blp.arguments(RunArgsSchema)
+    @blp.response(202, RunSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @documented_errors(401, 404, 409)
+    def post(self, args: dict[str, Any], round_id: int) -> Any:
+        """Start a match run on a closed round (coordinator); poll the Location"""
+        run = runs.start_run(
+            session=db_session(),
+            actor=current_actor(),
+            round_id=round_id,
+            weights=args.get("weights"),
+            allow_unranked=args.get("allow_unranked", False),
+            settings=settings_of(current_app),
+        )
+        return run, 202, {"Location": url_for("runs.Run", run_id=run.id)}
+
+
+@blp.route("/runs/<id:run_id>")
+class Run(MethodView):
+    @allow("coordinator")
+    @blp.response(200, RunSchema)
+    @documented_errors(401, 404)
+    def get(self, run_id: int) -> Any:
+        """One run, with its progress and, once done, its statistics (coordinator)"""
+        return runs.get_run(session=db_session(), actor=current_actor(), run_id=run_id)
+
+
+@blp.route("/runs/<id:run_id>/instance")
+class RunInstance(MethodView):
+    @allow("coordinator")
+    @blp.response(
+        200,
+        {"type": "object", "description": "placement-instance/1, canonical JSON"},
+        headers={
+            "X-Instance-SHA256": {
+                "description": "SHA-256 (hex) of the response body",
+                "schema": {"type": "string"},
+            }
+        },
+    )
+    @documented_errors(401, 404)
+    def get(self, run_id: int) -> Any:
+        """The instance file the run solved, byte for byte as stored (coordinator)"""
+        stored = runs.run_instance_file(session=db_session(), actor=current_actor(), run_id=run_id)
+        return Response(
+            stored.content,
+            mimetype="application/json",
+            headers={"X-Instance-SHA256": stored.sha256},
+        )
+
+
+@blp.route("/runs/<id:run_id>/proposals")
+class Proposals(MethodView):
+    @allow("coordinator")
+    @blp.arguments(ProposalQueryArgsSchema, location="query")
+    @blp.response(200, page_of(ProposalSchema))
+    @documented_errors(401, 404)
+    def get(self, args: dict[str, Any], run_id: int) -> Any:
+        """The run's proposed matches, each with its cost terms (coordinator)"""
+        return runs.list_proposals(
+            session=db_session(),
+            actor=current_actor(),
+            run_id=run_id,
+            status=args.get("status"),
+            **page_args(args),
+        )
+
+
+@blp.route("/runs/<id:run_id>/unplaced")
+class Unplaced(MethodView):
+    @allow("coordinator")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(UnplacedSchema))
+    @documented_errors(401, 404)
+    def get(self, args: dict[str, Any], run_id: int) -> Any:
+        """Trainees the run could not place, and why (coordinator)"""
+        return runs.list_unplaced(
+            session=db_session(), actor=current_actor(), run_id=run_id, **page_args(args)
+        )
+
+
+@blp.route("/runs/<id:run_id>/approve-all")
+class ApproveAll(MethodView):
+    @allow("coordinator")
+    @blp.response(200, ApproveAllSchema)
+    @documented_errors(401, 404, 409)
+    def post(self, run_id: int) -> Any:
+        """Approve every open proposal of the run that still fits (coordinator)"""
+        return approvals.approve_all(session=db_session(), actor=current_actor(), run_id=run_id)
+
+
+@blp.route("/proposals/<id:proposal_id>/approve")
+class Approve(MethodView):
+    @allow("coordinator")
+    @blp.response(200, PlacementSchema)
+    @documented_errors(401, 404, 409)
+    def post(self, proposal_id: int) -> Any:
+        """Approve a proposal: the new placement; 409 if the slot is full or the trainee
+        already placed (coordinator)"""
+        return approvals.approve_proposal(
+            session=db_session(), actor=current_actor(), proposal_id=proposal_id
+        )
+
+
+@blp.route("/proposals/<id:proposal_id>/reject")
+class Reject(MethodView):
+    @allow("coordinator")
+    @blp.arguments(RejectArgsSchema)
+    @blp.response(200, ProposalSchema)
+    @documented_errors(401, 404, 409)
+    def post(self, args: dict[str, Any], proposal_id: int) -> Any:
+        """Reject a proposal, with a reason (coordinator)"""
+        return approvals.reject_proposal(
+            session=db_session(),
+            actor=current_actor(),
+            proposal_id=proposal_id,
+            reason=args["reason"],
+        )
+
+
+@blp.route("/rounds/<id:round_id>/instance")
+class Instance(MethodView):
+    @allow("coordinator")
+    @blp.response(200, {"type": "object", "description": "placement-instance/1"})
+    @documented_errors(401, 404)
+    def get(self, round_id: int) -> Any:
+        """The round as a self-contained instance file (coordinator)"""
+        return jsonify(
+            instances.export_instance(
+                session=db_session(), actor=current_actor(), round_id=round_id
+            )
+        )

@@ -1,0 +1,105 @@
+"""A trainee's ranked list of the slots they want in a round."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
+
+from placement.errors import InvalidInput, WrongState
+from placement.models import Preference, Round, RoundTrainee, Slot, Trainee, User
+from placement.services.common import get_round, trainee_of, utcnow
+from placement.services.rounds import require_status
+from placement.services.trainees import missing_for_matching
+
+
+@dataclass(frozen=True)
+class Preferences:
+    round_id: int
+    slot_ids: list[int]
+    updated_at: datetime | None
+
+
+def get_preferences(*, session: Session, actor: User, round_id: int) -> Preferences:
+    trainee = trainee_of(session, actor)
+    rnd = get_round(session, round_id, actor=actor)
+    rows = session.exec(
+        select(Preference)
+        .where(Preference.round_id == rnd.id, Preference.trainee_id == trainee.id)
+        .order_by(col(Preference.rank))
+    ).all()
+    assert rnd.id is not None
+    return Preferences(
+        round_id=rnd.id,
+        slot_ids=[p.slot_id for p in rows],
+        updated_at=max((p.updated_at for p in rows), default=None),
+    )
+
+
+def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list[str]:
+    """What is wrong with a ranked list for `rnd` (empty when it is acceptable)."""
+    problems: list[str] = []
+    if len(set(slot_ids)) != len(slot_ids):
+        problems.append("must not repeat a slot")
+    if len(slot_ids) > rnd.max_preferences:
+        problems.append(f"at most {rnd.max_preferences} slots may be ranked in this round")
+    known = set(
+        session.exec(
+            select(Slot.id).where(Slot.round_id == rnd.id, col(Slot.id).in_(set(slot_ids)))
+        ).all()
+    )
+    strangers = [s for s in slot_ids if s not in known]
+    if strangers:
+        problems.append(
+            "not slots of this round: " + ", ".join(map(str, list(dict.fromkeys(strangers))[:20]))
+        )
+    return problems
+
+
+def replace_preferences(
+    session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int]
+) -> datetime:
+    """Write a checked list (no commit); the trainee joins the round."""
+    assert rnd.id is not None and trainee.id is not None
+    now = utcnow()
+    session.execute(
+        delete(Preference).where(
+            col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id
+        )
+    )
+    session.flush()
+    session.add_all(
+        Preference(
+            round_id=rnd.id, trainee_id=trainee.id, slot_id=slot_id, rank=rank, updated_at=now
+        )
+        for rank, slot_id in enumerate(slot_ids, start=1)
+    )
+    if session.get(RoundTrainee, (rnd.id, trainee.id)) is None:
+        session.add(RoundTrainee(round_id=rnd.id, trainee_id=trainee.id))
+    return now
+
+
+def set_preferences(
+    *, session: Session, actor: User, round_id: int, slot_ids: list[int]
+) -> Preferences:
+    """Replace the trainee's ranked list (first = most wanted) while the round is open."""
+    trainee = trainee_of(session, actor)
+    rnd = get_round(session, round_id, actor=actor)
+    require_status(rnd, "open", doing="change preferences")
+    if rnd.preference_deadline is not None and utcnow().date() > rnd.preference_deadline:
+        raise WrongState("The deadline for preferences in this round has passed.")
+    missing = missing_for_matching(trainee)
+    if slot_ids and missing:
+        raise InvalidInput(
+            f"Complete your profile before ranking slots: the matcher needs {', '.join(missing)}.",
+            errors={"profile": [f"missing {', '.join(missing)}"]},
+        )
+    problems = check_preferences(session, rnd, slot_ids)
+    if problems:
+        raise InvalidInput(errors={"slot_ids": problems})
+    updated_at = replace_preferences(session, rnd, trainee, slot_ids)
+    session.commit()
+    assert rnd.id is not None
+    return Preferences(round_id=rnd.id, slot_ids=list(slot_ids), updated_at=updated_at)

@@ -1,0 +1,149 @@
+"""Personal data: a trainee's export of everything held about them, and erasure."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, update
+from sqlmodel import Session, SQLModel, col, select
+
+from placement.models import (
+    ApiToken,
+    AuditEvent,
+    EmployerRanking,
+    Exclusion,
+    MatchRun,
+    Placement,
+    Preference,
+    Proposal,
+    RoundTrainee,
+    Slot,
+    Trainee,
+    UnplacedTrainee,
+    User,
+)
+from placement.services.common import audit, trainee_of, utcnow
+from placement.services.trainees import get_trainee
+
+ERASED_NAME = "Erased trainee"
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _row(obj: SQLModel, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {k: _plain(v) for k, v in obj.model_dump().items() if k not in skip}
+
+
+def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
+    """Every piece of personal data held about the calling trainee, as plain JSON."""
+    trainee = trainee_of(session, actor)
+    tid = trainee.id
+
+    def rows(model: type[SQLModel], *where: Any, skip: tuple[str, ...] = ()) -> list[Any]:
+        return [_row(r, skip=skip) for r in session.exec(select(model).where(*where))]
+
+    slot_titles = {
+        s.id: s.title
+        for s in session.exec(
+            select(Slot).where(
+                col(Slot.id).in_(select(Preference.slot_id).where(Preference.trainee_id == tid))
+            )
+        )
+    }
+    preferences = rows(Preference, Preference.trainee_id == tid)
+    for p in preferences:
+        p["slot_title"] = slot_titles.get(p["slot_id"])
+    proposals = rows(Proposal, Proposal.trainee_id == tid, skip=("decided_by",))
+    placements = rows(Placement, Placement.trainee_id == tid, skip=("approved_by",))
+    # What others did about them: on their record, their proposals and placements. Who
+    # did it and from where is the staff's data, not the trainee's.
+    about = or_(
+        and_(col(AuditEvent.object_type) == "trainee", col(AuditEvent.object_id) == str(tid)),
+        and_(
+            col(AuditEvent.object_type) == "proposal",
+            col(AuditEvent.object_id).in_([str(p["id"]) for p in proposals]),
+        ),
+        and_(
+            col(AuditEvent.object_type) == "placement",
+            col(AuditEvent.object_id).in_([str(p["id"]) for p in placements]),
+        ),
+    )
+    return {
+        "format": "placement-personal-data/1",
+        "exported_at": utcnow().isoformat(),
+        "account": _row(actor, skip=("password_hash",)),
+        "profile": _row(trainee),
+        "rounds": rows(RoundTrainee, RoundTrainee.trainee_id == tid),
+        "preferences": preferences,
+        "employer_rankings": rows(EmployerRanking, EmployerRanking.trainee_id == tid, skip=("id",)),
+        "exclusions": rows(Exclusion, Exclusion.trainee_id == tid, skip=("created_by",)),
+        "proposals": proposals,
+        "unplaced": rows(UnplacedTrainee, UnplacedTrainee.trainee_id == tid),
+        "placements": placements,
+        "api_tokens": rows(ApiToken, ApiToken.user_id == actor.id, skip=("token_hash",)),
+        "activity": rows(AuditEvent, AuditEvent.actor_id == actor.id),
+        "about_you": rows(
+            AuditEvent,
+            about,
+            or_(col(AuditEvent.actor_id).is_(None), col(AuditEvent.actor_id) != actor.id),
+            skip=("actor_id", "ip"),
+        ),
+    }
+
+
+def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
+    """Remove a trainee's personal fields and their login; the match history (preferences,
+    proposals, placements) stays, attached to the anonymised record."""
+    trainee = get_trainee(session=session, actor=actor, trainee_id=trainee_id)
+    if trainee.erased_at is not None:
+        return trainee
+    user_id = trainee.user_id
+    trainee.user_id = None
+    trainee.name = ERASED_NAME
+    trainee.email = None
+    trainee.provider = ""
+    trainee.skills = []
+    trainee.postcode = None
+    trainee.latitude = None
+    trainee.longitude = None
+    trainee.max_travel_km = None
+    trainee.available_from = None
+    trainee.available_to = None
+    trainee.dbs_cleared = False
+    trainee.needs = ""
+    trainee.erased_at = utcnow()
+    trainee.updated_at = trainee.erased_at
+    session.flush()
+    # Runs keep the instance they solved, which holds the trainee's location, skills and
+    # availability under their id: erasure wins over re-running those runs offline. Each
+    # run keeps the SHA-256 of what it solved.
+    session.execute(
+        update(MatchRun)
+        .where(
+            col(MatchRun.round_id).in_(
+                select(RoundTrainee.round_id).where(RoundTrainee.trainee_id == trainee.id)
+            ),
+            col(MatchRun.instance_gz).is_not(None),
+        )
+        .values(instance_gz=None)
+    )
+    if user_id is not None:
+        # The account (email, name, password) goes; audit rows keep an empty actor and
+        # lose the address they were made from.
+        for event in session.exec(select(AuditEvent).where(AuditEvent.actor_id == user_id)):
+            event.ip = None
+        session.execute(delete(User).where(col(User.id) == user_id))
+    audit(
+        session, actor=actor, action="trainee_erased", object_type="trainee", object_id=trainee.id
+    )
+    session.commit()
+    return trainee

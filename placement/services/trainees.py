@@ -1,0 +1,153 @@
+"""Trainee profiles: their own, and all of them for coordinators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from placement.errors import Conflict, InvalidInput, NotFound
+from placement.models import RoundTrainee, Trainee, User
+from placement.services.common import Page, audit, paginate, require_role, trainee_of, utcnow
+
+PROFILE_FIELDS = (
+    "name",
+    "level",
+    "provider",
+    "skills",
+    "postcode",
+    "latitude",
+    "longitude",
+    "max_travel_km",
+    "available_from",
+    "available_to",
+    "dbs_cleared",
+    "needs",
+)
+
+
+# Without these the matcher cannot judge a trainee's eligibility for any slot.
+MATCHING_FIELDS = (
+    "level",
+    "latitude",
+    "longitude",
+    "max_travel_km",
+    "available_from",
+    "available_to",
+)
+
+
+def missing_for_matching(trainee: Trainee) -> list[str]:
+    """The profile fields a trainee must fill in before they can be matched."""
+    return [name for name in MATCHING_FIELDS if getattr(trainee, name) is None]
+
+
+def _check(trainee: Trainee) -> None:
+    if (
+        trainee.available_from is not None
+        and trainee.available_to is not None
+        and trainee.available_from > trainee.available_to
+    ):
+        raise InvalidInput(errors={"available_to": ["must not be before available_from"]})
+
+
+def _apply(trainee: Trainee, values: dict[str, Any], *, allow_email: bool) -> None:
+    for key, value in values.items():
+        if key in PROFILE_FIELDS or (allow_email and key == "email"):
+            if key in ("name", "provider", "needs", "skills") and value is None:
+                raise InvalidInput(errors={key: ["Field may not be null."]})
+            setattr(trainee, key, value)
+    trainee.updated_at = utcnow()
+    _check(trainee)
+
+
+def _email_free(session: Session, email: str | None, *, other_than: int | None = None) -> None:
+    if email is None:
+        return
+    found = session.exec(select(Trainee).where(Trainee.email == email)).first()
+    if found is not None and found.id != other_than:
+        raise Conflict("Another trainee has that email address.")
+
+
+def get_own_profile(*, session: Session, actor: User) -> Trainee:
+    return trainee_of(session, actor)
+
+
+def update_own_profile(*, session: Session, actor: User, values: dict[str, Any]) -> Trainee:
+    """A trainee updates their own profile; their email is their login's and stays."""
+    trainee = trainee_of(session, actor)
+    _apply(trainee, values, allow_email=False)
+    session.commit()
+    return trainee
+
+
+def list_trainees(
+    *,
+    session: Session,
+    actor: User,
+    round_id: int | None = None,
+    q: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Page[Trainee]:
+    require_role(actor, "coordinator")
+    statement = select(Trainee)
+    if round_id is not None:
+        statement = statement.where(
+            col(Trainee.id).in_(
+                select(RoundTrainee.trainee_id).where(RoundTrainee.round_id == round_id)
+            )
+        )
+    if q:
+        pattern = f"%{q.lower()}%"
+        statement = statement.where(
+            or_(col(Trainee.name).ilike(pattern), col(Trainee.email).ilike(pattern))
+        )
+    return paginate(session, statement.order_by(Trainee.id), page, per_page)  # type: ignore[arg-type]
+
+
+def create_trainee(*, session: Session, actor: User, values: dict[str, Any]) -> Trainee:
+    """A profile without a login; whoever registers with its email takes it over."""
+    require_role(actor, "coordinator")
+    _email_free(session, values.get("email"))
+    trainee = Trainee(name=values["name"])
+    _apply(trainee, values, allow_email=True)
+    session.add(trainee)
+    session.flush()
+    audit(
+        session, actor=actor, action="trainee_created", object_type="trainee", object_id=trainee.id
+    )
+    session.commit()
+    return trainee
+
+
+def get_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
+    require_role(actor, "coordinator")
+    trainee = session.get(Trainee, trainee_id)
+    if trainee is None:
+        raise NotFound("No such trainee.")
+    return trainee
+
+
+def update_trainee(
+    *, session: Session, actor: User, trainee_id: int, values: dict[str, Any]
+) -> Trainee:
+    trainee = get_trainee(session=session, actor=actor, trainee_id=trainee_id)
+    if trainee.erased_at is not None:
+        raise Conflict("The trainee's personal data was erased.")
+    if "email" in values:
+        if trainee.user_id is not None and values["email"] != trainee.email:
+            raise Conflict("The trainee has a login; their email is changed through it.")
+        _email_free(session, values["email"], other_than=trainee.id)
+    _apply(trainee, values, allow_email=True)
+    audit(
+        session,
+        actor=actor,
+        action="trainee_updated",
+        object_type="trainee",
+        object_id=trainee.id,
+        fields=sorted(values),
+    )
+    session.commit()
+    return trainee
