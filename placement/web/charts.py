@@ -1,0 +1,84 @@
+"""Small charts drawn on the server as SVG: no JavaScript, no external assets."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from markupsafe import Markup, escape
+
+from placement.services.pages import nice_number
+
+BAR = "#0b4f8a"
+AXIS = "#4a5360"
+GRID = "#c9d0d9"
+INK = "#1b1f24"
+
+
+class Bar(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def count(self) -> int: ...
+
+
+def bar_chart(
+    bars: Sequence[Bar], *, title: str, width: int = 640, height: int = 260, chart_id: str = "chart"
+) -> Markup:
+    """A vertical bar chart with labelled axes; `title` and a summary make its text
+    alternative, and the page shows the same numbers as a table."""
+    left, right, top, bottom = 48, 12, 16, 44
+    plot_w, plot_h = width - left - right, height - top - bottom
+    # Four gridline steps of a round whole number: counts never get fractional ticks.
+    step = max(nice_number(max((b.count for b in bars), default=0) / 4), 1.0)
+    top_value = step * 4
+    n = max(len(bars), 1)
+    slot = plot_w / n
+    bar_w = max(min(slot * 0.7, 60.0), 2.0)
+    summary = ", ".join(f"{b.label}: {b.count}" for b in bars) or "no data"
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" role="img" '
+        f'aria-labelledby="{chart_id}-title {chart_id}-desc">',
+        f'<title id="{chart_id}-title">{escape(title)}</title>',
+        f'<desc id="{chart_id}-desc">{escape(summary)}</desc>',
+    ]
+    for i in range(5):
+        value = top_value * i / 4
+        y = top + plot_h - plot_h * i / 4
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" '
+            f'stroke="{GRID}" stroke-width="1"/>'
+        )
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="12" '
+            f'fill="{AXIS}">{value:g}</text>'
+        )
+    for i, b in enumerate(bars):
+        h = plot_h * (b.count / top_value) if top_value else 0.0
+        x = left + slot * i + (slot - bar_w) / 2
+        y = top + plot_h - h
+        parts.append(
+            f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}" fill="{BAR}">'
+            f"<title>{escape(b.label)}: {b.count}</title></rect>"
+        )
+        if b.count:
+            parts.append(
+                f'<text x="{x + bar_w / 2:.1f}" y="{y - 4:.1f}" text-anchor="middle" '
+                f'font-size="12" fill="{INK}">{b.count}</text>'
+            )
+        parts.append(
+            f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 16:.1f}" text-anchor="middle" '
+            f'font-size="12" fill="{AXIS}">{escape(b.label)}</text>'
+        )
+    parts.append(
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" '
+        f'stroke="{AXIS}" stroke-width="1.5"/>'
+    )
+    parts.append(
+        f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" text-anchor="middle" '
+        f'font-size="12" fill="{AXIS}">choice the trainee got (1 = first choice)</text>'
+    )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -1,0 +1,70 @@
+"""Helpers for the browser tests: accounts and data made through the real services."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from datetime import date
+from typing import Any
+
+from sqlmodel import select
+
+from placement.config import Settings
+from placement.db import session_scope
+from placement.models import Trainee
+from placement.services.users import create_user
+
+PASSWORD = "correct-horse-battery-7"
+_n = itertools.count(1)
+
+
+def unique_email(role: str) -> str:
+    return f"{role}-{uuid.uuid4().hex[:8]}@example.test"
+
+
+# Enough of a trainee profile for the matcher (and so for ranking slots).
+MATCHING_PROFILE = {
+    "level": 4,
+    "latitude": 52.4862,
+    "longitude": -1.8904,
+    "max_travel_km": 40.0,
+    "available_from": date(2027, 1, 4),
+    "available_to": date(2027, 7, 2),
+}
+
+
+def account(
+    settings: Settings, role: str, *, name: str | None = None, profile: bool = False
+) -> str:
+    """Create an account of `role` straight through the service; returns its email.
+
+    With `profile`, a trainee also gets the profile the matcher needs.
+    """
+    email = unique_email(role)
+    with session_scope(settings) as session:
+        user = create_user(
+            session=session,
+            email=email,
+            name=name or f"{role.title()} {next(_n)}",
+            role=role,
+            password=PASSWORD,
+        )
+        if profile:
+            trainee = session.exec(select(Trainee).where(Trainee.user_id == user.id)).one()
+            for key, value in MATCHING_PROFILE.items():
+                setattr(trainee, key, value)
+    return email
+
+
+def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    assert "/sign-in" not in page.url, page.content()[:2000]
+
+
+def sign_out(page: Any) -> None:
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/sign-in")
