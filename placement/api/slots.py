@@ -50,7 +50,13 @@ class ApplicantSchema(Schema):
     level = fields.Integer(allow_none=True)
     skills = fields.List(fields.String())
     provider = fields.String()
-    rank = fields.Integer(metadata={"description": "the trainee's rank of this slot"})
+    rank = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the trainee's own rank of this slot; shown to coordinators only "
+            "(null for employers)"
+        },
+    )
     employer_rank = fields.Integer(allow_none=True)
 
 

@@ -50,14 +50,16 @@ CHANGEABLE_STATES = ("draft", "open")
 @dataclass(frozen=True)
 class Applicant:
     """What an employer may see of a trainee who ranked their slot: no contact details,
-    no location, no safeguarding status."""
+    no location, no safeguarding status, and not where the trainee put the slot in their
+    own list (`rank` is for coordinators only), so no employer can press a trainee over it.
+    """
 
     id: int
     name: str
     level: int | None
     skills: list[str]
     provider: str
-    rank: int
+    rank: int | None
     employer_rank: int | None
 
 
@@ -220,8 +222,13 @@ def delete_slot(*, session: Session, actor: User, slot_id: int) -> None:
 def list_applicants(
     *, session: Session, actor: User, slot_id: int, page: int = 1, per_page: int = 50
 ) -> Page[Applicant]:
-    """Trainees who ranked the slot, as the owner employer or a coordinator sees them."""
+    """Trainees who ranked the slot, as the owner employer or a coordinator sees them.
+
+    Ordered by the employer's ranking, then (unranked) by name for employers and by the
+    trainee's own rank for coordinators, so the order itself tells employers nothing."""
     slot, _ = _changeable(session, actor, slot_id)
+    sees_trainee_rank = actor.role == "coordinator"
+    unranked_order = col(Preference.rank) if sees_trainee_rank else col(Trainee.name)
     statement = (
         select(Trainee, Preference.rank, EmployerRanking.rank)
         .join(Preference, col(Preference.trainee_id) == col(Trainee.id))
@@ -234,7 +241,7 @@ def list_applicants(
         .order_by(
             col(EmployerRanking.rank).is_(None),
             col(EmployerRanking.rank),
-            col(Preference.rank),
+            unranked_order,
             col(Trainee.id),
         )
     )
@@ -246,7 +253,7 @@ def list_applicants(
             level=t.level,
             skills=list(t.skills),
             provider=t.provider,
-            rank=rank,
+            rank=rank if sees_trainee_rank else None,
             employer_rank=employer_rank,
         )
         for t, rank, employer_rank in raw.items

@@ -254,6 +254,12 @@ def test_employer_sees_no_contact_location_or_dbs(client: FlaskClient, world: Wo
     }
     assert not forbidden & set(items[0])
     assert {"name", "level", "skills"} <= set(items[0])
+    # Nor where the trainee put the slot in their own list; a coordinator sees that.
+    assert items[0]["rank"] is None
+    r = client.get(
+        f"{API}/slots/{world.ids['slot_x']}/applicants", headers=world.headers("coordinator")
+    )
+    assert r.get_json()["items"][0]["rank"] == 1
 
 
 def test_employer_cannot_self_verify(client: FlaskClient, world: World) -> None:
