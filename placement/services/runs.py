@@ -526,6 +526,7 @@ def _claim(engine: Engine, settings: Settings, run_id: int) -> Claim | None:
                 # What an earlier attempt stored is not what this one will solve.
                 instance_gz=None,
                 instance_sha256=None,
+                stats=None,
             )
         )
         if _rows(claimed) != 1:
@@ -720,13 +721,25 @@ def _store_instance(engine: Engine, claim: Claim, packed: bytes, sha256: str) ->
             raise LostClaim()
 
 
+def _keep_load_stats(engine: Engine, claim: Claim, extra: dict[str, Any]) -> None:
+    """Keep what loading found (timings, left-out counts) on the run while its components
+    are solved elsewhere, for `finish_components` to write with the merged result."""
+    with session_scope(engine) as session:
+        kept = session.execute(update(MatchRun).where(_owned(claim)).values(stats=extra))
+        if _rows(kept) != 1:
+            raise LostClaim()
+
+
 def _load_stored(engine: Engine, claim: Claim) -> tuple[Any, dict[str, Any]]:
     """The instance this attempt stored (for fanned-out pieces: they solve exactly what the
-    attempt loaded, whatever has changed in the round since); LostClaim if not ours."""
+    attempt loaded, whatever has changed in the round since), with the load stats kept by
+    `_keep_load_stats`; LostClaim if not ours."""
     t0 = time.perf_counter()
     with session_scope(engine) as session:
         row = session.execute(
-            sa_select(col(MatchRun.instance_gz), col(MatchRun.instance_sha256)).where(_owned(claim))
+            sa_select(
+                col(MatchRun.instance_gz), col(MatchRun.instance_sha256), col(MatchRun.stats)
+            ).where(_owned(claim))
         ).first()
     if row is None or row.instance_gz is None:
         raise LostClaim()
@@ -735,11 +748,10 @@ def _load_stored(engine: Engine, claim: Claim) -> tuple[Any, dict[str, Any]]:
         instance = matching.load_instance(data)
     except matching.InstanceError as exc:
         raise SolverFailure(f"invalid instance: {exc}") from exc
-    extra: dict[str, Any] = {
-        "load_seconds": round(time.perf_counter() - t0, 4),
-        "trainees": len(data["trainees"]),
-        "slots": len(data["slots"]),
-    }
+    extra: dict[str, Any] = dict(row.stats or {})
+    extra["reload_seconds"] = round(time.perf_counter() - t0, 4)
+    extra["trainees"] = len(data["trainees"])
+    extra["slots"] = len(data["slots"])
     return instance, extra
 
 
@@ -860,6 +872,7 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
                 if groups:
                     extra["components_fanned_out"] = len(groups)
                     log.info("run %s: fanning out %s component groups", run_id, len(groups))
+                    _keep_load_stats(engine, claim, extra)
                     fan_out(run_id, claim.attempt, groups)
                     return
             t0 = time.perf_counter()

@@ -25,6 +25,7 @@ from placement.models import (
     Placement,
     Proposal,
     Slot,
+    Trainee,
     UnplacedTrainee,
     User,
     utcnow,
@@ -327,6 +328,11 @@ def test_fanned_out_components_merge_to_the_single_task_result(
 ) -> None:
     # Strictly regional choices: the candidate graph splits by region.
     loaded = _seed(committed_settings, 600, local_share=1.0)
+    # One trainee whose profile lacks a level is left out, and the merged run says so.
+    with Session(get_engine(committed_settings)) as session:
+        first = next(iter(loaded.trainee_ids.values()))
+        session.execute(update(Trainee).where(col(Trainee.id) == first).values(level=None))
+        session.commit()
     run_id = _start(committed_settings, loaded)
     sent: list[tuple[int, int, list[list[int]]]] = []
 
@@ -356,7 +362,10 @@ def test_fanned_out_components_merge_to_the_single_task_result(
     runs.finish_components(results, run_id, attempt, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert (run.status, run.progress) == ("succeeded", 100)
-    assert (run.stats or {})["components_fanned_out"] == len(groups)
+    stats = run.stats or {}
+    assert stats["components_fanned_out"] == len(groups)
+    assert stats["left_out"] == {"incomplete_profile": 1}
+    assert stats["trainees"] == 599 and stats["load_seconds"] > 0
     _assert_matches_engine(committed_settings, run_id)
 
 
