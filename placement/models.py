@@ -399,3 +399,11 @@ class AuditEvent(SQLModel, table=True):
     object_id: str = Field(default="", max_length=50)
     detail: dict[str, Any] = _json_dict()
     ip: str | None = Field(default=None, max_length=64)
+
+
+# SQLite hands out the highest deleted rowid again unless a table says AUTOINCREMENT; audit
+# events, exports and run instances name rows by id, so ids are never reused, on SQLite as on
+# Postgres (whose sequences never go back).
+for _table in SQLModel.metadata.tables.values():
+    if [column.name for column in _table.primary_key.columns] == ["id"]:
+        _table.dialect_kwargs["sqlite_autoincrement"] = True

@@ -32,7 +32,8 @@ def upgrade() -> None:
     sa.CheckConstraint("status IN ('draft', 'open', 'closed', 'published')", name=op.f('ck_rounds_status')),
     sa.CheckConstraint('max_preferences BETWEEN 1 AND 50', name=op.f('ck_rounds_max_preferences')),
     sa.CheckConstraint('starts_on <= ends_on', name=op.f('ck_rounds_dates_ordered')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_rounds'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rounds')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('rounds', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rounds_status'), ['status'], unique=False)
@@ -48,7 +49,8 @@ def upgrade() -> None:
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("role IN ('trainee', 'employer', 'coordinator')", name=op.f('ck_users_role')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
-    sa.UniqueConstraint('email', name=op.f('uq_users_email'))
+    sa.UniqueConstraint('email', name=op.f('uq_users_email')),
+    sqlite_autoincrement=True
     )
     op.create_table('api_tokens',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -59,7 +61,8 @@ def upgrade() -> None:
     sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_api_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
-    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_api_tokens_user_id'), ['user_id'], unique=False)
@@ -74,7 +77,8 @@ def upgrade() -> None:
     sa.Column('detail', sa.JSON(), nullable=False),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['users.id'], name=op.f('fk_audit_events_actor_id_users'), ondelete='SET NULL'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_events')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_events_action'), ['action'], unique=False)
@@ -102,7 +106,8 @@ def upgrade() -> None:
     sa.CheckConstraint('progress BETWEEN 0 AND 100', name=op.f('ck_match_runs_progress')),
     sa.ForeignKeyConstraint(['created_by'], ['users.id'], name=op.f('fk_match_runs_created_by_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_match_runs_round_id_rounds'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_runs'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_match_runs')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('match_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_match_runs_round_id'), ['round_id'], unique=False)
@@ -125,7 +130,8 @@ def upgrade() -> None:
     sa.CheckConstraint('longitude IS NULL OR (longitude BETWEEN -180 AND 180)', name=op.f('ck_organisations_longitude')),
     sa.ForeignKeyConstraint(['owner_id'], ['users.id'], name=op.f('fk_organisations_owner_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_organisations')),
-    sa.UniqueConstraint('owner_id', name=op.f('uq_organisations_owner_id'))
+    sa.UniqueConstraint('owner_id', name=op.f('uq_organisations_owner_id')),
+    sqlite_autoincrement=True
     )
     op.create_table('trainees',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -154,7 +160,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_trainees_user_id_users'), ondelete='SET NULL'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_trainees')),
     sa.UniqueConstraint('email', name=op.f('uq_trainees_email')),
-    sa.UniqueConstraint('user_id', name=op.f('uq_trainees_user_id'))
+    sa.UniqueConstraint('user_id', name=op.f('uq_trainees_user_id')),
+    sqlite_autoincrement=True
     )
     op.create_table('round_trainees',
     sa.Column('round_id', sa.Integer(), nullable=False),
@@ -195,7 +202,8 @@ def upgrade() -> None:
     sa.CheckConstraint('starts_on <= ends_on', name=op.f('ck_slots_dates_ordered')),
     sa.ForeignKeyConstraint(['organisation_id'], ['organisations.id'], name=op.f('fk_slots_organisation_id_organisations'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_slots_round_id_rounds'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_slots'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_slots')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('slots', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_slots_discipline'), ['discipline'], unique=False)
@@ -211,7 +219,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['run_id'], ['match_runs.id'], name=op.f('fk_unplaced_trainees_run_id_match_runs'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_unplaced_trainees_trainee_id_trainees'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_unplaced_trainees')),
-    sa.UniqueConstraint('run_id', 'trainee_id', name=op.f('uq_unplaced_trainees_run_id_trainee_id'))
+    sa.UniqueConstraint('run_id', 'trainee_id', name=op.f('uq_unplaced_trainees_run_id_trainee_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('unplaced_trainees', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_unplaced_trainees_run_id'), ['run_id'], unique=False)
@@ -227,7 +236,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_employer_rankings_trainee_id_trainees'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_employer_rankings')),
     sa.UniqueConstraint('slot_id', 'rank', name=op.f('uq_employer_rankings_slot_id_rank')),
-    sa.UniqueConstraint('slot_id', 'trainee_id', name=op.f('uq_employer_rankings_slot_id_trainee_id'))
+    sa.UniqueConstraint('slot_id', 'trainee_id', name=op.f('uq_employer_rankings_slot_id_trainee_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('employer_rankings', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_employer_rankings_slot_id'), ['slot_id'], unique=False)
@@ -246,7 +256,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['slot_id'], ['slots.id'], name=op.f('fk_exclusions_slot_id_slots'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_exclusions_trainee_id_trainees'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_exclusions')),
-    sa.UniqueConstraint('slot_id', 'trainee_id', name=op.f('uq_exclusions_slot_id_trainee_id'))
+    sa.UniqueConstraint('slot_id', 'trainee_id', name=op.f('uq_exclusions_slot_id_trainee_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('exclusions', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_exclusions_round_id'), ['round_id'], unique=False)
@@ -266,7 +277,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_preferences_trainee_id_trainees'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_preferences')),
     sa.UniqueConstraint('trainee_id', 'round_id', 'rank', name=op.f('uq_preferences_trainee_id_round_id_rank')),
-    sa.UniqueConstraint('trainee_id', 'round_id', 'slot_id', name=op.f('uq_preferences_trainee_id_round_id_slot_id'))
+    sa.UniqueConstraint('trainee_id', 'round_id', 'slot_id', name=op.f('uq_preferences_trainee_id_round_id_slot_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('preferences', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_preferences_round_id'), ['round_id'], unique=False)
@@ -291,7 +303,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['slot_id'], ['slots.id'], name=op.f('fk_proposals_slot_id_slots'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_proposals_trainee_id_trainees'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_proposals')),
-    sa.UniqueConstraint('run_id', 'trainee_id', name=op.f('uq_proposals_run_id_trainee_id'))
+    sa.UniqueConstraint('run_id', 'trainee_id', name=op.f('uq_proposals_run_id_trainee_id')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('proposals', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_proposals_run_id'), ['run_id'], unique=False)
@@ -315,7 +328,8 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['round_id'], ['rounds.id'], name=op.f('fk_placements_round_id_rounds'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['slot_id'], ['slots.id'], name=op.f('fk_placements_slot_id_slots'), ondelete='RESTRICT'),
     sa.ForeignKeyConstraint(['trainee_id'], ['trainees.id'], name=op.f('fk_placements_trainee_id_trainees'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_placements'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_placements')),
+    sqlite_autoincrement=True
     )
     with op.batch_alter_table('placements', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_placements_proposal_id'), ['proposal_id'], unique=False)

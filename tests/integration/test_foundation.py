@@ -141,6 +141,18 @@ def test_deleting_a_round_cascades_to_its_slots(session: Session) -> None:
     assert count == 0
 
 
+def test_ids_of_deleted_rows_are_never_reused(session: Session) -> None:
+    # Audit events name rows by id: a new slot must not take a deleted slot's id.
+    rnd, org = f.round_(session), f.organisation(session)
+    gone = f.slot(session, round=rnd, organisation=org)
+    gone_id = gone.id
+    assert gone_id is not None
+    session.delete(gone)
+    session.flush()
+    newer = f.slot(session, round=rnd, organisation=org)
+    assert newer.id is not None and newer.id > gone_id
+
+
 def test_timestamps_are_timezone_aware(session: Session) -> None:
     t = f.trainee(session)
     session.expire_all()
