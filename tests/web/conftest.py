@@ -103,6 +103,10 @@ def browser() -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError:  # pragma: no cover - the dev extra installs it
         _unavailable("the playwright package is not installed")
+    from playwright.sync_api import expect
+
+    # Web-first assertions wait as long as actions do: a loaded CI machine is slow.
+    expect.set_options(timeout=15_000)
     executable = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
