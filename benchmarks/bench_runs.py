@@ -362,9 +362,19 @@ def bench_one(n: int, *, seed: int = 0, redis_url: str | None = None) -> dict[st
             finally:
                 os.killpg(worker.pid, 9)
                 worker.wait()
-    engine.dispose()
     if current.status != "succeeded":
+        engine.dispose()
         raise RuntimeError(f"run failed: {current.error}")
+    # The coordinator then approves the whole run in one request ("approve all").
+    from placement.services.approvals import approve_all
+
+    with Session(engine) as session:
+        coordinator = session.get(User, actor.id)
+        assert coordinator is not None
+        t0 = time.perf_counter()
+        approved = approve_all(session=session, actor=coordinator, run_id=run.id)
+        approve_all_s = time.perf_counter() - t0
+    engine.dispose()
     stats = current.stats or {}
     return {
         "trainees": n,
@@ -379,20 +389,23 @@ def bench_one(n: int, *, seed: int = 0, redis_url: str | None = None) -> dict[st
         "total_s": stats["total_seconds"],
         "wall_s": round(wall_s, 2),
         "worker_peak_rss_mb": round(rss_mb),
+        "approved": approved.approved,
+        "approve_all_s": round(approve_all_s, 2),
     }
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
         "| trainees | slots | placed | load s | build s | solve s | write s | run total s "
-        "| enqueue to succeeded s | worker peak RSS MB |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| enqueue to succeeded s | worker peak RSS MB | approve all s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['trainees']:,} | {r['slots']:,} | {r['placed']:,} | {r['load_s']:.2f} "
             f"| {r['build_s']:.2f} | {r['solve_s']:.2f} | {r['write_s']:.2f} "
-            f"| {r['total_s']:.2f} | {r['wall_s']:.2f} | {r['worker_peak_rss_mb']:,} |"
+            f"| {r['total_s']:.2f} | {r['wall_s']:.2f} | {r['worker_peak_rss_mb']:,} "
+            f"| {r['approve_all_s']:.2f} |"
         )
     return "\n".join(lines)
 
@@ -436,6 +449,9 @@ def document(rows: list[dict[str, Any]]) -> str:
         "transaction), **run total** (claim to commit: also storing the run's compressed",
         "instance and the progress updates) and **enqueue to succeeded** (from `start_run` to",
         "the first poll that sees `succeeded`). Peak RSS is `VmHWM` of the worker process.",
+        "**approve all** is `approvals.approve_all` on the finished run, as the coordinator's",
+        '"Approve all" button calls it: every proposal becomes a live placement, one',
+        "transaction.",
         f"Load average when the run ended: {load:.1f} on {os.cpu_count()} CPUs.",
         "",
         markdown(rows),

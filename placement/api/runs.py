@@ -116,8 +116,10 @@ class ApproveAllSchema(Schema):
     conflicts = fields.Integer(
         required=True, metadata={"description": "open proposals that no longer fit"}
     )
-    placements = fields.List(fields.Nested(PlacementSchema))
-    refused = fields.List(fields.Nested(RefusalSchema))
+    refused = fields.List(
+        fields.Nested(RefusalSchema),
+        metadata={"description": "the open proposals that no longer fit, and why"},
+    )
 
 
 @blp.route("/rounds/<id:round_id>/runs")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlalchemy.sql import Select
 from sqlmodel import Session, select
 
@@ -92,3 +94,35 @@ def trainee_of(session: Session, actor: User) -> Trainee:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def chunks(values: Sequence[T], size: int = 1000) -> Iterator[Sequence[T]]:
+    """`values` in slices of `size`: IN lists that stay well inside every driver's limits."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Insert many rows in the session's transaction: COPY on Postgres, executemany else.
+    Every row names the same columns, defaults included (no ORM defaults run here)."""
+    if not rows:
+        return
+    bind = session.connection()
+    if bind.dialect.name == "postgresql":
+        _copy_rows(bind, model, rows)
+    else:
+        session.execute(insert(model.__table__), rows)
+
+
+def _copy_rows(connection: Any, model: Any, rows: list[dict[str, Any]]) -> None:
+    """COPY on Postgres: about ten times faster than batched INSERTs for big runs."""
+    table = model.__table__
+    columns = list(rows[0].keys())
+    json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
+    raw = connection.connection.driver_connection
+    with (
+        raw.cursor() as cursor,
+        cursor.copy(f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN') as copy,
+    ):
+        for row in rows:
+            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])

@@ -247,3 +247,83 @@ def test_concurrent_approvals_never_overfill(committed_backend: Backend, tmp_pat
         assert live == 3
     finally:
         engine.dispose()
+
+
+def test_approve_all_decides_each_proposal_as_one_by_one_would(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    rnd = f.round_(session, status="closed")
+    org = f.organisation(session)
+    roomy = f.slot(session, round=rnd, organisation=org, capacity=2)
+    full = f.slot(session, round=rnd, organisation=org, capacity=1, filled=1)
+    elsewhere = f.slot(session, round=rnd, organisation=org, capacity=1, filled=1)
+    t1, t2, t3, t4, t5, holder = (f.trainee(session) for _ in range(6))
+    session.add(Placement(round_id=_id(rnd), trainee_id=_id(holder), slot_id=_id(full)))
+    session.add(Placement(round_id=_id(rnd), trainee_id=_id(t5), slot_id=_id(elsewhere)))
+    run, earlier = (
+        MatchRun(round_id=_id(rnd), status="succeeded", phase="done", progress=100)
+        for _ in range(2)
+    )
+    session.add_all([run, earlier])
+    session.flush()
+    wanted = [
+        (t3, roomy, 3.0),
+        (t1, roomy, 1.0),
+        (t2, roomy, 2.0),
+        (t4, full, 1.5),
+        (t5, roomy, 0.5),
+    ]
+    proposals = {
+        _id(t): Proposal(run_id=_id(run), trainee_id=_id(t), slot_id=_id(s), rank=1, cost=c)
+        for t, s, c in wanted
+    }
+    moot = Proposal(run_id=_id(earlier), trainee_id=_id(t1), slot_id=_id(full), rank=2, cost=4.0)
+    session.add_all([*proposals.values(), moot])
+    session.commit()
+
+    r = client.post(f"{API}/runs/{_id(run)}/approve-all", headers=world.headers("coordinator"))
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    # Cheapest first: t5 is placed already, t1 and t2 take roomy's two seats, t3 finds it
+    # full, and t4's slot was full before the run.
+    assert (body["approved"], body["conflicts"]) == (2, 3)
+    refused = {item["trainee_id"]: item["reason"] for item in body["refused"]}
+    assert set(refused) == {_id(t3), _id(t4), _id(t5)}
+    assert "already" in refused[_id(t5)]
+    assert "seat" in refused[_id(t3)] and "seat" in refused[_id(t4)]
+
+    session.expire_all()
+    assert {_id(s): s.filled for s in (roomy, full, elsewhere)} == {
+        _id(roomy): 2,
+        _id(full): 1,
+        _id(elsewhere): 1,
+    }
+    status = {tid: p.status for tid, p in proposals.items()}
+    assert status == {
+        _id(t1): "approved",
+        _id(t2): "approved",
+        _id(t3): "proposed",
+        _id(t4): "proposed",
+        _id(t5): "proposed",
+    }
+    assert proposals[_id(t1)].decided_by == world.users["coordinator"].id
+    assert moot.status == "superseded"
+    placements = session.exec(
+        select(Placement).where(Placement.round_id == rnd.id, Placement.status == "live")
+    ).all()
+    by_trainee = {p.trainee_id: p for p in placements}
+    assert by_trainee[_id(t1)].proposal_id == _id(proposals[_id(t1)])
+    assert by_trainee[_id(t2)].slot_id == _id(roomy)
+    events = session.exec(
+        select(AuditEvent).where(
+            AuditEvent.action == "proposal_approved",
+            AuditEvent.object_id.in_([str(_id(proposals[_id(t)])) for t in (t1, t2)]),  # type: ignore[attr-defined]
+        )
+    ).all()
+    assert sorted(e.detail["placement_id"] for e in events) == sorted(
+        _id(by_trainee[_id(t)]) for t in (t1, t2)
+    )
+
+    # Again: nothing left that fits, nothing changes.
+    r = client.post(f"{API}/runs/{_id(run)}/approve-all", headers=world.headers("coordinator"))
+    assert (r.get_json()["approved"], r.get_json()["conflicts"]) == (0, 3)
