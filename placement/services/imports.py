@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError
@@ -21,13 +21,11 @@ from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, NotFound
 from placement.models import Organisation, Preference, Round, RoundTrainee, Slot, Trainee, User
-from placement.services.common import audit, require_role, utcnow
+from placement.services.common import audit, chunks, require_role, utcnow
 from placement.services.rounds import require_status
 from placement.services.slots import EDITABLE
 from placement.services.trainees import PROFILE_FIELDS
-from placement.services.validation import SlotFields, TraineeFields
-
-T = TypeVar("T")
+from placement.services.validation import MAX_ID, SlotFields, TraineeFields
 
 TRAINEE_COLUMNS = ("id", "email", *PROFILE_FIELDS, "preferences")
 TRAINEE_REQUIRED = ("name", "email")
@@ -36,7 +34,6 @@ SLOT_REQUIRED = ("organisation_id", "title", "starts_on", "ends_on")
 LIST_COLUMNS = ("skills", "required_skills", "preferences")
 INT_COLUMNS = ("id", "round_id", "organisation_id", "level", "min_level", "capacity")
 MAX_ERRORS = 1000
-CHUNK = 1000
 
 
 @dataclass(frozen=True)
@@ -101,11 +98,6 @@ def _trainee_defaults(now: datetime) -> dict[str, Any]:
         "updated_at": now,
         "erased_at": None,
     }
-
-
-def _chunks(values: list[T], size: int = CHUNK) -> Iterator[list[T]]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def read_csv(
@@ -176,6 +168,11 @@ def _typed(cells: dict[str, str], skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return out
 
 
+def _is_id(value: Any) -> bool:
+    """Whether `value` could be a row's id: an int that fits the databases' id columns."""
+    return isinstance(value, int) and 1 <= value <= MAX_ID
+
+
 def _load(
     schema: Schema, row: int, values: dict[str, Any], errors: _Errors
 ) -> dict[str, Any] | None:
@@ -191,7 +188,7 @@ def _by(
     session: Session, model: Any, column: Any, keys: list[Any], where: Any = None
 ) -> dict[Any, Any]:
     found: dict[Any, Any] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         statement = select(model).where(column.in_(chunk))
         if where is not None:
             statement = statement.where(where)
@@ -248,6 +245,9 @@ def import_trainees(
         trainee_id = _typed({"id": cells.get("id", "")}).get("id")
         if trainee_id is not None and not isinstance(trainee_id, int):
             errors.add(number, "id", "Not a valid integer.")
+        elif trainee_id is not None and not _is_id(trainee_id):
+            errors.add(number, "id", "no such trainee")
+            trainee_id = None
         prefs = _preferences(cells.get("preferences", ""), number, slot_ids, by_title, rnd, errors)
         if values is None:
             continue
@@ -301,7 +301,7 @@ def import_trainees(
     if new_rows:
         session.execute(insert(_table(Trainee)), new_rows)
     ids_by_email = {t.email: t.id for t in existing_by_email.values()}
-    for chunk in _chunks([row["email"] for row in new_rows]):
+    for chunk in chunks([row["email"] for row in new_rows]):
         ids_by_email.update(
             session.exec(
                 select(Trainee.email, Trainee.id).where(col(Trainee.email).in_(chunk))
@@ -332,7 +332,7 @@ def import_trainees(
             )
     if joins:
         session.execute(insert(_table(RoundTrainee)), joins)
-    for chunk in _chunks(replaced):
+    for chunk in chunks(replaced):
         session.execute(
             delete(Preference).where(
                 col(Preference.round_id) == rnd.id, col(Preference.trainee_id).in_(chunk)
@@ -370,8 +370,9 @@ def _preferences(
     ok = True
     for item in items:
         matches = by_title.get(item.lower(), [])
-        if item.isdigit() and int(item) in slot_ids:
-            resolved.append(int(item))
+        slot_id = int(item) if item.isascii() and item.isdigit() and len(item) <= 10 else None
+        if slot_id is not None and slot_id in slot_ids:
+            resolved.append(slot_id)
         elif len(matches) == 1:
             resolved.append(matches[0])
         elif len(matches) > 1:
@@ -411,7 +412,7 @@ def import_slots(
     org_refs: list[tuple[int, int]] = []
     for number, cells in rows:
         typed = _typed(cells, skip=("id", "round_id"))
-        if isinstance(typed.get("organisation_id"), int):
+        if _is_id(typed.get("organisation_id")):
             org_refs.append((number, typed["organisation_id"]))
         values = _load(schema, number, typed, errors)
         extra = _typed({k: cells.get(k, "") for k in ("id", "round_id")})
@@ -426,6 +427,9 @@ def import_slots(
             errors.add(number, "organisation_id", "Missing data for required field.")
             continue
         if isinstance(extra.get("id"), int):
+            if not _is_id(extra["id"]):
+                errors.add(number, "id", "no such slot in this round")
+                continue
             values["id"] = extra["id"]
         parsed.append((number, values))
 

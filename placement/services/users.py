@@ -10,7 +10,8 @@ from placement import auth
 from placement.errors import Conflict, InvalidInput
 from placement.models import ROLES, Trainee, User
 
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_RE = re.compile(r"^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+MAX_NAME_LENGTH = 200
 
 
 def normalise_email(email: str) -> str:
@@ -27,6 +28,10 @@ def create_user(
         errors["email"] = ["is not a valid email address"]
     if not name.strip():
         errors["name"] = ["must not be empty"]
+    elif len(name.strip()) > MAX_NAME_LENGTH:
+        errors["name"] = [f"must be at most {MAX_NAME_LENGTH} characters"]
+    elif "\x00" in name:
+        errors["name"] = ["must not contain NUL characters"]
     if role not in ROLES:
         errors["role"] = [f"must be one of {', '.join(ROLES)}"]
     problem = auth.password_problem(password)

@@ -14,6 +14,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from placement.errors import InvalidInput
 from placement.models import User
+from placement.services.validation import MAX_ID
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -236,11 +237,51 @@ def number_arg(
     return value
 
 
-def int_or_404(raw: str | None) -> int:
+def id_arg(raw: str, name: str, errors: dict[str, list[str]]) -> int | None:
+    """An optional id from a query string (a filter), with an inline message if bad."""
+    raw = raw.strip()
+    if not raw:
+        return None
     try:
-        return int(raw or "")
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_ID:
+        errors[name] = ["choose one of the listed choices"]
+        return None
+    return value
+
+
+def search_arg(name: str, max_length: int | None = None) -> str:
+    """A search box's text from the query string, trimmed and cut to `max_length`; text
+    that no row can hold (a NUL character) is refused with a 422 page."""
+    raw = request.args.get(name, "").strip()
+    if "\x00" in raw:
+        raise InvalidInput(errors={name: ["must not contain NUL characters"]})
+    return raw[:max_length] if max_length is not None else raw
+
+
+def int_or_404(raw: str | None) -> int:
+    """An id from a form or the query string; anything that cannot be one is a 404."""
+    try:
+        value = int(raw or "")
     except ValueError:
         abort(404)
+    if not 1 <= value <= MAX_ID:
+        abort(404)
+    return value
+
+
+def page_arg() -> int:
+    """The `page` of a paginated list: 1 when absent or below 1, a 404 when not a number
+    or beyond any page there could be."""
+    try:
+        page = int(request.args.get("page", "1"))
+    except ValueError:
+        abort(404)
+    if page > MAX_ID:
+        abort(404)
+    return max(page, 1)
 
 
 def posted_order(field: str) -> tuple[list[int], bool]:

@@ -36,7 +36,15 @@ from placement.services import (
 from placement.services.common import Page
 from placement.services.validation import RoundFields, WeightsFields
 from placement.web import charts, errors
-from placement.web.common import actor, field_errors, load_form, role_required
+from placement.web.common import (
+    actor,
+    field_errors,
+    id_arg,
+    load_form,
+    page_arg,
+    role_required,
+    search_arg,
+)
 
 bp = errors.install(Blueprint("coordinator", __name__, url_prefix="/coordinator"))
 
@@ -97,7 +105,7 @@ def new_round() -> Any:
     ), status
 
 
-@bp.get("/rounds/<int:round_id>")
+@bp.get("/rounds/<id:round_id>")
 def round_page(round_id: int) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
@@ -125,7 +133,7 @@ def _runs_of(round_id: int) -> list[Any]:
     return list(page.items)
 
 
-@bp.route("/rounds/<int:round_id>/<any(open, close, publish):action>", methods=["GET", "POST"])
+@bp.route("/rounds/<id:round_id>/<any(open, close, publish):action>", methods=["GET", "POST"])
 def transition(round_id: int, action: str) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
@@ -150,7 +158,7 @@ def transition(round_id: int, action: str) -> Any:
 @bp.get("/organisations", endpoint="organisations")
 def organisations_page() -> Any:
     page = organisations.list_organisations(
-        session=db_session(), actor=actor(), page=_page(), per_page=100
+        session=db_session(), actor=actor(), page=page_arg(), per_page=100
     )
     items = sorted(page.items, key=lambda o: (o.verified, o.name.lower()))
     return render_template(
@@ -158,7 +166,7 @@ def organisations_page() -> Any:
     )
 
 
-@bp.post("/organisations/<int:organisation_id>/verify")
+@bp.post("/organisations/<id:organisation_id>/verify")
 def verify(organisation_id: int) -> Any:
     org = organisations.verify_organisation(
         session=db_session(), actor=actor(), organisation_id=organisation_id
@@ -167,19 +175,12 @@ def verify(organisation_id: int) -> Any:
     return redirect(url_for(".organisations"))
 
 
-def _page() -> int:
-    try:
-        return max(int(request.args.get("page", "1")), 1)
-    except ValueError:
-        abort(404)
-
-
 @bp.get("/audit")
 def audit_log() -> Any:
     session = db_session()
-    action = request.args.get("action", "").strip() or None
+    action = search_arg("action") or None
     page = audit.list_audit(
-        session=session, actor=actor(), action=action, page=_page(), per_page=100
+        session=session, actor=actor(), action=action, page=page_arg(), per_page=100
     )
     return render_template(
         "coordinator/audit.html",
@@ -199,7 +200,7 @@ IMPORTERS = {
 PREVIEW_ROWS = 20
 
 
-@bp.route("/rounds/<int:round_id>/import/<any(trainees, slots):kind>", methods=["GET", "POST"])
+@bp.route("/rounds/<id:round_id>/import/<any(trainees, slots):kind>", methods=["GET", "POST"])
 def import_page(round_id: int, kind: str) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
@@ -286,7 +287,7 @@ PHASE_LABELS = {
 }
 
 
-@bp.route("/rounds/<int:round_id>/runs/new", methods=["GET", "POST"])
+@bp.route("/rounds/<id:round_id>/runs/new", methods=["GET", "POST"])
 def new_run(round_id: int) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
@@ -338,7 +339,7 @@ def _run_json(run: MatchRun) -> dict[str, Any]:
     }
 
 
-@bp.get("/runs/<int:run_id>/progress.json")
+@bp.get("/runs/<id:run_id>/progress.json")
 def run_progress(run_id: int) -> Any:
     run = runs.get_run(session=db_session(), actor=actor(), run_id=run_id)
     response = jsonify(_run_json(run))
@@ -358,6 +359,8 @@ def _proposal_filters() -> tuple[dict[str, str], dict[str, list[str]]]:
     for name in ("trainee", "slot"):
         if len(filters[name]) > SEARCH_MAX:
             problems[name] = [f"must be at most {SEARCH_MAX} characters"]
+        elif "\x00" in filters[name]:
+            problems[name] = ["must not contain NUL characters"]
     if filters["rank"] and filters["rank"] not in pages.RANK_BANDS:
         problems["rank"] = ["choose one of the listed choices"]
     if filters["status"] and filters["status"] not in PROPOSAL_STATUSES:
@@ -365,7 +368,7 @@ def _proposal_filters() -> tuple[dict[str, str], dict[str, list[str]]]:
     return filters, problems
 
 
-@bp.get("/runs/<int:run_id>")
+@bp.get("/runs/<id:run_id>")
 def run_page(run_id: int) -> Any:
     session = db_session()
     run = runs.get_run(session=session, actor=actor(), run_id=run_id)
@@ -392,7 +395,7 @@ def run_page(run_id: int) -> Any:
                 trainee=filters["trainee"] or None,
                 rank=filters["rank"] or None,
                 slot=filters["slot"] or None,
-                page=_page(),
+                page=page_arg(),
                 per_page=PROPOSALS_PER_PAGE,
             )
         unplaced = runs.list_unplaced(session=session, actor=actor(), run_id=run_id, per_page=500)
@@ -438,19 +441,19 @@ def _why_context(run_id: int, trainee_id: int) -> dict[str, Any]:
     }
 
 
-@bp.get("/runs/<int:run_id>/trainees/<int:trainee_id>/why")
+@bp.get("/runs/<id:run_id>/trainees/<id:trainee_id>/why")
 def why(run_id: int, trainee_id: int) -> Any:
     return render_template("coordinator/why.html", **_why_context(run_id, trainee_id))
 
 
-@bp.get("/runs/<int:run_id>/trainees/<int:trainee_id>/why.part")
+@bp.get("/runs/<id:run_id>/trainees/<id:trainee_id>/why.part")
 def why_part(run_id: int, trainee_id: int) -> Any:
     """The same explanation as a fragment, fetched when a proposal's "why" panel opens:
     one explanation per panel opened, never one per row when the table is drawn."""
     return render_template("coordinator/why_part.html", **_why_context(run_id, trainee_id))
 
 
-@bp.post("/proposals/<int:proposal_id>/approve")
+@bp.post("/proposals/<id:proposal_id>/approve")
 def approve(proposal_id: int) -> Any:
     session = db_session()
     placement = approvals.approve_proposal(session=session, actor=actor(), proposal_id=proposal_id)
@@ -459,9 +462,11 @@ def approve(proposal_id: int) -> Any:
     return _back_to_run()
 
 
-@bp.post("/proposals/<int:proposal_id>/reject")
+@bp.post("/proposals/<id:proposal_id>/reject")
 def reject(proposal_id: int) -> Any:
     reason = request.form.get("reason", "").strip() or "Rejected by a coordinator"
+    if "\x00" in reason:
+        raise InvalidInput(errors={"reason": ["must not contain NUL characters"]})
     proposal = approvals.reject_proposal(
         session=db_session(), actor=actor(), proposal_id=proposal_id, reason=reason[:500]
     )
@@ -469,7 +474,7 @@ def reject(proposal_id: int) -> Any:
     return _back_to_run()
 
 
-@bp.post("/runs/<int:run_id>/approve-all")
+@bp.post("/runs/<id:run_id>/approve-all")
 def approve_all(run_id: int) -> Any:
     result = approvals.approve_all(session=db_session(), actor=actor(), run_id=run_id)
     message = f"Approved {result.approved} proposals."
@@ -481,23 +486,24 @@ def approve_all(run_id: int) -> Any:
 
 def _back_to_run() -> Any:
     target = request.form.get("next", "")
-    if target.startswith("/coordinator/runs/") and "//" not in target:
+    if target.startswith("/coordinator/runs/") and "//" not in target and target.isprintable():
         return redirect(target)
     return redirect(url_for(".dashboard"))
 
 
-@bp.get("/rounds/<int:round_id>/compare")
+@bp.get("/rounds/<id:round_id>/compare")
 def compare(round_id: int) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
-    chosen = request.args.getlist("run")
-    if len(chosen) != 2 or not all(c.isdigit() for c in chosen):
+    chosen = [id_arg(c, "run", {}) for c in request.args.getlist("run")]
+    run_ids = [c for c in chosen if c is not None]
+    if len(chosen) != 2 or len(run_ids) != 2:
         flash("Tick exactly two finished runs to compare them.", "warning")
         return redirect(url_for(".round_page", round_id=round_id))
-    a, b = (runs.get_run(session=session, actor=actor(), run_id=int(c)) for c in chosen)
+    a, b = (runs.get_run(session=session, actor=actor(), run_id=c) for c in run_ids)
     if a.round_id != rnd.id or b.round_id != rnd.id:
         abort(404)
-    comparison = pages.compare_runs(session, int(chosen[0]), int(chosen[1]))
+    comparison = pages.compare_runs(session, run_ids[0], run_ids[1])
     slot_ids = [
         o.slot_id for _, *outs in comparison.differing for o in outs if o and o.slot_id is not None
     ]
@@ -514,7 +520,7 @@ def compare(round_id: int) -> Any:
     )
 
 
-@bp.get("/rounds/<int:round_id>/placements.csv")
+@bp.get("/rounds/<id:round_id>/placements.csv")
 def placements_csv(round_id: int) -> Any:
     text = placements.placements_csv(session=db_session(), actor=actor(), round_id=round_id)
     return Response(
@@ -530,7 +536,7 @@ PLACEMENTS_PER_PAGE = 50
 PLACEMENT_STATUSES = ("live", "withdrawn")
 
 
-@bp.get("/rounds/<int:round_id>/placements")
+@bp.get("/rounds/<id:round_id>/placements")
 def round_placements(round_id: int) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
@@ -542,7 +548,7 @@ def round_placements(round_id: int) -> Any:
         actor=actor(),
         round_id=round_id,
         status=status or None,
-        page=_page(),
+        page=page_arg(),
         per_page=PLACEMENTS_PER_PAGE,
     )
     return render_template(
@@ -556,7 +562,7 @@ def round_placements(round_id: int) -> Any:
     )
 
 
-@bp.route("/placements/<int:placement_id>/withdraw", methods=["GET", "POST"])
+@bp.route("/placements/<id:placement_id>/withdraw", methods=["GET", "POST"])
 def withdraw(placement_id: int) -> Any:
     session = db_session()
     if request.method == "POST":
@@ -646,17 +652,17 @@ ERASURE_KEPT: tuple[tuple[tuple[str, ...], str], ...] = (
 )
 
 
-@bp.get("/rounds/<int:round_id>/trainees")
+@bp.get("/rounds/<id:round_id>/trainees")
 def round_trainees(round_id: int) -> Any:
     session = db_session()
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=round_id)
-    q = request.args.get("q", "").strip()[:SEARCH_MAX]
+    q = search_arg("q", SEARCH_MAX)
     page = trainees.list_trainees(
         session=session,
         actor=actor(),
         round_id=round_id,
         q=q or None,
-        page=_page(),
+        page=page_arg(),
         per_page=TRAINEES_PER_PAGE,
     )
     return render_template(
@@ -669,11 +675,10 @@ def round_trainees(round_id: int) -> Any:
 
 
 def _round_arg() -> int | None:
-    raw = request.values.get("round", "")
-    return int(raw) if raw.isdigit() else None
+    return id_arg(request.values.get("round", ""), "round", {})
 
 
-@bp.route("/trainees/<int:trainee_id>/erase", methods=["GET", "POST"])
+@bp.route("/trainees/<id:trainee_id>/erase", methods=["GET", "POST"])
 def erase(trainee_id: int) -> Any:
     session = db_session()
     round_id = _round_arg()

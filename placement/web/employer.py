@@ -122,7 +122,7 @@ def _slot_values(slot: Slot | None, org: Organisation) -> dict[str, Any]:
 
 
 @bp.route("/slots/new", methods=["GET", "POST"])
-@bp.route("/slots/<int:slot_id>/edit", methods=["GET", "POST"])
+@bp.route("/slots/<id:slot_id>/edit", methods=["GET", "POST"])
 def slot_form(slot_id: int | None = None) -> Any:
     session = db_session()
     org = _org()
@@ -189,7 +189,7 @@ def _with_org_location(form: Any, org: Organisation) -> dict[str, str]:
     return data
 
 
-@bp.route("/slots/<int:slot_id>/applicants", methods=["GET", "POST"])
+@bp.route("/slots/<id:slot_id>/applicants", methods=["GET", "POST"])
 def applicants(slot_id: int) -> Any:
     session = db_session()
     slot = slots.get_slot(session=session, actor=actor(), slot_id=slot_id)
@@ -230,7 +230,7 @@ def applicants(slot_id: int) -> Any:
     ), status
 
 
-@bp.route("/slots/<int:slot_id>/delete", methods=["GET", "POST"])
+@bp.route("/slots/<id:slot_id>/delete", methods=["GET", "POST"])
 def delete_slot(slot_id: int) -> Any:
     session = db_session()
     org = _org()

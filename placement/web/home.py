@@ -45,8 +45,9 @@ def load_user(session_id: str) -> SignedIn | None:
 
 
 def _safe_next(target: str | None) -> str | None:
-    """Only a path on this site: never an absolute or scheme-relative URL."""
-    if not target:
+    """Only a path on this site: never an absolute or scheme-relative URL, nor one with
+    control characters (a line break cannot go into the Location header)."""
+    if not target or any(ord(c) < 32 or ord(c) == 127 for c in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):

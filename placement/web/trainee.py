@@ -17,6 +17,7 @@ from placement.web import errors
 from placement.web.common import (
     actor,
     field_errors,
+    id_arg,
     int_or_404,
     load_form,
     number_arg,
@@ -90,15 +91,17 @@ def browse() -> Any:
     }
     errors: dict[str, list[str]] = {}
     within = number_arg(filters["within_km"], "within_km", errors, minimum=0)
-    round_id = number_arg(filters["round"], "round", errors, minimum=1)
+    round_id = id_arg(filters["round"], "round", errors)
     if filters["kind"] and filters["kind"] not in ORGANISATION_KINDS:
         errors["kind"] = ["is not a kind of host"]
+    if "\x00" in filters["discipline"]:
+        errors["discipline"] = ["must not contain NUL characters"]
     listings = []
     if not errors:
         listings = pages.browse_slots(
             session,
             trainee=me,
-            round_id=int(round_id) if round_id is not None else None,
+            round_id=round_id,
             discipline=filters["discipline"] or None,
             host_kind=filters["kind"] or None,
             within_km=within,
@@ -110,9 +113,9 @@ def browse() -> Any:
         listings=listings,
         filters=filters,
         errors=errors,
-        rounds=_open_rounds(),
-        disciplines=pages.open_disciplines(session),
-        kinds=ORGANISATION_KINDS,
+        round_options=[(r.id, r.name) for r in _open_rounds()],
+        discipline_options=[(d, d) for d in pages.open_disciplines(session)],
+        kind_options=[(k, k.replace("_", " ")) for k in ORGANISATION_KINDS],
         home_known=me.latitude is not None and me.longitude is not None,
         chosen=chosen,
     ), (422 if errors else 200)
@@ -128,7 +131,7 @@ def _chosen_ids() -> set[int]:
     return chosen
 
 
-@bp.get("/slots/<int:slot_id>")
+@bp.get("/slots/<id:slot_id>")
 def slot_page(slot_id: int) -> Any:
     session = db_session()
     me = trainee_of(session, actor())
