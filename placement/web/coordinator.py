@@ -474,14 +474,51 @@ def reject(proposal_id: int) -> Any:
     return _back_to_run()
 
 
-@bp.post("/runs/<id:run_id>/approve-all")
+@bp.route("/runs/<id:run_id>/approve-all", methods=["GET", "POST"])
 def approve_all(run_id: int) -> Any:
-    result = approvals.approve_all(session=db_session(), actor=actor(), run_id=run_id)
-    message = f"Approved {result.approved} proposals."
-    if result.conflicts:
-        message += f" {result.conflicts} no longer fit and stay open."
-    flash(message, "success" if not result.conflicts else "warning")
-    return redirect(url_for(".run_page", run_id=run_id))
+    session = db_session()
+    if request.method == "POST":
+        result = approvals.approve_all(session=session, actor=actor(), run_id=run_id)
+        message = f"Approved {result.approved} proposals."
+        if result.conflicts:
+            message += f" {result.conflicts} no longer fit and stay open."
+        flash(message, "success" if not result.conflicts else "warning")
+        return redirect(url_for(".run_page", run_id=run_id))
+    run = runs.get_run(session=session, actor=actor(), run_id=run_id)
+    rnd = rounds.get_round_for(session=session, actor=actor(), round_id=run.round_id)
+    open_count = runs.list_proposals(
+        session=session, actor=actor(), run_id=run_id, status="proposed", per_page=1
+    ).total
+    problem = None
+    if rnd.status not in approvals.DECIDING_STATES:
+        problem = f"The round is {rnd.status}; proposals are decided once it is closed."
+    elif not open_count:
+        problem = "This run has no open proposals left."
+    return render_template(
+        "confirm.html",
+        title=f"Approve all {open_count:,} open proposals of run {run.id}?",
+        verb="Approve",
+        yes="Yes, approve them",
+        facts=[
+            ("Round", rnd.name),
+            ("Run", f"Run {run.id}, finished {_when(run.finished_at)}"),
+            ("Open proposals", f"{open_count:,}"),
+        ],
+        consequence=(
+            "Each open proposal that still fits becomes a live placement, cheapest first, "
+            "and takes a seat. A proposal whose slot has filled up or whose trainee is "
+            "already placed stays open, and you are told how many. The placed trainees' "
+            "open proposals in other runs of this round are superseded. Each placement "
+            "can be withdrawn later, one at a time."
+        ),
+        problem=problem,
+        action=url_for(".approve_all", run_id=run_id),
+        back=url_for(".run_page", run_id=run_id),
+    )
+
+
+def _when(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "not yet"
 
 
 def _back_to_run() -> Any:

@@ -197,7 +197,11 @@ def test_coordinator_runs_a_round_to_publication(
     # Approve one, then the rest.
     page.get_by_role("button", name="Approve Amara Osei").click()
     expect(page.get_by_text("Approved: Amara Osei is placed.")).to_be_visible()
-    page.get_by_role("button", name="Approve all 3 open proposals").click()
+    page.get_by_role("link", name="Approve all 3 open proposals").click()
+    expect(page.get_by_role("heading", name="Approve all 3 open proposals of run")).to_be_visible()
+    check_a11y(page, "approve all confirmation")
+    shoot(page, "coordinator-approve-all-confirm")
+    page.get_by_role("button", name="Yes, approve them").click()
     expect(page.get_by_text("Approved 3 proposals.")).to_be_visible()
 
     # Publish, with confirmation.

@@ -490,3 +490,25 @@ def test_run_page_says_who_was_left_out(client: Any, session: Session) -> None:
     assert "3 trainees whose profile lacks what the matcher needs" in notice
     assert "1 erased trainee." in " ".join(notice.split())
     assert f"/coordinator/rounds/{rnd.id}/trainees" in notice
+
+
+def test_approve_all_asks_first_and_says_how_many(client: Any, session: Session) -> None:
+    user = _sign_in(client, session, "coordinator")
+    rnd = f.round_(session, status="closed")
+    org = f.organisation(session)
+    slot = f.slot(session, round=rnd, organisation=org, capacity=3)
+    run = _succeeded_run(session, user.id, rnd.id)
+    for rank in (1, 2):
+        _propose(session, run, f.trainee(session), slot, rank)
+    url = f"/coordinator/runs/{run.id}/approve-all"
+    assert f'href="{url}"' in client.get(f"/coordinator/runs/{run.id}").text
+    page = html.unescape(client.get(url).text)
+    assert f"Approve all 2 open proposals of run {run.id}?" in page
+    assert "Yes, approve them" in page and "cheapest first" in page
+    assert session.exec(select(Placement)).all() == []
+    response = client.post(url, data={"csrf_token": _token(page)})
+    assert response.status_code == 302
+    assert len(session.exec(select(Placement).where(Placement.slot_id == slot.id)).all()) == 2
+    # Nothing left to approve: the page says so and offers only the way back.
+    page = html.unescape(client.get(url).text)
+    assert "This run has no open proposals left." in page and "Yes, approve" not in page
