@@ -412,9 +412,7 @@ def run_page(run_id: int) -> Any:
             names=pages.trainee_names(session, [u.trainee_id for u in unplaced.items]),
             chart=charts.bar_chart(bars, title="Proposals by the trainee's rank of their slot"),
             bars=bars,
-            open_count=runs.list_proposals(
-                session=session, actor=actor(), run_id=run_id, status="proposed", per_page=1
-            ).total,
+            open_count=_open_count(run_id),
         )
     return render_template("coordinator/run.html", **context), status
 
@@ -486,9 +484,7 @@ def approve_all(run_id: int) -> Any:
         return redirect(url_for(".run_page", run_id=run_id))
     run = runs.get_run(session=session, actor=actor(), run_id=run_id)
     rnd = rounds.get_round_for(session=session, actor=actor(), round_id=run.round_id)
-    open_count = runs.list_proposals(
-        session=session, actor=actor(), run_id=run_id, status="proposed", per_page=1
-    ).total
+    open_count = _open_count(run_id)
     problem = None
     if rnd.status not in approvals.DECIDING_STATES:
         problem = f"The round is {rnd.status}; proposals are decided once it is closed."
@@ -515,6 +511,12 @@ def approve_all(run_id: int) -> Any:
         action=url_for(".approve_all", run_id=run_id),
         back=url_for(".run_page", run_id=run_id),
     )
+
+
+def _open_count(run_id: int) -> int:
+    return runs.list_proposals(
+        session=db_session(), actor=actor(), run_id=run_id, status="proposed", per_page=1
+    ).total
 
 
 def _when(moment: Any) -> str:
