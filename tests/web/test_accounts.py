@@ -36,7 +36,7 @@ def test_register_sign_out_and_sign_in_again(
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
     page.wait_for_url("**/trainee/profile")
-    assert "Signed in as Priya Shah" in page.inner_text("header")
+    expect(page.locator("header")).to_contain_text("Signed in as Priya Shah")
 
     cookies = {c["name"]: c for c in page.context.cookies()}
     session_cookie = cookies["session"]

@@ -92,16 +92,17 @@ def test_employer_posts_a_slot_and_ranks_applicants(
             f.preference(session, trainee=f.trainee(session, name=name), slot=slot, rank=1)
     page.get_by_role("link", name=f"Applicants for Sterilisation validation {tag}").click()
     labels = page.locator("ol.ranking li .label strong")
-    assert labels.all_inner_texts() == names
+    expect(labels).to_have_text(names)
+    expect(page.locator("ol.ranking[data-ready]")).to_be_visible()  # the script is on
     page.get_by_role("button", name=f"Move down: {names[0]}").click()
     expect(page.locator("#ranking-status")).to_contain_text("is now number 2 of 3")
     page.get_by_role("button", name=f"Move up: {names[2]}").click()
-    assert labels.all_inner_texts() == [names[1], names[2], names[0]]
+    expect(labels).to_have_text([names[1], names[2], names[0]])
     check_a11y(page, "applicants")
     shoot(page, "employer-applicants")
     page.get_by_role("button", name="Save ranking").click()
     expect(page.get_by_text("Your ranking of 3 applicants is saved.")).to_be_visible()
-    assert labels.all_inner_texts() == [names[1], names[2], names[0]]
+    expect(labels).to_have_text([names[1], names[2], names[0]])
 
     page.get_by_role("link", name="Placements").click()
     expect(page.get_by_text("No placements yet.")).to_be_visible()

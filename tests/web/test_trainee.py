@@ -4,6 +4,7 @@ rank them with the keyboard, save."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -120,18 +121,20 @@ def test_trainee_edits_profile_and_ranks_slots(
 
     # Reorder with the keyboard: focus "Move up" on the last choice and press Enter.
     items = page.locator("ol.ranking li .label")
-    assert [t.split(" at ")[0] for t in items.all_inner_texts()] == titles
+    expect(items).to_have_text(_in_order(titles))
+    expect(page.locator("ol.ranking[data-ready]")).to_be_visible()  # the script is on
     page.get_by_role("button", name=f"Move up: {titles[2]}").focus()
     page.keyboard.press("Enter")
+    expect(items).to_have_text(_in_order([titles[0], titles[2], titles[1]]))
     page.keyboard.press("Enter")  # focus stays on the moved item's button
-    assert [t.split(" at ")[0] for t in items.all_inner_texts()] == [titles[2], *titles[:2]]
+    expect(items).to_have_text(_in_order([titles[2], *titles[:2]]))
     expect(page.locator("#ranking-status")).to_contain_text("is now number 1 of 3")
     page.get_by_role("button", name=f"Remove: {titles[1]}").click()
     check_a11y(page, "choices")
     shoot(page, "trainee-choices")
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_text("Your 2 choices are saved")).to_be_visible()
-    assert [t.split(" at ")[0] for t in items.all_inner_texts()] == [titles[2], titles[0]]
+    expect(items).to_have_text(_in_order([titles[2], titles[0]]))
 
     page.get_by_role("link", name="My placement").click()
     expect(page.get_by_text("You have no placement yet.")).to_be_visible()
@@ -165,3 +168,8 @@ def test_trainee_sees_and_downloads_everything_held_about_them(
     assert data["format"] == "placement-personal-data/1"
     assert data["account"]["email"] == email and "password_hash" not in data["account"]
     assert [p["slot_title"] for p in data["preferences"]] == [titles[0]]
+
+
+def _in_order(titles: list[str]) -> list[re.Pattern[str]]:
+    """What the choices' labels read, in this order: "<title> at <host>..."."""
+    return [re.compile(rf"^{re.escape(title)} at ") for title in titles]

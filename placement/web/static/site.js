@@ -131,7 +131,10 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("details[data-why-url]").forEach(setUpWhy);
-    document.querySelectorAll("ol[data-ranking]").forEach(setUpRanking);
+    document.querySelectorAll("ol[data-ranking]").forEach(function (list) {
+      setUpRanking(list);
+      list.setAttribute("data-ready", "true"); // moves now happen here, not by a form post
+    });
     document.querySelectorAll("[data-progress-url]").forEach(setUpProgress);
     var summary = document.getElementById("error-summary");
     if (summary) summary.focus();
