@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, jsonify
+from flask import Flask, jsonify
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session
 
 from placement import jobs
 from placement.api import register_api
 from placement.config import Settings
-from placement.db import for_writing, get_engine
+from placement.db import get_engine
+from placement.flask_db import db_session, register_db, settings_of
 from placement.security import register_security_headers
 from placement.web import register_web
 
@@ -42,38 +42,6 @@ def create_app(
     register_api(app)
     register_web(app)
     return app
-
-
-def settings_of(app: Flask) -> Settings:
-    settings: Settings = app.extensions["placement_settings"]
-    return settings
-
-
-def db_session() -> Session:
-    """The request's session, opened on first use and closed at teardown."""
-    if "db_session" not in g:
-        from flask import current_app
-
-        bind = current_app.extensions["placement_bind"]
-        kwargs: dict[str, Any] = {"expire_on_commit": False}
-        if isinstance(bind, Connection):
-            kwargs["join_transaction_mode"] = "create_savepoint"
-        else:
-            # Even a GET may write (the audit of a refused request, a token's last use).
-            bind = for_writing(bind)
-        g.db_session = Session(bind, **kwargs)
-    session: Session = g.db_session
-    return session
-
-
-def register_db(app: Flask) -> None:
-    @app.teardown_appcontext
-    def close_session(exc: BaseException | None) -> None:
-        session: Session | None = g.pop("db_session", None)
-        if session is not None:
-            if exc is not None:
-                session.rollback()
-            session.close()
 
 
 def register_health(app: Flask) -> None:

@@ -39,6 +39,7 @@ from placement.demo_data import (
     Town,
 )
 from placement.errors import Conflict
+from placement.matching.geo import distance_km
 from placement.models import (
     EmployerRanking,
     Organisation,
@@ -95,7 +96,6 @@ _AVAILABILITY = (
 )
 _TRAVEL_KM = (10, 15, 20, 20, 25, 25, 30, 30, 40, 50)
 _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters used in inward codes
-EARTH_RADIUS_KM = 6371.0088
 
 
 def seed_demo(*, session: Session) -> str:
@@ -130,14 +130,6 @@ def _refuse_leftovers(session: Session) -> None:
 def _id(row: Organisation | Round | Slot | Trainee | User) -> int:
     assert row.id is not None, "flush before using an id"
     return row.id
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance (haversine, mean Earth radius)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(a))
 
 
 T = TypeVar("T")

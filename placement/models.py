@@ -4,6 +4,7 @@ indexes, foreign keys); services rely on them rather than on checks alone."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
@@ -19,13 +20,40 @@ SQLModel.metadata.naming_convention = {
     "pk": "pk_%(table_name)s",
 }
 
+
+class RoundStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    PUBLISHED = "published"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ProposalStatus(StrEnum):
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUPERSEDED = "superseded"
+
+
+class PlacementStatus(StrEnum):
+    LIVE = "live"
+    WITHDRAWN = "withdrawn"
+
+
 ROLES = ("trainee", "employer", "coordinator")
 ORGANISATION_KINDS = ("test_lab", "device_maker", "clinical_lab", "other")
-ROUND_STATUSES = ("draft", "open", "closed", "published")
-RUN_STATUSES = ("queued", "running", "succeeded", "failed")
+ROUND_STATUSES = tuple(RoundStatus)
+RUN_STATUSES = tuple(RunStatus)
 RUN_PHASES = ("queued", "loading", "solving", "writing", "done")
-PROPOSAL_STATUSES = ("proposed", "approved", "rejected", "superseded")
-PLACEMENT_STATUSES = ("live", "withdrawn")
+PROPOSAL_STATUSES = tuple(ProposalStatus)
+PLACEMENT_STATUSES = tuple(PlacementStatus)
 UNPLACED_REASONS = ("no_eligible_slot", "outcompeted")
 
 
@@ -53,7 +81,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
-    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 def _ts(*, nullable: bool = True, default: bool = False) -> Any:

@@ -187,7 +187,7 @@ def register_api(app: Flask) -> None:
     def integrity_error(exc: IntegrityError) -> Any:
         """A database invariant refused a write that raced past the services' checks
         (two registrations with one email, say): that is a conflict, never a 500."""
-        from placement.app import db_session
+        from placement.flask_db import db_session
 
         db_session().rollback()
         message = "That conflicts with data saved meanwhile; reload and try again."
@@ -217,8 +217,8 @@ def _id_param_schema(converter: Any) -> dict[str, Any]:
 
 def _record_denied(exc: DomainError) -> None:
     from placement.api.common import optional_actor
-    from placement.app import db_session
     from placement.extensions import client_ip
+    from placement.flask_db import db_session
     from placement.services.audit import record_denied
 
     record_denied(

@@ -9,8 +9,8 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from placement.api.common import bearer_token, current_actor, documented_errors
-from placement.app import db_session
 from placement.extensions import client_ip, limiter, login_account_key, login_ip_key, login_limit
+from placement.flask_db import db_session
 from placement.services import accounts
 from placement.services.validation import Email, text
 

@@ -12,8 +12,8 @@ from flask import g, request
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from placement.api.base import BEARER, ErrorSchema, IdConverter
-from placement.app import db_session
 from placement.errors import Unauthorized
+from placement.flask_db import db_session
 from placement.models import User
 from placement.services import accounts
 from placement.services.common import MAX_PER_PAGE, require_role

@@ -10,7 +10,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
 from placement.api.common import allow, current_actor, documented_errors
-from placement.app import db_session
+from placement.flask_db import db_session
 from placement.services import imports
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Bulk CSV import")

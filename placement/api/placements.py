@@ -18,7 +18,7 @@ from placement.api.common import (
     page_of,
 )
 from placement.api.runs import PlacementSchema
-from placement.app import db_session
+from placement.flask_db import db_session
 from placement.models import PLACEMENT_STATUSES
 from placement.services import approvals, placements
 

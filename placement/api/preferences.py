@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from placement.api.common import allow, current_actor, documented_errors
-from placement.app import db_session
+from placement.flask_db import db_session
 from placement.services import preferences
 from placement.services.validation import ident
 

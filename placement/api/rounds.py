@@ -16,7 +16,7 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.app import db_session
+from placement.flask_db import db_session
 from placement.models import ROUND_STATUSES
 from placement.services import rounds
 from placement.services.validation import RoundFields

@@ -17,7 +17,7 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.app import db_session, settings_of
+from placement.flask_db import db_session, settings_of
 from placement.models import PROPOSAL_STATUSES, RUN_PHASES, RUN_STATUSES, UNPLACED_REASONS
 from placement.services import approvals, instances, runs
 from placement.services.validation import WEIGHT_KEYS, WeightsFields, text

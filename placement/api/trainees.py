@@ -16,7 +16,7 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.app import db_session
+from placement.flask_db import db_session
 from placement.services import privacy, trainees
 from placement.services.validation import TraineeFields, query_ident, text
 

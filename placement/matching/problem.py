@@ -18,9 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from .geo import EARTH_RADIUS_KM
 from .instance import Id, Instance, Slot, Trainee
-
-EARTH_RADIUS_KM = 6371.0088
 
 # Eligibility rules, in the order they are checked and reported.
 OK, LEVEL, AVAILABILITY, DBS, DISTANCE, EXCLUDED = range(6)
@@ -310,17 +309,6 @@ def _skill_arrays(trainees: Sequence[Trainee], slots: Sequence[Slot]) -> dict[st
         "t_skill_keys": t_skill_keys, "s_req_ptr": s_req_ptr, "s_req_idx": s_keys % n_skills,
         "n_skills": n_skills, "t_bits": None, "s_bits": None, "s_n_req": s_n_req,
     }  # fmt: skip
-
-
-def haversine_km(
-    lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray
-) -> np.ndarray:
-    """Great-circle distance in km between points given in radians (vectorised)."""
-    a = (
-        np.sin((lat2 - lat1) / 2.0) ** 2
-        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2.0) ** 2
-    )
-    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 def pair_distance_km(arr: Arrays, t: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -9,8 +9,8 @@ from sqlmodel import Session, select
 
 from placement import auth
 from placement.errors import Forbidden, Unauthorized
-from placement.models import ApiToken, Trainee, User
-from placement.services.common import audit, organisation_of, utcnow
+from placement.models import ApiToken, Trainee, User, utcnow
+from placement.services.common import audit, organisation_of
 from placement.services.users import create_user, normalise_email
 
 SELF_SERVICE_ROLES = ("trainee", "employer")

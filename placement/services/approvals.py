@@ -31,8 +31,9 @@ from placement.models import (
     Round,
     Slot,
     User,
+    utcnow,
 )
-from placement.services.common import audit, bulk_insert, chunks, require_role, utcnow
+from placement.services.common import audit, bulk_insert, chunks, require_role
 from placement.services.rounds import require_status
 
 DECIDING_STATES = ("closed", "published")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, insert
@@ -90,10 +89,6 @@ def trainee_of(session: Session, actor: User) -> Trainee:
     if profile is None:
         raise NotFound("You have no trainee profile.")
     return profile
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def chunks(values: Sequence[T], size: int = 1000) -> Iterator[Sequence[T]]:

@@ -20,8 +20,17 @@ from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, NotFound
-from placement.models import Organisation, Preference, Round, RoundTrainee, Slot, Trainee, User
-from placement.services.common import audit, chunks, require_role, utcnow
+from placement.models import (
+    Organisation,
+    Preference,
+    Round,
+    RoundTrainee,
+    Slot,
+    Trainee,
+    User,
+    utcnow,
+)
+from placement.services.common import audit, chunks, require_role
 from placement.services.rounds import require_status
 from placement.services.slots import EDITABLE
 from placement.services.trainees import PROFILE_FIELDS

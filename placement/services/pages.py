@@ -11,12 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 from sqlalchemy import func, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
-from placement.matching.problem import haversine_km
+from placement.matching.geo import distance_km
 from placement.models import (
     MatchRun,
     Organisation,
@@ -109,16 +108,6 @@ class SlotListing:
     round: Round
     distance_km: float | None
     free_seats: int
-
-
-def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    km = haversine_km(
-        np.radians(np.array([lat1])),
-        np.radians(np.array([lon1])),
-        np.radians(np.array([lat2])),
-        np.radians(np.array([lon2])),
-    )
-    return float(km[0])
 
 
 def _distance(trainee: Trainee | None, slot: Slot) -> float | None:

@@ -9,8 +9,8 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, WrongState
-from placement.models import Preference, Round, RoundTrainee, Slot, Trainee, User
-from placement.services.common import get_round, trainee_of, utcnow
+from placement.models import Preference, Round, RoundTrainee, Slot, Trainee, User, utcnow
+from placement.services.common import get_round, trainee_of
 from placement.services.rounds import require_status
 from placement.services.trainees import missing_for_matching
 

@@ -22,8 +22,9 @@ from placement.models import (
     Trainee,
     UnplacedTrainee,
     User,
+    utcnow,
 )
-from placement.services.common import audit, trainee_of, utcnow
+from placement.services.common import audit, trainee_of
 from placement.services.trainees import get_trainee
 
 ERASED_NAME = "Erased trainee"

@@ -8,8 +8,8 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from placement.errors import Conflict, InvalidInput, NotFound
-from placement.models import RoundTrainee, Trainee, User
-from placement.services.common import Page, audit, paginate, require_role, trainee_of, utcnow
+from placement.models import RoundTrainee, Trainee, User, utcnow
+from placement.services.common import Page, audit, paginate, require_role, trainee_of
 
 PROFILE_FIELDS = (
     "name",

@@ -237,18 +237,23 @@ def number_arg(
     return value
 
 
+def _as_id(raw: str | None) -> int | None:
+    """`raw` as a row id (1 to MAX_ID), or None if it cannot be one."""
+    try:
+        value = int(raw or "")
+    except ValueError:
+        return None
+    return value if 1 <= value <= MAX_ID else None
+
+
 def id_arg(raw: str, name: str, errors: dict[str, list[str]]) -> int | None:
     """An optional id from a query string (a filter), with an inline message if bad."""
     raw = raw.strip()
     if not raw:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= MAX_ID:
+    value = _as_id(raw)
+    if value is None:
         errors[name] = ["choose one of the listed choices"]
-        return None
     return value
 
 
@@ -263,11 +268,8 @@ def search_arg(name: str, max_length: int | None = None) -> str:
 
 def int_or_404(raw: str | None) -> int:
     """An id from a form or the query string; anything that cannot be one is a 404."""
-    try:
-        value = int(raw or "")
-    except ValueError:
-        abort(404)
-    if not 1 <= value <= MAX_ID:
+    value = _as_id(raw)
+    if value is None:
         abort(404)
     return value
 

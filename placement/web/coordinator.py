@@ -17,8 +17,8 @@ from flask import (
     url_for,
 )
 
-from placement.app import db_session, settings_of
 from placement.errors import InvalidInput, NotFound
+from placement.flask_db import db_session, settings_of
 from placement.models import PROPOSAL_STATUSES, MatchRun
 from placement.services import (
     approvals,

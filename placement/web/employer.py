@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from placement.app import db_session
 from placement.errors import Conflict, InvalidInput, NotFound
+from placement.flask_db import db_session
 from placement.models import ORGANISATION_KINDS, Organisation, Round, Slot
 from placement.services import organisations, pages, slots
 from placement.services.common import organisation_of

@@ -8,9 +8,9 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from placement.app import db_session
 from placement.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from placement.extensions import limiter, login_account_key, login_ip_key, login_limit
+from placement.flask_db import db_session
 from placement.services import accounts
 from placement.web import errors
 from placement.web.common import (

@@ -7,8 +7,8 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
-from placement.app import db_session
 from placement.errors import InvalidInput, NotFound
+from placement.flask_db import db_session
 from placement.models import ORGANISATION_KINDS, Round
 from placement.services import pages, placements, preferences, privacy, trainees
 from placement.services.common import trainee_of

@@ -16,9 +16,10 @@ from sqlmodel import Session, SQLModel, select
 from placement import migrate
 from placement.auth import verify_password
 from placement.db import engine_for, make_engine, session_scope
-from placement.demo import AUTUMN_ROUND, DEMO_LOGINS, SPRING_ROUND, distance_km, seed_demo
+from placement.demo import AUTUMN_ROUND, DEMO_LOGINS, SPRING_ROUND, seed_demo
 from placement.demo_data import DISCIPLINES, SKILLS
 from placement.errors import Conflict
+from placement.matching.geo import distance_km
 from placement.models import (
     EmployerRanking,
     Organisation,

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 from datetime import date
 from typing import Any
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from placement.config import Settings
 from placement.db import session_scope
-from placement.models import Trainee
+from placement.models import Trainee, User
 from placement.services.users import create_user
 
 PASSWORD = "correct-horse-battery-7"
@@ -68,3 +69,25 @@ def sign_in(page: Any, email: str, password: str = PASSWORD) -> None:
 def sign_out(page: Any) -> None:
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url("**/sign-in")
+
+
+# --- the same through Flask's test client (no browser) ----------------------------------
+
+
+def csrf_token(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def client_sign_in(client: Any, session: Session, role: str, email: str) -> User:
+    """A new account of `role`, signed in on the test client through the real form."""
+    user = create_user(
+        session=session, email=email, name=f"{role} person", role=role, password=PASSWORD
+    )
+    token = csrf_token(client.get("/sign-in").text)
+    response = client.post(
+        "/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302, response.text
+    return user

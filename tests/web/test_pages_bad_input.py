@@ -8,7 +8,6 @@ nothing was stored. Runs on both databases, like the rest of the page tests.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -33,8 +32,8 @@ from placement.models import (
 from placement.services.users import create_user
 from tests import factories as f
 from tests.conftest import Backend
+from tests.web.helpers import PASSWORD, client_sign_in, csrf_token
 
-PASSWORD = "correct-horse-battery-7"
 HUGE = str(10**30)
 LONG = "x" * 100_000
 MAX_UPLOAD = 1_000_000
@@ -62,12 +61,6 @@ def settings(backend: Backend, tmp_path: Path) -> Settings:
     )
 
 
-def _token(page: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
-
-
 @dataclass
 class Signed:
     """A signed-in test client and what it needs to post forms."""
@@ -92,16 +85,8 @@ class Signed:
 
 
 def _sign_in(client: Any, session: Session, role: str) -> Signed:
-    email = f"{role}-bad-input@example.test"
-    user = create_user(
-        session=session, email=email, name=f"{role} person", role=role, password=PASSWORD
-    )
-    token = _token(client.get("/sign-in").text)
-    response = client.post(
-        "/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.text
-    return Signed(client, user, _token(_page(client)))
+    user = client_sign_in(client, session, role, f"{role}-bad-input@example.test")
+    return Signed(client, user, csrf_token(_page(client)))
 
 
 def _page(client: Any) -> str:
@@ -412,7 +397,7 @@ def test_trainee_slot_filters_that_match_nothing_are_fine(
 
 
 def _anonymous_token(client: Any) -> str:
-    return _token(client.get("/sign-in").text)
+    return csrf_token(client.get("/sign-in").text)
 
 
 @pytest.mark.parametrize(

@@ -12,27 +12,11 @@ from sqlmodel import Session, select
 from placement.models import MatchRun, Placement, Preference, Proposal, Slot, Trainee, User
 from placement.services.users import create_user
 from tests import factories as f
-
-PASSWORD = "correct-horse-battery-7"
-
-
-def _token(html: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
-    assert match, "no CSRF token on the page"
-    return match.group(1)
+from tests.web.helpers import PASSWORD, client_sign_in, csrf_token
 
 
 def _sign_in(client: Any, session: Session, role: str) -> Any:
-    email = f"{role}-views@example.test"
-    user = create_user(
-        session=session, email=email, name=f"{role} person", role=role, password=PASSWORD
-    )
-    token = _token(client.get("/sign-in").text)
-    response = client.post(
-        "/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.text
-    return user
+    return client_sign_in(client, session, role, f"{role}-views@example.test")
 
 
 def test_the_api_is_not_subject_to_the_page_csrf_check(client: Any) -> None:
@@ -69,7 +53,7 @@ def test_a_post_without_csrf_token_is_refused(client: Any, session: Session) -> 
 
 def test_round_form_shows_inline_errors(client: Any, session: Session) -> None:
     _sign_in(client, session, "coordinator")
-    token = _token(client.get("/coordinator/rounds/new").text)
+    token = csrf_token(client.get("/coordinator/rounds/new").text)
     response = client.post(
         "/coordinator/rounds/new",
         data={
@@ -284,7 +268,7 @@ def test_withdrawing_a_placement_asks_first_then_frees_the_seat(
     assert "the seat there is free again" in confirm.text
     assert "Yes, withdraw it" in confirm.text
     assert client.post(url).status_code == 400  # no CSRF token
-    done = client.post(url, data={"csrf_token": _token(confirm.text)})
+    done = client.post(url, data={"csrf_token": csrf_token(confirm.text)})
     assert done.status_code == 302
     assert done.headers["Location"].endswith(f"/coordinator/rounds/{rnd.id}/placements")
     session.refresh(slot)
@@ -299,7 +283,7 @@ def test_withdrawing_a_placement_asks_first_then_frees_the_seat(
     again = client.get(url)
     assert "already withdrawn" in again.text and "Yes, withdraw it" not in again.text
     # A second withdrawal is refused by the service, as a page.
-    refused = client.post(url, data={"csrf_token": _token(confirm.text)})
+    refused = client.post(url, data={"csrf_token": csrf_token(confirm.text)})
     assert refused.status_code == 409 and "already withdrawn" in refused.text
     assert client.get("/coordinator/placements/999999/withdraw").status_code == 404
 
@@ -377,7 +361,7 @@ def test_trainee_erasure_says_what_goes_and_what_stays_and_does_just_that(
         n for fs, _ in ERASURE_KEPT for n in fs
     }
 
-    response = client.post(url, data={"csrf_token": _token(confirm.text)})
+    response = client.post(url, data={"csrf_token": csrf_token(confirm.text)})
     assert response.status_code == 302
     assert response.headers["Location"].endswith(f"/coordinator/rounds/{rnd.id}/trainees")
     session.expire_all()
@@ -422,7 +406,7 @@ def test_employer_deletes_a_slot_after_confirming_and_sees_a_409_nicely(
     assert "Delete “Sterilisation”?" in confirm.text
     assert "1 trainee chose it" in confirm.text and "Yes, delete it" in confirm.text
     assert client.post(url).status_code == 400  # no CSRF token
-    done = client.post(url, data={"csrf_token": _token(confirm.text)})
+    done = client.post(url, data={"csrf_token": csrf_token(confirm.text)})
     assert done.status_code == 302 and done.headers["Location"].endswith("/employer/slots")
     session.expire_all()
     assert session.exec(select(Slot).where(Slot.id == doomed_id)).first() is None
@@ -432,7 +416,7 @@ def test_employer_deletes_a_slot_after_confirming_and_sees_a_409_nicely(
 
     # The round closes between opening the confirmation and confirming it.
     kept_url = f"/employer/slots/{kept.id}/delete"
-    token = _token(client.get(kept_url).text)
+    token = csrf_token(client.get(kept_url).text)
     rnd.status = "closed"
     session.flush()
     refused = client.post(kept_url, data={"csrf_token": token})
@@ -506,7 +490,7 @@ def test_approve_all_asks_first_and_says_how_many(client: Any, session: Session)
     assert f"Approve all 2 open proposals of run {run.id}?" in page
     assert "Yes, approve them" in page and "cheapest first" in page
     assert session.exec(select(Placement)).all() == []
-    response = client.post(url, data={"csrf_token": _token(page)})
+    response = client.post(url, data={"csrf_token": csrf_token(page)})
     assert response.status_code == 302
     assert len(session.exec(select(Placement).where(Placement.slot_id == slot.id)).all()) == 2
     # Nothing left to approve: the page says so and offers only the way back.
