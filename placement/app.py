@@ -12,6 +12,7 @@ from placement import jobs
 from placement.api import register_api
 from placement.config import Settings
 from placement.db import get_engine
+from placement.error_handlers import register_error_handlers
 from placement.flask_db import db_session, register_db, settings_of
 from placement.security import register_security_headers
 from placement.web import register_web
@@ -41,6 +42,7 @@ def create_app(
     register_health(app)
     register_api(app)
     register_web(app)
+    register_error_handlers(app)
     return app
 
 

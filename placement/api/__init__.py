@@ -1,28 +1,34 @@
 """The JSON API under /api/v1 (flask-smorest): blueprints register here.
 
-Errors come out in one shape everywhere under /api, `{"message": ..., "errors"?: ...}`:
-domain errors from the services, webargs/marshmallow validation (422, `errors` keyed by
-field), malformed JSON (400), and werkzeug's own (401/404/405/413/429...).
+Errors come out in one shape everywhere under /api, `{"message": ..., "errors"?: ...}`;
+placement/error_handlers.py translates them, for the pages too.
 """
 
 from __future__ import annotations
 
-import http
 from typing import Any
 
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Response, request
 from flask_smorest import Api
 from markupsafe import escape
-from sqlalchemy.exc import IntegrityError
-from werkzeug import exceptions as werkzeug_exceptions
-from werkzeug.exceptions import HTTPException
 
-from placement.api.base import BEARER, ErrorSchema, IdConverter
-from placement.errors import Conflict, DomainError
+from placement.api import (
+    accounts,
+    audit,
+    imports,
+    organisations,
+    placements,
+    preferences,
+    rounds,
+    runs,
+    slots,
+    trainees,
+)
+from placement.api.common import BEARER, ErrorSchema, IdConverter, current_actor
+from placement.config import API_PREFIX
 from placement.extensions import init_extensions
 from placement.services.validation import Email, Text
 
-API_PREFIX = "/api/"
 PUBLIC_ENDPOINTS = frozenset({"accounts.Register", "accounts.Login"})
 # The docs page is the only one that needs images from data: URIs (Swagger UI's icons).
 DOCS_CSP = (
@@ -31,72 +37,8 @@ DOCS_CSP = (
 )
 
 
-def _flatten(messages: Any) -> Any:
-    """webargs keys errors by location (`{"json": {...}, "query": {...}}`); clients want
-    them keyed by field."""
-    if (
-        isinstance(messages, dict)
-        and messages
-        and all(k in ("json", "query", "form", "files", "view_args", "headers") for k in messages)
-    ):
-        flat: dict[str, Any] = {}
-        for value in messages.values():
-            if isinstance(value, dict):
-                flat.update(value)
-            else:
-                flat.setdefault("_schema", []).extend(value if isinstance(value, list) else [value])
-        return flat
-    return messages
-
-
-def _message_for(error: HTTPException) -> str:
-    code = error.code or 500
-    if code == 422:
-        return "Some values are invalid."
-    if code == 400 and getattr(error, "data", None):
-        return "The request body is not valid JSON."
-    if code == 401:
-        return "Authentication required: send a valid bearer token."
-    if code == 404:
-        return "Not found."
-    if code == 405:
-        return f"The method {request.method} is not allowed here."
-    if code == 413:
-        return "The upload is too large."
-    if code == 429:
-        return f"Too many requests; slow down ({error.description})."
-    if code >= 500:
-        return "Internal server error."
-    description = error.description or http.HTTPStatus(code).phrase
-    return str(description)
-
-
 class PlacementApi(Api):
     ERROR_SCHEMA = ErrorSchema
-
-    def handle_http_exception(self, error: HTTPException) -> Any:
-        if not request.path.startswith(API_PREFIX):
-            handler = current_app.extensions.get("placement_html_error_handler")
-            return handler(error) if handler is not None else error
-        body: dict[str, Any] = {"message": _message_for(error)}
-        data = getattr(error, "data", None) or {}
-        if "message" in data:
-            body["message"] = data["message"]
-        errors = data.get("errors", data.get("messages"))
-        if errors is not None and (error.code or 500) != 400:
-            body["errors"] = _flatten(errors)
-        headers = {
-            k: v
-            for k, v in error.get_headers()
-            if k.lower() not in ("content-type", "content-length")
-        }
-        headers.update(data.get("headers") or {})
-        if error.code == 401:
-            headers.setdefault("WWW-Authenticate", "Bearer")
-        response = jsonify(body)
-        response.status_code = error.code or 500
-        response.headers.update(headers)
-        return response
 
     def _openapi_swagger_ui(self) -> Response:
         """Swagger UI without inline script: started by /static/swagger-ui/init.js."""
@@ -146,20 +88,6 @@ def register_api(app: Flask) -> None:
     api.spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer"})
     app.extensions["placement_api"] = api
 
-    from placement.api import (  # they use the app module, which imports this one
-        accounts,
-        audit,
-        imports,
-        organisations,
-        placements,
-        preferences,
-        rounds,
-        runs,
-        slots,
-        trainees,
-    )
-    from placement.api.common import current_actor
-
     modules = (
         accounts,
         organisations,
@@ -183,50 +111,6 @@ def register_api(app: Flask) -> None:
         if request.blueprint in api_blueprints and request.endpoint not in PUBLIC_ENDPOINTS:
             current_actor()
 
-    @app.errorhandler(IntegrityError)
-    def integrity_error(exc: IntegrityError) -> Any:
-        """A database invariant refused a write that raced past the services' checks
-        (two registrations with one email, say): that is a conflict, never a 500."""
-        from placement.flask_db import db_session
-
-        db_session().rollback()
-        message = "That conflicts with data saved meanwhile; reload and try again."
-        if not request.path.startswith(API_PREFIX):
-            handler = current_app.extensions.get("placement_html_error_handler")
-            if handler is not None:
-                return handler(werkzeug_exceptions.Conflict(message))
-        return domain_error(Conflict(message))
-
-    @app.errorhandler(DomainError)
-    def domain_error(exc: DomainError) -> Any:
-        body: dict[str, Any] = {"message": exc.message}
-        if exc.errors is not None:
-            body["errors"] = exc.errors
-        if exc.status == 403:
-            _record_denied(exc)
-        response = jsonify(body)
-        response.status_code = exc.status
-        if exc.status == 401:
-            response.headers["WWW-Authenticate"] = "Bearer"
-        return response
-
 
 def _id_param_schema(converter: Any) -> dict[str, Any]:
     return {"type": "integer", "minimum": 1, "maximum": converter.max}
-
-
-def _record_denied(exc: DomainError) -> None:
-    from placement.api.common import optional_actor
-    from placement.extensions import client_ip
-    from placement.flask_db import db_session
-    from placement.services.audit import record_denied
-
-    record_denied(
-        session=db_session(),
-        actor=optional_actor(),
-        method=request.method,
-        path=request.path,
-        status=exc.status,
-        message=exc.message,
-        ip=client_ip(),
-    )

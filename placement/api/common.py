@@ -10,18 +10,34 @@ from typing import Any, TypeVar, cast
 
 from flask import g, request
 from marshmallow import EXCLUDE, Schema, fields, validate
+from werkzeug.routing import IntegerConverter
 
-from placement.api.base import BEARER, ErrorSchema, IdConverter
 from placement.errors import Unauthorized
 from placement.flask_db import db_session
 from placement.models import User
 from placement.services import accounts
 from placement.services.common import MAX_PER_PAGE, require_role
-from placement.services.validation import Text
+from placement.services.validation import MAX_ID, Text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-AUTHENTICATED: list[dict[str, list[str]]] = [{BEARER: []}]
+BEARER = "bearerAuth"
+
+
+class IdConverter(IntegerConverter):
+    """`<id:name>`: a positive id that fits the databases' integer columns; anything else
+    matches no route (404) instead of reaching the database."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+class ErrorSchema(Schema):
+    """Every error: a human `message`; 422s add `errors`, keyed by field (or a list of
+    `{row, field, message}` for CSV imports)."""
+
+    message = fields.String(required=True)
+    errors = fields.Raw(metadata={"description": "field (or CSV row) -> messages"})
 
 
 def bearer_token() -> str | None:
@@ -121,7 +137,6 @@ def documented_errors(*codes: int) -> Callable[[F], F]:
 
 
 __all__ = [
-    "AUTHENTICATED",
     "BEARER",
     "ErrorSchema",
     "IdConverter",
