@@ -3,22 +3,35 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+# Two installs: what serving needs (`pip install -e .`) and, for tests and tools, the dev
+# extras on top. Installing the dev extras also counts as the serving install.
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+INSTANCE_DIR ?= $(or $(PLACEMENT_INSTANCE_DIR),instance)
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_WORKERS ?= 2
 
-.PHONY: install run serve worker migrate seed test test-fast lint format bench clean
+.PHONY: install install-dev run serve worker migrate seed reset-demo test test-fast lint \
+	format bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
 		{ echo "Python 3.11 or newer is needed (found $$($(PYTHON) --version))"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $(STAMP)
 
-install: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(DEV_STAMP) $(RUN_STAMP)
+
+install: $(RUN_STAMP)
+
+install-dev: $(DEV_STAMP)
 
 migrate: install
 	$(BIN)/placement migrate
@@ -27,18 +40,19 @@ seed: migrate
 	$(BIN)/placement seed-demo
 
 # The web server and one Celery worker on the embedded default (SQLite database and
-# SQLite-backed broker under instance/); Ctrl-C stops both.
+# SQLite-backed broker under instance/); Ctrl-C stops both (scripts/run-demo.sh).
 run: seed
-	@echo ""
-	@echo "  Placement is starting at http://$(HOST):$(PORT)"
-	@echo "  Demo logins (role  email  password):"
-	@$(BIN)/python -c 'from placement.demo import DEMO_LOGINS; [print(f"    {r:<12} {e:<28} {p}") for r, e, p in DEMO_LOGINS]'
-	@echo "  Press Ctrl-C to stop the server and the worker."
-	@echo ""
-	@trap 'kill 0' INT TERM EXIT; \
-		$(BIN)/placement worker --loglevel=WARNING & \
-		$(BIN)/placement serve --host $(HOST) --port $(PORT) & \
-		wait
+	@BIN=$(BIN) HOST=$(HOST) PORT=$(PORT) scripts/run-demo.sh
+
+# A fresh demo database: the embedded default's SQLite files (database, broker, results)
+# are deleted, then migrated and seeded again. `.venv` stays.
+reset-demo: install
+	@if [ -n "$$DATABASE_URL" ] && [[ "$$DATABASE_URL" != sqlite* ]]; then \
+		echo "reset-demo only resets the embedded SQLite default; DATABASE_URL is set."; \
+		exit 1; fi
+	rm -f $(INSTANCE_DIR)/*.sqlite $(INSTANCE_DIR)/*.sqlite-*
+	$(BIN)/placement migrate
+	$(BIN)/placement seed-demo
 
 serve: migrate
 	$(BIN)/placement serve --host $(HOST) --port $(PORT)
@@ -46,22 +60,23 @@ serve: migrate
 worker: migrate
 	$(BIN)/placement worker
 
-test: install
+test: install-dev
 	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
-test-fast: install
+test-fast: install-dev
 	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow and not browser"
 
-lint: install
+lint: install-dev
 	$(BIN)/ruff check placement workers tests benchmarks
 	$(BIN)/ruff format --check placement workers tests benchmarks
 	$(BIN)/mypy placement workers
+	$(BIN)/lint-imports --no-cache
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix placement workers tests benchmarks
 	$(BIN)/ruff format placement workers tests benchmarks
 
-bench: install
+bench: install-dev
 	$(BIN)/python -m benchmarks.bench_solver
 	$(BIN)/python -m benchmarks.bench_runs --write
 	$(BIN)/python -m benchmarks.bench_import --write
