@@ -322,8 +322,11 @@ def import_trainees(
     joins: list[dict[str, Any]] = []
     new_prefs: list[dict[str, Any]] = []
     replaced: list[int] = []
-    for _, values, prefs in targets:
-        trainee_id = ids_by_email[values["email"]]
+    for target, values, prefs in targets:
+        # A row that names an existing trainee by id may change their email.
+        known = target.id if target is not None else ids_by_email[values["email"]]
+        assert known is not None
+        trainee_id = known
         if trainee_id not in enrolled:
             joins.append({"round_id": rnd.id, "trainee_id": trainee_id, "joined_at": now})
             enrolled.add(trainee_id)

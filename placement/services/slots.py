@@ -95,7 +95,12 @@ def _changeable(session: Session, actor: User, slot_id: int) -> tuple[Slot, Roun
     return slot, rnd
 
 
+MAX_CAPACITY = 100  # the models' check constraint
+
+
 def _check_slot(slot: Slot) -> None:
+    if not 1 <= slot.capacity <= MAX_CAPACITY:
+        raise InvalidInput(errors={"capacity": [f"must be between 1 and {MAX_CAPACITY}"]})
     if slot.starts_on > slot.ends_on:
         raise InvalidInput(errors={"ends_on": ["must not be before starts_on"]})
 

@@ -201,12 +201,6 @@ def test_known_trainees_are_updated_by_email_or_id(
     assert ranked(by_id) == [old_choice.id]
 
 
-@pytest.mark.xfail(
-    raises=KeyError,
-    strict=True,
-    reason="import_trainees looks the new email up in ids_by_email, which holds only the "
-    "old emails and the created rows' (placement/services/imports.py): a KeyError, a 500",
-)
 def test_a_trainee_named_by_id_may_change_email(
     session: Session, coordinator: User, rnd: Round
 ) -> None:

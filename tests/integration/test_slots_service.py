@@ -315,3 +315,21 @@ def test_a_slot_with_placements_is_not_deleted(
         slots.delete_slot(session=session, actor=coordinator, slot_id=_id(slot))
 
     assert session.get(Slot, _id(slot)) is not None
+
+
+@pytest.mark.parametrize("capacity", [0, 101])
+def test_capacity_outside_one_to_a_hundred_is_refused_by_the_service(
+    session: Session, coordinator: User, rnd: Round, capacity: int
+) -> None:
+    org = f.organisation(session)
+    slot = f.slot(session, round=rnd, organisation=org, capacity=3)
+    session.commit()
+
+    with pytest.raises(InvalidInput) as caught:
+        slots.update_slot(
+            session=session, actor=coordinator, slot_id=_id(slot), values={"capacity": capacity}
+        )
+    assert set(caught.value.errors) == {"capacity"}
+    session.rollback()
+    kept = session.get(Slot, _id(slot))
+    assert kept is not None and kept.capacity == 3
