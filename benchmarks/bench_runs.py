@@ -302,7 +302,7 @@ def bench_one(n: int, *, seed: int = 0, redis_url: str | None = None) -> dict[st
     from placement.config import Settings
     from placement.db import make_engine
     from placement.models import MatchRun, User
-    from placement.services.runs import start_run
+    from placement.services.runs.reading import start_run
 
     url = _fresh_database(f"placement_bench_runs_{n}")
     migrate.upgrade(url)

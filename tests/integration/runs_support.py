@@ -13,7 +13,7 @@ from benchmarks.generate import generate
 from placement.config import Settings
 from placement.db import get_engine
 from placement.models import MatchRun, User
-from placement.services import runs
+from placement.services.runs import reading
 from tests import factories as f
 from tests.conftest import Backend
 
@@ -44,7 +44,7 @@ def coordinator(settings: Settings) -> User:
 def start(settings: Settings, loaded: LoadedRound, **kw: Any) -> int:
     """Start a run as a fresh coordinator; returns its id."""
     with Session(get_engine(settings), expire_on_commit=False) as session:
-        run = runs.start_run(
+        run = reading.start_run(
             session=session,
             actor=coordinator(settings),
             round_id=loaded.round_id,

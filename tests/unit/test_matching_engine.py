@@ -25,7 +25,8 @@ from placement.matching import (
     run_solve_cli,
     solve,
 )
-from placement.matching.solver import assign, component_labels, integer_costs, prepare
+from placement.matching.prepared import component_labels, prepare
+from placement.matching.solver import assign, integer_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 
