@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.worker[0], args.worker[1])))
         return 0
 
-    from benchmarks.generate import generate
+    from placement.matching.synthetic import generate
 
     load_before = _load()
     sizes = [int(x) for x in args.sizes.split(",") if x]

@@ -1,4 +1,8 @@
-"""Plain factory functions for tests: each adds one valid object, overridable by keyword."""
+"""Plain factory functions for tests: each adds one valid object, overridable by keyword.
+
+For whole generated rounds: `generate` (a seeded `placement-instance/1` document) and
+`load_round` (stores one as a round in bulk), the same code the benchmarks use.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from typing import Any, Protocol
 from sqlmodel import Session
 
 from placement import auth
+from placement.matching.synthetic import generate
 from placement.models import (
     MatchRun,
     Organisation,
@@ -21,6 +26,24 @@ from placement.models import (
     UnplacedTrainee,
     User,
 )
+from placement.services.round_loader import LoadedRound, load_round
+
+__all__ = [
+    "FAST_HASH",
+    "LoadedRound",
+    "generate",
+    "load_round",
+    "match_run",
+    "organisation",
+    "pk",
+    "preference",
+    "proposal",
+    "round_",
+    "slot",
+    "trainee",
+    "unplaced",
+    "user",
+]
 
 _seq = count(1)
 FAST_HASH = auth.hash_password("factory-password-1")

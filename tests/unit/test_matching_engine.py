@@ -14,7 +14,6 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from benchmarks.generate import generate
 from placement.matching import (
     Instance,
     components,
@@ -27,6 +26,7 @@ from placement.matching import (
 )
 from placement.matching.prepared import component_labels, prepare
 from placement.matching.solver import assign, integer_costs
+from placement.matching.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 

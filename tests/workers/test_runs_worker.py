@@ -21,14 +21,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from benchmarks.bench_runs import LoadedRound, load_round
-from benchmarks.generate import generate
 from placement import matching, migrate
 from placement.config import Settings
 from placement.db import make_engine
-from placement.models import MatchRun, Proposal, UnplacedTrainee
+from placement.models import MatchRun, PlacementStatus, Proposal, UnplacedTrainee
 from placement.services.instances import build_instance
 from placement.services.runs import execution, reading
 from tests import factories as f
@@ -51,10 +49,10 @@ class Env:
     def worker_env(self, **extra: str) -> dict[str, str]:
         return {**self.env, **extra}
 
-    def seed(self, n: int, seed: int = 0, **kw: Any) -> LoadedRound:
-        return load_round(self.engine, generate(n, seed=seed, **kw))
+    def seed(self, n: int, seed: int = 0, **kw: Any) -> f.LoadedRound:
+        return f.load_round(self.engine, f.generate(n, seed=seed, **kw))
 
-    def start(self, loaded: LoadedRound) -> int:
+    def start(self, loaded: f.LoadedRound) -> int:
         with Session(self.engine, expire_on_commit=False) as session:
             actor = f.user(session, role="coordinator")
             session.commit()
@@ -213,8 +211,8 @@ def test_a_failing_run_fails_with_its_reason(embedded: Env, workers: WorkerFacto
     with Session(embedded.engine) as session:
         # Two live placements on a one-seat slot (behind the counter's back): the engine
         # rejects an instance with more locked pairs than seats.
-        session.execute(update(Slot).where(Slot.id == slot_id).values(capacity=1, filled=0))
-        session.execute(update(Placement).values(status="withdrawn"))
+        session.execute(update(Slot).where(col(Slot.id) == slot_id).values(capacity=1, filled=0))
+        session.execute(update(Placement).values(status=PlacementStatus.WITHDRAWN))
         for tid in list(loaded.trainee_ids.values())[:2]:
             session.add(Placement(round_id=loaded.round_id, trainee_id=tid, slot_id=slot_id))
         session.commit()
