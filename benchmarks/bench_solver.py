@@ -65,7 +65,7 @@ def _peak_rss_mb() -> float:
 
 
 def _plain_inputs(inst: Any) -> tuple[Any, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from placement.matching.solver import prepare
+    from placement.matching.prepared import prepare
 
     prep = prepare(inst)
     e = prep.edges
@@ -145,7 +145,9 @@ def worker(method: str, path: str) -> dict[str, Any]:
     from scipy.sparse.csgraph import connected_components  # noqa: F401
 
     from placement.matching import parse_instance_json, solve
-    from placement.matching.solver import assemble, assign, prepare
+    from placement.matching.assembly import assemble
+    from placement.matching.prepared import prepare
+    from placement.matching.solver import assign
 
     inst = parse_instance_json(Path(path).read_bytes())
     rss_loaded = _peak_rss_mb()
@@ -388,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker(args.worker[0], args.worker[1])))
         return 0
 
-    from benchmarks.generate import generate
+    from placement.matching.synthetic import generate
 
     load_before = _load()
     sizes = [int(x) for x in args.sizes.split(",") if x]

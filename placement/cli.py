@@ -145,7 +145,7 @@ def export_instance(round_id: int | None, run_id: int | None) -> None:
     from placement.db import session_scope
     from placement.errors import DomainError
     from placement.services.instances import build_instance
-    from placement.services.runs import stored_instance
+    from placement.services.runs.stored import stored_instance
 
     if (round_id is None) == (run_id is None):
         raise click.UsageError("give exactly one of --round and --run")
@@ -176,7 +176,7 @@ def run_round(round_id: int, wait: bool) -> None:
     from placement.db import session_scope
     from placement.errors import DomainError
     from placement.models import MatchRun, User
-    from placement.services.runs import start_run
+    from placement.services.runs.reading import start_run
 
     settings = _settings()
     try:

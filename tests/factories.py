@@ -1,26 +1,62 @@
-"""Plain factory functions for tests: each adds one valid object, overridable by keyword."""
+"""Plain factory functions for tests: each adds one valid object, overridable by keyword.
+
+For whole generated rounds: `generate` (a seeded `placement-instance/1` document) and
+`load_round` (stores one as a round in bulk), the same code the benchmarks use.
+"""
 
 from __future__ import annotations
 
 from datetime import date
 from itertools import count
-from typing import Any
+from typing import Any, Protocol
 
 from sqlmodel import Session
 
 from placement import auth
+from placement.matching.synthetic import generate
 from placement.models import (
+    MatchRun,
     Organisation,
     Preference,
+    Proposal,
     Round,
     RoundTrainee,
     Slot,
     Trainee,
+    UnplacedTrainee,
     User,
 )
+from placement.services.round_loader import LoadedRound, load_round
+
+__all__ = [
+    "FAST_HASH",
+    "LoadedRound",
+    "generate",
+    "load_round",
+    "match_run",
+    "organisation",
+    "pk",
+    "preference",
+    "proposal",
+    "round_",
+    "slot",
+    "trainee",
+    "unplaced",
+    "user",
+]
 
 _seq = count(1)
 FAST_HASH = auth.hash_password("factory-password-1")
+
+
+class _Row(Protocol):
+    id: int | None
+
+
+def pk(row: _Row) -> int:
+    """The id of a flushed row, typed `int` (a model's `id` is `int | None` until flushed)."""
+    assert row.id is not None, "flush the row first"
+    return row.id
 
 
 def user(session: Session, **kw: Any) -> User:
@@ -116,9 +152,44 @@ def trainee(session: Session, **kw: Any) -> Trainee:
 
 
 def preference(session: Session, *, trainee: Trainee, slot: Slot, rank: int) -> Preference:
-    obj = Preference(round_id=slot.round_id, trainee_id=trainee.id, slot_id=slot.id, rank=rank)
+    obj = Preference(round_id=slot.round_id, trainee_id=pk(trainee), slot_id=pk(slot), rank=rank)
     session.add(obj)
     if session.get(RoundTrainee, (slot.round_id, trainee.id)) is None:
-        session.add(RoundTrainee(round_id=slot.round_id, trainee_id=trainee.id))
+        session.add(RoundTrainee(round_id=slot.round_id, trainee_id=pk(trainee)))
+    session.flush()
+    return obj
+
+
+def match_run(session: Session, *, round: Round, **kw: Any) -> MatchRun:
+    values: dict[str, Any] = {"round_id": pk(round), "weights": {}}
+    values.update(kw)
+    obj = MatchRun(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def proposal(
+    session: Session, *, run: MatchRun, trainee: Trainee, slot: Slot, **kw: Any
+) -> Proposal:
+    values: dict[str, Any] = {
+        "run_id": pk(run),
+        "trainee_id": pk(trainee),
+        "slot_id": pk(slot),
+        "rank": 1,
+        "cost": 1.0,
+    }
+    values.update(kw)
+    obj = Proposal(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def unplaced(
+    session: Session, *, run: MatchRun, trainee: Trainee, reason: str = "outcompeted"
+) -> UnplacedTrainee:
+    obj = UnplacedTrainee(run_id=pk(run), trainee_id=pk(trainee), reason=reason)
+    session.add(obj)
     session.flush()
     return obj

@@ -11,6 +11,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from placement.config import Settings
 from placement.jobs import celery_config
+from placement.services.runs.claims import reconcile
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ app = make_celery()
 
 class Reconciler:
     """Re-enqueues runs the broker lost, every `requeue_after / 4` seconds, from a daemon
-    thread of the worker's main process (see `placement.services.runs.reconcile`)."""
+    thread of the worker's main process (see `placement.services.runs.claims.reconcile`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -45,8 +46,6 @@ class Reconciler:
         self._stop.set()
 
     def _loop(self) -> None:
-        from placement.services.runs import reconcile
-
         while not self._stop.wait(self.interval):
             try:
                 requeued = reconcile(settings=self.settings)

@@ -8,7 +8,7 @@ from celery import chord, current_app, shared_task
 
 from placement.config import Settings
 from placement.jobs import RUN_MATCH_TASK
-from placement.services import runs
+from placement.services.runs import execution
 
 SOLVE_COMPONENTS_TASK = "workers.tasks.solve_components"
 FINISH_COMPONENTS_TASK = "workers.tasks.finish_components"
@@ -38,14 +38,14 @@ def _fan_out(run_id: int, attempt: int, groups: list[list[int]]) -> None:
 @shared_task(name=RUN_MATCH_TASK, acks_late=True, reject_on_worker_lost=True)
 def run_match(run_id: int) -> None:
     """Claim the run and compute its proposals; a finished or owned run is left alone."""
-    runs.execute_run(run_id, settings=_settings(), fan_out=_fan_out)
+    execution.execute_run(run_id, settings=_settings(), fan_out=_fan_out)
 
 
 @shared_task(name=SOLVE_COMPONENTS_TASK, acks_late=True, reject_on_worker_lost=True)
 def solve_components(run_id: int, attempt: int, indices: list[int]) -> Any:
-    return runs.solve_components(run_id, attempt, indices, settings=_settings())
+    return execution.solve_components(run_id, attempt, indices, settings=_settings())
 
 
 @shared_task(name=FINISH_COMPONENTS_TASK, acks_late=True, reject_on_worker_lost=True)
 def finish_components(results: list[Any], run_id: int, attempt: int) -> None:
-    runs.finish_components(results, run_id, attempt, settings=_settings())
+    execution.finish_components(results, run_id, attempt, settings=_settings())

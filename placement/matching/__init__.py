@@ -14,8 +14,8 @@ Public interface
 ``solve(instance: Instance, *, method: str = "auto") -> Result``
     Most trainees placed, then least total cost, exactly; ``method`` is ``"mcf"``
     (OR-Tools min-cost flow), ``"scipy"`` (SciPy assignment) or ``"auto"``.
-``result_to_dict(result: Result) -> dict``
-    The `placement-result/1` document.
+``result_to_dict(result: Result) -> dict`` and ``result_from_dict(data: Mapping) -> Result``
+    The `placement-result/1` document, and back.
 ``explain(instance: Instance, result: Result, trainee_id) -> list[dict]``
     Why each choice ranked above the trainee's outcome was not given.
 ``components(instance: Instance) -> list[Instance]`` and
@@ -44,8 +44,9 @@ from .instance import (
     load_instance,
     parse_instance_json,
 )
-from .result import Assignment, Result, Stats, Unplaced, result_to_dict
-from .solver import components, merge_results, solve
+from .partition import components, merge_results
+from .result import Assignment, Result, Stats, Unplaced, result_from_dict, result_to_dict
+from .solver import solve
 
 __all__ = [
     "DEFAULT_WEIGHTS",
@@ -63,6 +64,7 @@ __all__ = [
     "load_instance",
     "merge_results",
     "parse_instance_json",
+    "result_from_dict",
     "result_to_dict",
     "run_solve_cli",
     "solve",

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .instance import Id, Instance
-from .problem import OK, RULES, Edges, failed_rule, pair_distance_km
+from .prepared import Prepared
+from .problem import (
+    OK,
+    RULES,
+    Edges,
+    build_arrays,
+    cost_edges,
+    failed_rule,
+    pair_distance_km,
+)
 from .result import Result
-
-if TYPE_CHECKING:
-    from .solver import Prepared
 
 _NEVER = np.iinfo(np.int64).max
 
@@ -75,8 +81,6 @@ def explain(instance: Instance, result: Result, trainee_id: Id) -> list[dict[str
     KeyError
         If the trainee is not in the instance.
     """
-    from .problem import build_arrays, cost_edges
-
     arr = build_arrays(instance)
     ti = arr.t_index[trainee_id]
     trainee = instance.trainees[ti]

@@ -1,7 +1,7 @@
 """From an :class:`Instance` to arrays: eligibility, candidate edges and their costs.
 
 Ids stay outside the arrays: trainees and slots are numbered by their position in the
-instance here, once, and translated back in :mod:`placement.matching.solver`. Everything
+instance here, once, and translated back in :mod:`placement.matching.assembly`. Everything
 per pair is computed on edge arrays with numpy; the only Python-level work is reading each
 record attribute once (``map`` over the records, no per-pair loop) and translating the ids
 of the preference and ranking lists to positions with one dictionary look-up each.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from .instance import Id
@@ -98,3 +99,35 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             "solve_seconds": s.solve_seconds,
         },
     }
+
+
+def result_from_dict(data: Mapping[str, Any]) -> Result:
+    """The :class:`Result` of a `placement-result/1` document (as ``result_to_dict`` made it).
+
+    Parameters
+    ----------
+    data : mapping
+        ``assignments``, ``unplaced`` and ``stats``; a stat missing from ``stats`` reads 0.
+
+    Returns
+    -------
+    Result
+    """
+    stats = data["stats"]
+    return Result(
+        assignments=tuple(
+            Assignment(
+                trainee_id=a["trainee_id"],
+                slot_id=a["slot_id"],
+                rank=a["rank"],
+                cost=a["cost"],
+                terms=dict(a["terms"]),
+                locked=a["locked"],
+            )
+            for a in data["assignments"]
+        ),
+        unplaced=tuple(
+            Unplaced(trainee_id=u["trainee_id"], reason=u["reason"]) for u in data["unplaced"]
+        ),
+        stats=Stats(**{f.name: stats.get(f.name, 0) for f in fields(Stats)}),
+    )

@@ -34,23 +34,16 @@ cheapest pair goes there; both keep the optimum (proof in its docstring).
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from operator import attrgetter
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
-from .instance import Instance, Pair
-from .problem import (
-    Arrays,
-    Edges,
-    build_arrays,
-    candidate_edges,
-    cost_edges,
-)
-from .result import Assignment, Result, Stats, Unplaced
+from .assembly import assemble
+from .instance import Instance
+from .prepared import Prepared, component_labels, prepare
+from .result import Result
 
 METHODS = ("auto", "mcf", "scipy")
 LOTTERY_BITS = 16
@@ -64,47 +57,6 @@ _AUTO_SCIPY_TRAINEES = 24
 # OR-Tools networks with at least this many trainees are split by a maximum flow first
 # (see `_split_by_max_flow`); below it the extra max flow does not pay.
 _SPLIT_TRAINEES = 2000
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Arrays, candidate edges and solver edges of an instance (internal)."""
-
-    instance: Instance
-    arr: Arrays
-    edges: Edges  # every candidate pair of an unlocked trainee
-    solver: np.ndarray  # indices of the candidate edges into slots with a free seat
-
-
-def prepare(instance: Instance) -> Prepared:
-    """Build arrays and candidate edges; vectorised apart from reading the records."""
-    arr = build_arrays(instance)
-    edges = candidate_edges(instance, arr)
-    solver = np.flatnonzero(arr.s_free[edges.s] > 0)
-    return Prepared(instance, arr, edges, solver)
-
-
-def component_labels(prep: Prepared) -> tuple[int, np.ndarray, np.ndarray]:
-    """Connected components of the solver graph: (count, trainee labels, slot labels).
-
-    Trainees and slots without a solver edge get the label -1.
-    """
-    n_t, n_s = len(prep.arr.t_level), len(prep.arr.s_cap)
-    et, es = prep.edges.t[prep.solver], prep.edges.s[prep.solver]
-    graph = csr_matrix(
-        (np.ones(len(et), dtype=np.int8), (et, n_t + es)), shape=(n_t + n_s, n_t + n_s)
-    )
-    _, labels = connected_components(graph, directed=False)
-    touched = np.zeros(n_t + n_s, dtype=bool)
-    touched[et] = True
-    touched[n_t + es] = True
-    # Renumber the touched components 0..k-1 by their first member (stable, order-free
-    # enough: labels only group, they never decide an assignment).
-    uniq, first = np.unique(labels[touched], return_index=True)
-    remap = np.full(labels.max() + 1 if len(labels) else 0, -1, dtype=np.int64)
-    remap[uniq[np.argsort(first)]] = np.arange(len(uniq))
-    out = np.where(touched, remap[labels], -1)
-    return len(uniq), out[:n_t], out[n_t:]
 
 
 def tie_bits(n_trainees: np.ndarray, n_slots: np.ndarray, q_max: np.ndarray) -> np.ndarray:
@@ -298,7 +250,6 @@ def _split_by_max_flow(tails: np.ndarray, heads: np.ndarray, caps: np.ndarray,
     node). Exact: the same optimum value, and the same assignment whenever it is unique.
     """
     from ortools.graph.python import max_flow, min_cost_flow
-    from scipy.sparse.csgraph import connected_components
 
     solver = max_flow.SimpleMaxFlow()
     solver.add_arcs_with_capacity(tails, heads, caps)
@@ -458,94 +409,6 @@ def _canonical_order(lab: np.ndarray, t_key: np.ndarray, s_key: np.ndarray) -> n
     return np.lexsort((s_key, t_key, lab))
 
 
-def _round(x: float) -> float:
-    return round(float(x), 6)
-
-
-def assemble(prep: Prepared, slot_of: np.ndarray, seconds: float) -> Result:
-    """Turn the slot index of each trainee into a :class:`Result` with its stats.
-
-    Vectorised: the chosen pairs are found with one comparison over the candidate pairs,
-    every column is rounded and converted to Python values in bulk, and the records are
-    built with ``map`` (no per-trainee dictionaries or searches).
-    """
-    from .diagnostics import blocking_pairs
-
-    instance, arr, e = prep.instance, prep.arr, prep.edges
-    n_t = len(arr.t_level)
-    # Locked trainees have no candidate pairs and a trainee has at most one pair per slot,
-    # so the chosen pairs are exactly the candidate pairs that match the assignment.
-    pos = np.flatnonzero(slot_of[e.t] == e.s)
-    pos = pos[np.argsort(e.t[pos], kind="stable")]
-    picked = e.take(pos)
-
-    locked_t = np.flatnonzero(arr.t_locked >= 0)
-    locked_s = arr.t_locked[locked_t]
-    l_rank = np.zeros(len(locked_t), dtype=np.int64)
-    for i, ti in enumerate(locked_t.tolist()):  # locked pairs are few
-        slot_id = instance.slots[int(locked_s[i])].id
-        prefs = instance.trainees[ti].preferences
-        if slot_id in prefs:
-            l_rank[i] = prefs.index(slot_id) + 1
-    locked_edges = cost_edges(instance, arr, locked_t, locked_s, l_rank)
-
-    trainees, slots = instance.trainees, instance.slots
-    both = (picked, locked_edges)
-    rows_t = np.concatenate([x.t for x in both])
-    order = np.argsort(rows_t, kind="stable")
-
-    def column(name: str) -> np.ndarray:
-        return np.concatenate([getattr(x, name) for x in both])[order]
-
-    t_list = rows_t[order].tolist()
-    s_ids = [x.id for x in slots]
-    terms = [
-        {"preference": p, "employer": m, "skills": k, "distance": d}
-        for p, m, k, d in zip(
-            np.round(column("preference"), 6).tolist(),
-            np.round(column("employer"), 6).tolist(),
-            np.round(column("skills"), 6).tolist(),
-            np.round(column("distance"), 6).tolist(),
-            strict=True,
-        )
-    ]
-    is_locked = np.concatenate([np.zeros(len(picked.t), bool), np.ones(len(locked_t), bool)])
-    assignments = tuple(
-        map(
-            Assignment,
-            map(attrgetter("id"), map(trainees.__getitem__, t_list)),
-            map(s_ids.__getitem__, column("s").tolist()),
-            [r or None for r in column("rank").tolist()],
-            np.round(np.concatenate([x.cost for x in both])[order], 6).tolist(),
-            terms,
-            is_locked[order].tolist(),
-        )
-    )
-    has_candidate = np.zeros(n_t, dtype=bool)
-    has_candidate[e.t] = True
-    left = np.flatnonzero(slot_of < 0)
-    unplaced = tuple(
-        map(
-            Unplaced,
-            map(attrgetter("id"), map(trainees.__getitem__, left.tolist())),
-            np.where(has_candidate[left], "outcompeted", "no_eligible_slot").tolist(),
-        )
-    )
-    ranks = picked.rank[picked.rank > 0]
-    stats = Stats(
-        placed=len(picked.t),
-        unplaced=len(unplaced),
-        objective=_round(picked.cost.sum()),
-        first_choice=int(np.count_nonzero(ranks == 1)),
-        top3=int(np.count_nonzero(ranks <= 3)),
-        mean_rank=_round(ranks.mean()) if len(ranks) else None,
-        worst_rank=int(ranks.max()) if len(ranks) else None,
-        blocking_pairs=blocking_pairs(prep, slot_of, picked),
-        solve_seconds=round(seconds, 4),
-    )
-    return Result(assignments=assignments, unplaced=unplaced, stats=stats)
-
-
 def solve(instance: Instance, *, method: str = "auto") -> Result:
     """Solve ``instance`` exactly: most trainees placed, then least total cost.
 
@@ -569,86 +432,3 @@ def solve(instance: Instance, *, method: str = "auto") -> Result:
     prep = prepare(instance)
     slot_of = assign(prep, method)
     return assemble(prep, slot_of, time.perf_counter() - start)
-
-
-def components(instance: Instance) -> list[Instance]:
-    """Split ``instance`` into independent sub-instances, for solving in parallel.
-
-    One sub-instance per connected component of the candidate graph (pairs into slots with
-    a free seat), with the locked pairs of its slots, and a last one (if needed) with every
-    trainee and slot outside them. Preference and ranking lists are kept whole, so ranks and
-    costs are unchanged; :func:`merge_results` puts the solved parts back together, equal to
-    ``solve(instance)`` apart from ``solve_seconds``.
-
-    Parameters
-    ----------
-    instance : Instance
-
-    Returns
-    -------
-    list of Instance
-    """
-    prep = prepare(instance)
-    arr = prep.arr
-    n_comp, t_lab, s_lab = component_labels(prep)
-    locked_t = np.flatnonzero(arr.t_locked >= 0)
-    t_lab = t_lab.copy()
-    t_lab[locked_t] = s_lab[arr.t_locked[locked_t]]
-    t_groups = _group(t_lab, n_comp + 1)
-    s_groups = _group(s_lab, n_comp + 1)
-    parts = []
-    for c in range(n_comp + 1):
-        ts, ss = t_groups[c], s_groups[c]
-        if len(ts) == 0 and len(ss) == 0:
-            continue
-        t_ids = {instance.trainees[i].id for i in ts}
-        s_ids = {instance.slots[i].id for i in ss}
-        parts.append(
-            Instance(
-                trainees=tuple(instance.trainees[i] for i in ts),
-                slots=tuple(instance.slots[i] for i in ss),
-                locked=tuple(p for p in instance.locked if p.slot_id in s_ids),
-                excluded=tuple(
-                    Pair(p.trainee_id, p.slot_id)
-                    for p in instance.excluded
-                    if p.trainee_id in t_ids and p.slot_id in s_ids
-                ),
-                weights=dict(instance.weights),
-                max_preferences=instance.max_preferences,
-                allow_unranked=instance.allow_unranked,
-                seed=instance.seed,
-            )
-        )
-    return parts
-
-
-def _group(labels: np.ndarray, n: int) -> list[np.ndarray]:
-    """Indices per label 0..n-2, and the unlabelled (-1) ones last."""
-    lab = np.where(labels < 0, n - 1, labels)
-    order = np.argsort(lab, kind="stable")
-    counts = np.bincount(lab, minlength=n)
-    return np.split(order, np.cumsum(counts)[:-1])
-
-
-def merge_results(instance: Instance, results: list[Result]) -> Result:
-    """Combine the results of the parts of :func:`components` into one result.
-
-    Parameters
-    ----------
-    instance : Instance
-        The whole instance that was split.
-    results : list of Result
-        One result per part, in any order.
-
-    Returns
-    -------
-    Result
-        Equal to ``solve(instance)`` except ``solve_seconds``, the sum over the parts.
-    """
-    prep = prepare(instance)
-    slot_of = np.full(len(prep.arr.t_level), -1, dtype=np.int64)
-    for result in results:
-        for a in result.assignments:
-            slot_of[prep.arr.t_index[a.trainee_id]] = prep.arr.s_index[a.slot_id]
-    seconds = sum(r.stats.solve_seconds for r in results)
-    return assemble(prep, slot_of, seconds)

@@ -38,6 +38,7 @@ from placement.models import (
     EmployerRanking,
     Exclusion,
     Placement,
+    PlacementStatus,
     Preference,
     Round,
     RoundTrainee,
@@ -140,7 +141,7 @@ def build(
             col(RoundTrainee.round_id) == round_id
         ),
         select(col(Placement.trainee_id).label("tid")).where(
-            col(Placement.round_id) == round_id, col(Placement.status) == "live"
+            col(Placement.round_id) == round_id, col(Placement.status) == PlacementStatus.LIVE
         ),
     ).subquery()
     # Core statements on the session's connection (no ORM row processing), and the JSON
@@ -193,7 +194,7 @@ def build(
     locked: list[dict[str, str]] = []
     for tid, sid in conn.execute(
         select(col(Placement.trainee_id), col(Placement.slot_id))
-        .where(col(Placement.round_id) == round_id, col(Placement.status) == "live")
+        .where(col(Placement.round_id) == round_id, col(Placement.status) == PlacementStatus.LIVE)
         .order_by(col(Placement.id))
     ).all():
         if sid not in capacity:

@@ -8,12 +8,10 @@ from typing import Any
 
 from sqlmodel import Session
 
-from benchmarks.bench_runs import LoadedRound, load_round
-from benchmarks.generate import generate
 from placement.config import Settings
 from placement.db import get_engine
 from placement.models import MatchRun, User
-from placement.services import runs
+from placement.services.runs import reading
 from tests import factories as f
 from tests.conftest import Backend
 
@@ -29,9 +27,9 @@ def run_settings(backend: Backend, tmp_path: Path) -> Settings:
     )
 
 
-def seed(settings: Settings, n: int = 300, **kw: Any) -> LoadedRound:
+def seed(settings: Settings, n: int = 300, **kw: Any) -> f.LoadedRound:
     """A generated closed round of `n` trainees, bulk-loaded and committed."""
-    return load_round(get_engine(settings), generate(n, seed=n, **kw))
+    return f.load_round(get_engine(settings), f.generate(n, seed=n, **kw))
 
 
 def coordinator(settings: Settings) -> User:
@@ -41,10 +39,10 @@ def coordinator(settings: Settings) -> User:
         return user
 
 
-def start(settings: Settings, loaded: LoadedRound, **kw: Any) -> int:
+def start(settings: Settings, loaded: f.LoadedRound, **kw: Any) -> int:
     """Start a run as a fresh coordinator; returns its id."""
     with Session(get_engine(settings), expire_on_commit=False) as session:
-        run = runs.start_run(
+        run = reading.start_run(
             session=session,
             actor=coordinator(settings),
             round_id=loaded.round_id,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select as sa_select
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
@@ -26,8 +27,8 @@ from placement.config import Settings
 from placement.db import get_engine
 from placement.errors import Forbidden, NotFound
 from placement.models import MatchRun, Proposal, Slot, Trainee, UnplacedTrainee, User, utcnow
-from placement.services import runs
 from placement.services.instances import build_instance
+from placement.services.runs import claims, execution, explanations, stored
 from placement.services.trainees import update_own_profile
 from tests import factories as f
 from tests.conftest import ROOT, Backend
@@ -43,18 +44,22 @@ def settings_(committed_backend: Backend, tmp_path: Path) -> Settings:
     return run_settings(committed_backend, tmp_path)
 
 
-def _stored(settings: Settings, run_id: int) -> runs.InstanceFile:
+def _stored(settings: Settings, run_id: int) -> stored.InstanceFile:
     with Session(get_engine(settings)) as session:
-        return runs.stored_instance(session=session, run_id=run_id)
+        return stored.stored_instance(session=session, run_id=run_id)
 
 
 def _outcome(settings: Settings, run_id: int) -> tuple[set[Any], set[Any]]:
     """The run's proposals and unplaced trainees as written in the database."""
     with Session(get_engine(settings)) as session:
-        proposals = session.exec(
-            select(
-                Proposal.trainee_id, Proposal.slot_id, Proposal.rank, Proposal.cost, Proposal.terms
-            ).where(Proposal.run_id == run_id)
+        proposals = session.execute(
+            sa_select(
+                col(Proposal.trainee_id),
+                col(Proposal.slot_id),
+                col(Proposal.rank),
+                col(Proposal.cost),
+                col(Proposal.terms),
+            ).where(col(Proposal.run_id) == run_id)
         ).all()
         unplaced = session.exec(
             select(UnplacedTrainee.trainee_id, UnplacedTrainee.reason).where(
@@ -101,15 +106,15 @@ def _give_login(settings: Settings, trainee_id: int) -> User:
 def test_the_stored_instance_reproduces_the_runs_proposals_exactly(settings_: Settings) -> None:
     loaded = _seed(settings_, 300)
     run_id = _start(settings_, loaded, weights={"employer": 0.5, "distance": 0.2})
-    runs.execute_run(run_id, settings=settings_)
+    execution.execute_run(run_id, settings=settings_)
     run = _run(settings_, run_id)
     assert run.status == "succeeded"
 
-    stored = _stored(settings_, run_id)
+    kept = _stored(settings_, run_id)
     # The SHA-256 names the uncompressed canonical JSON.
-    assert run.instance_sha256 == stored.sha256 == hashlib.sha256(stored.content).hexdigest()
-    document = stored.data()
-    assert runs.canonical_instance(document) == stored.content
+    assert run.instance_sha256 == kept.sha256 == hashlib.sha256(kept.content).hexdigest()
+    document = kept.data()
+    assert stored.canonical_instance(document) == kept.content
     assert document["format"] == "placement-instance/1"
     assert document["weights"] == run.weights
     assert document["allow_unranked"] is False
@@ -126,8 +131,8 @@ def test_the_stored_instance_reproduces_the_runs_proposals_exactly(settings_: Se
 
     with Session(get_engine(settings_)) as session:
         packed = session.exec(select(MatchRun.instance_gz).where(MatchRun.id == run_id)).one()
-    assert packed is not None and gzip.decompress(packed) == stored.content
-    assert len(packed) < len(stored.content) / 3
+    assert packed is not None and gzip.decompress(packed) == kept.content
+    assert len(packed) < len(kept.content) / 3
 
     # Reading a run does not load the instance with it.
     with Session(get_engine(settings_)) as session:
@@ -138,11 +143,11 @@ def test_the_stored_instance_reproduces_the_runs_proposals_exactly(settings_: Se
 def test_a_run_keeps_its_instance_when_the_round_changes(settings_: Settings) -> None:
     loaded = _seed(settings_, 120)
     run_id = _start(settings_, loaded)
-    runs.execute_run(run_id, settings=settings_)
+    execution.execute_run(run_id, settings=settings_)
     before = _stored(settings_, run_id)
     coordinator = _coordinator(settings_)
     with Session(get_engine(settings_)) as session:
-        assert runs.run_instance(session=session, actor=coordinator, run_id=run_id) == (
+        assert stored.run_instance(session=session, actor=coordinator, run_id=run_id) == (
             before.data()
         )
 
@@ -160,10 +165,10 @@ def test_a_run_keeps_its_instance_when_the_round_changes(settings_: Settings) ->
         now = build_instance(
             session=session, round_id=loaded.round_id, weights=_run(settings_, run_id).weights
         )
-    assert runs.canonical_instance(now) != before.content
+    assert stored.canonical_instance(now) != before.content
 
     with Session(get_engine(settings_)) as session:
-        again = runs.run_instance(session=session, actor=coordinator, run_id=run_id)
+        again = stored.run_instance(session=session, actor=coordinator, run_id=run_id)
     after = _stored(settings_, run_id)
     assert after == before and again == before.data()
     assert _run(settings_, run_id).instance_sha256 == before.sha256
@@ -177,7 +182,7 @@ def test_explanations_do_not_change_when_a_trainee_edits_their_profile(
 ) -> None:
     loaded = _seed(settings_, 200)
     run_id = _start(settings_, loaded)
-    runs.execute_run(run_id, settings=settings_)
+    execution.execute_run(run_id, settings=settings_)
     coordinator = _coordinator(settings_)
     with Session(get_engine(settings_)) as session:
         proposal = session.exec(
@@ -186,8 +191,10 @@ def test_explanations_do_not_change_when_a_trainee_edits_their_profile(
             .order_by(col(Proposal.rank).desc(), col(Proposal.id))
         ).first()
         assert proposal is not None and proposal.id is not None
-        before = runs.explain_proposal(session=session, actor=coordinator, proposal_id=proposal.id)
-        reasons_before = runs.explain_trainee(
+        before = explanations.explain_proposal(
+            session=session, actor=coordinator, proposal_id=proposal.id
+        )
+        reasons_before = explanations.explain_trainee(
             session=session, actor=coordinator, run_id=run_id, trainee_id=proposal.trainee_id
         )
     assert before["reasons"] and reasons_before == before["reasons"]
@@ -208,8 +215,10 @@ def test_explanations_do_not_change_when_a_trainee_edits_their_profile(
         )
 
     with Session(get_engine(settings_)) as session:
-        after = runs.explain_proposal(session=session, actor=coordinator, proposal_id=proposal.id)
-        reasons_after = runs.explain_trainee(
+        after = explanations.explain_proposal(
+            session=session, actor=coordinator, proposal_id=proposal.id
+        )
+        reasons_after = explanations.explain_trainee(
             session=session, actor=coordinator, run_id=run_id, trainee_id=proposal.trainee_id
         )
     assert after == before and reasons_after == reasons_before
@@ -223,7 +232,9 @@ def test_explanations_do_not_change_when_a_trainee_edits_their_profile(
             .values(instance_gz=None, instance_sha256=None)
         )
         session.commit()
-        rebuilt = runs.explain_proposal(session=session, actor=coordinator, proposal_id=proposal.id)
+        rebuilt = explanations.explain_proposal(
+            session=session, actor=coordinator, proposal_id=proposal.id
+        )
     assert rebuilt["reasons"] != before["reasons"]
     assert {r.get("rule") for r in rebuilt["reasons"]} == {"distance"}
 
@@ -234,12 +245,14 @@ def test_fanned_out_pieces_solve_the_stored_instance_not_the_round_as_it_is_now(
     loaded = _seed(settings_, 600, local_share=1.0)
     run_id = _start(settings_, loaded)
     sent: list[tuple[int, int, list[list[int]]]] = []
-    os.environ[runs.FANOUT_ENV] = "30"
+    os.environ[execution.FANOUT_ENV] = "30"
     try:
-        runs.execute_run(run_id, settings=settings_, fan_out=lambda r, a, g: sent.append((r, a, g)))
+        execution.execute_run(
+            run_id, settings=settings_, fan_out=lambda r, a, g: sent.append((r, a, g))
+        )
     finally:
-        del os.environ[runs.FANOUT_ENV]
-    (_, attempt, groups), stored = sent[0], _stored(settings_, run_id)
+        del os.environ[execution.FANOUT_ENV]
+    (_, attempt, groups), kept = sent[0], _stored(settings_, run_id)
 
     # Between the fan-out and its pieces, a third of the trainees can no longer travel.
     moved = list(loaded.trainee_ids.values())[::3]
@@ -247,11 +260,11 @@ def test_fanned_out_pieces_solve_the_stored_instance_not_the_round_as_it_is_now(
         session.execute(update(Trainee).where(col(Trainee.id).in_(moved)).values(max_travel_km=0.1))
         session.commit()
 
-    results = [runs.solve_components(run_id, attempt, g, settings=settings_) for g in groups]
-    runs.finish_components(results, run_id, attempt, settings=settings_)
+    results = [execution.solve_components(run_id, attempt, g, settings=settings_) for g in groups]
+    execution.finish_components(results, run_id, attempt, settings=settings_)
     run = _run(settings_, run_id)
-    assert run.status == "succeeded" and run.instance_sha256 == stored.sha256
-    assert _solved(stored.data()) == _outcome(settings_, run_id)
+    assert run.status == "succeeded" and run.instance_sha256 == kept.sha256
+    assert _solved(kept.data()) == _outcome(settings_, run_id)
 
 
 # --- attempts -----------------------------------------------------------------------------
@@ -263,7 +276,7 @@ def test_a_redone_run_stores_the_instance_of_the_attempt_that_finished(
     loaded = _seed(settings_, 60)
     run_id = _start(settings_, loaded)
     # A first attempt stored something, then its worker died.
-    bogus, bogus_sha = runs.pack_instance({"format": "placement-instance/1", "trainees": []})
+    bogus, bogus_sha = stored.pack_instance({"format": "placement-instance/1", "trainees": []})
     with Session(get_engine(settings_)) as session:
         session.execute(
             update(MatchRun)
@@ -277,16 +290,16 @@ def test_a_redone_run_stores_the_instance_of_the_attempt_that_finished(
             )
         )
         session.commit()
-    runs.execute_run(run_id, settings=settings_)
+    execution.execute_run(run_id, settings=settings_)
     run = _run(settings_, run_id)
     assert (run.status, run.attempts) == ("succeeded", 2)
-    stored = _stored(settings_, run_id)
-    assert stored.sha256 == run.instance_sha256 != bogus_sha
-    assert _solved(stored.data()) == _outcome(settings_, run_id)
+    kept = _stored(settings_, run_id)
+    assert kept.sha256 == run.instance_sha256 != bogus_sha
+    assert _solved(kept.data()) == _outcome(settings_, run_id)
 
     # A redelivered task for the finished run leaves the instance alone.
-    runs.execute_run(run_id, settings=settings_)
-    assert _stored(settings_, run_id) == stored
+    execution.execute_run(run_id, settings=settings_)
+    assert _stored(settings_, run_id) == kept
 
 
 def test_an_attempt_that_lost_its_claim_cannot_store_an_instance(settings_: Settings) -> None:
@@ -301,13 +314,13 @@ def test_an_attempt_that_lost_its_claim_cannot_store_an_instance(settings_: Sett
             .values(status="running", attempts=2, heartbeat_at=utcnow())
         )
         session.commit()
-    packed, sha256 = runs.pack_instance({"format": "placement-instance/1"})
-    stale = runs.Claim(run_id, 1, run.round_id, dict(run.weights), run.allow_unranked)
-    with pytest.raises(runs.LostClaim):
-        runs._store_instance(engine, stale, packed, sha256)
+    packed, sha256 = stored.pack_instance({"format": "placement-instance/1"})
+    stale = claims.Claim(run_id, 1, run.round_id, dict(run.weights), run.allow_unranked)
+    with pytest.raises(claims.LostClaim):
+        execution.store_attempt_instance(engine, stale, packed, sha256)
     assert _run(settings_, run_id).instance_sha256 is None
-    current = runs.Claim(run_id, 2, run.round_id, dict(run.weights), run.allow_unranked)
-    runs._store_instance(engine, current, packed, sha256)
+    current = claims.Claim(run_id, 2, run.round_id, dict(run.weights), run.allow_unranked)
+    execution.store_attempt_instance(engine, current, packed, sha256)
     assert _run(settings_, run_id).instance_sha256 == sha256
 
 
@@ -323,17 +336,19 @@ def test_run_instance_is_for_coordinators_and_needs_a_stored_instance(
     with Session(get_engine(settings_)) as session:
         # Queued: nothing loaded yet (and runs from before instances were stored look alike).
         with pytest.raises(NotFound, match="No instance is stored"):
-            runs.run_instance(session=session, actor=coordinator, run_id=run_id)
+            stored.run_instance(session=session, actor=coordinator, run_id=run_id)
         with pytest.raises(NotFound, match="No such run"):
-            runs.run_instance(session=session, actor=coordinator, run_id=10**9)
-    runs.execute_run(run_id, settings=settings_)
+            stored.run_instance(session=session, actor=coordinator, run_id=10**9)
+    execution.execute_run(run_id, settings=settings_)
     with Session(get_engine(settings_)) as session:
         for role in ("trainee", "employer"):
             with pytest.raises(Forbidden):
-                runs.run_instance(session=session, actor=f.user(session, role=role), run_id=run_id)
+                stored.run_instance(
+                    session=session, actor=f.user(session, role=role), run_id=run_id
+                )
         with pytest.raises(Forbidden):
-            runs.run_instance(session=session, actor=None, run_id=run_id)
-        doc = runs.run_instance(session=session, actor=coordinator, run_id=run_id)
+            stored.run_instance(session=session, actor=None, run_id=run_id)
+        doc = stored.run_instance(session=session, actor=coordinator, run_id=run_id)
         session.rollback()
     assert doc["format"] == "placement-instance/1" and len(doc["trainees"]) == 20
 
@@ -361,7 +376,7 @@ def _cli(settings: Settings, *args: str, stdin: bytes | None = None) -> Any:
 def test_export_instance_of_a_run_feeds_placement_solve(settings_: Settings) -> None:
     loaded = _seed(settings_, 40)
     run_id = _start(settings_, loaded)
-    runs.execute_run(run_id, settings=settings_)
+    execution.execute_run(run_id, settings=settings_)
     exported = _cli(settings_, "export-instance", "--run", str(run_id))
     assert exported.returncode == 0, exported.stderr
     # Byte for byte the stored file: its SHA-256 is the run's.
@@ -389,7 +404,7 @@ def test_erasure_drops_the_stored_instances_that_hold_the_trainee(settings_: Set
 
     loaded = _seed(settings_, 40)
     run_id = _start(settings_, loaded)
-    runs.execute_run(run_id, settings=settings_)
+    execution.execute_run(run_id, settings=settings_)
     sha256 = _run(settings_, run_id).instance_sha256
     trainee_id = int(_stored(settings_, run_id).data()["trainees"][0]["id"])
     with Session(get_engine(settings_), expire_on_commit=False) as session:
@@ -400,4 +415,4 @@ def test_erasure_drops_the_stored_instances_that_hold_the_trainee(settings_: Set
         packed = session.exec(select(MatchRun.instance_gz).where(MatchRun.id == run_id)).one()
         assert packed is None
         with pytest.raises(NotFound):
-            runs.stored_instance(session=session, run_id=run_id)
+            stored.stored_instance(session=session, run_id=run_id)

@@ -23,6 +23,7 @@ from placement.models import (
     AuditEvent,
     MatchRun,
     Placement,
+    PlacementStatus,
     Proposal,
     Slot,
     Trainee,
@@ -30,8 +31,8 @@ from placement.models import (
     User,
     utcnow,
 )
-from placement.services import runs
 from placement.services.instances import build_instance
+from placement.services.runs import claims, execution, explanations, reading, stored
 from tests import factories as f
 from tests.conftest import Backend
 from tests.integration.runs_support import fetch_run as _run
@@ -45,10 +46,10 @@ from tests.integration.runs_support import start as _start
 def test_start_run_queues_a_run(session: Session, settings: Settings) -> None:
     rnd = f.round_(session, status="closed")
     coordinator = f.user(session, role="coordinator")
-    run = runs.start_run(
+    run = reading.start_run(
         session=session,
         actor=coordinator,
-        round_id=rnd.id,  # type: ignore[arg-type]
+        round_id=f.pk(rnd),
         weights={"employer": 0},
         settings=settings,
     )
@@ -65,28 +66,28 @@ def test_start_run_checks_role_round_and_weights(session: Session, settings: Set
     closed = f.round_(session, status="closed")
     for role in ("trainee", "employer"):
         with pytest.raises(Forbidden):
-            runs.start_run(
+            reading.start_run(
                 session=session,
                 actor=f.user(session, role=role),
-                round_id=closed.id,  # type: ignore[arg-type]
+                round_id=f.pk(closed),
                 settings=settings,
             )
     with pytest.raises(NotFound):
-        runs.start_run(session=session, actor=coordinator, round_id=10**9, settings=settings)
+        reading.start_run(session=session, actor=coordinator, round_id=10**9, settings=settings)
     for status in ("draft", "open", "published"):
         rnd = f.round_(session, status=status)
         with pytest.raises(WrongState):
-            runs.start_run(
+            reading.start_run(
                 session=session,
                 actor=coordinator,
-                round_id=rnd.id,  # type: ignore[arg-type]
+                round_id=f.pk(rnd),
                 settings=settings,
             )
     with pytest.raises(InvalidInput) as caught:
-        runs.start_run(
+        reading.start_run(
             session=session,
             actor=coordinator,
-            round_id=closed.id,  # type: ignore[arg-type]
+            round_id=f.pk(closed),
             weights={"preference": -1, "colour": 2},
             settings=settings,
         )
@@ -99,62 +100,48 @@ def test_reading_runs_proposals_and_unplaced(session: Session) -> None:
     slot = f.slot(session, round=rnd, organisation=org)
     t1, t2 = f.trainee(session), f.trainee(session)
     coordinator = f.user(session, role="coordinator")
-    older = MatchRun(round_id=rnd.id, weights={})  # type: ignore[arg-type]
-    newer = MatchRun(round_id=rnd.id, weights={})  # type: ignore[arg-type]
-    session.add_all([older, newer])
-    session.flush()
-    session.add_all(
-        [
-            Proposal(run_id=newer.id, trainee_id=t1.id, slot_id=slot.id, rank=1, cost=1.0),  # type: ignore[arg-type]
-            Proposal(
-                run_id=newer.id,  # type: ignore[arg-type]
-                trainee_id=t2.id,  # type: ignore[arg-type]
-                slot_id=slot.id,  # type: ignore[arg-type]
-                rank=2,
-                cost=4.0,
-                status="rejected",
-            ),
-            UnplacedTrainee(run_id=older.id, trainee_id=t1.id, reason="outcompeted"),  # type: ignore[arg-type]
-        ]
-    )
-    session.flush()
+    older = f.match_run(session, round=rnd)
+    newer = f.match_run(session, round=rnd)
+    f.proposal(session, run=newer, trainee=t1, slot=slot, rank=1, cost=1.0)
+    f.proposal(session, run=newer, trainee=t2, slot=slot, rank=2, cost=4.0, status="rejected")
+    f.unplaced(session, run=older, trainee=t1, reason="outcompeted")
 
-    page = runs.list_runs(session=session, actor=coordinator, round_id=rnd.id)  # type: ignore[arg-type]
+    page = reading.list_runs(session=session, actor=coordinator, round_id=f.pk(rnd))
     assert [r.id for r in page.items] == [newer.id, older.id] and page.total == 2
-    assert runs.get_run(session=session, actor=coordinator, run_id=newer.id).id == newer.id  # type: ignore[arg-type]
-    props = runs.list_proposals(session=session, actor=coordinator, run_id=newer.id)  # type: ignore[arg-type]
+    assert reading.get_run(session=session, actor=coordinator, run_id=f.pk(newer)).id == newer.id
+    props = reading.list_proposals(session=session, actor=coordinator, run_id=f.pk(newer))
     assert [p.trainee_id for p in props.items] == [t1.id, t2.id]
-    rejected = runs.list_proposals(
+    rejected = reading.list_proposals(
         session=session,
         actor=coordinator,
-        run_id=newer.id,  # type: ignore[arg-type]
+        run_id=f.pk(newer),
         status="rejected",
     )
     assert [p.trainee_id for p in rejected.items] == [t2.id]
-    paged = runs.list_proposals(
+    paged = reading.list_proposals(
         session=session,
         actor=coordinator,
-        run_id=newer.id,  # type: ignore[arg-type]
+        run_id=f.pk(newer),
         page=2,
         per_page=1,
     )
     assert paged.total == 2 and [p.trainee_id for p in paged.items] == [t2.id]
     with pytest.raises(InvalidInput):
-        runs.list_proposals(
+        reading.list_proposals(
             session=session,
             actor=coordinator,
-            run_id=newer.id,  # type: ignore[arg-type]
+            run_id=f.pk(newer),
             status="maybe",
         )
-    unplaced = runs.list_unplaced(session=session, actor=coordinator, run_id=older.id)  # type: ignore[arg-type]
+    unplaced = reading.list_unplaced(session=session, actor=coordinator, run_id=f.pk(older))
     assert [(u.trainee_id, u.reason) for u in unplaced.items] == [(t1.id, "outcompeted")]
     with pytest.raises(NotFound):
-        runs.get_run(session=session, actor=coordinator, run_id=10**9)
+        reading.get_run(session=session, actor=coordinator, run_id=10**9)
     employer = f.user(session, role="employer")
     with pytest.raises(Forbidden):
-        runs.get_run(session=session, actor=employer, run_id=newer.id)  # type: ignore[arg-type]
+        reading.get_run(session=session, actor=employer, run_id=f.pk(newer))
     with pytest.raises(Forbidden):
-        runs.list_runs(session=session, actor=employer, round_id=rnd.id)  # type: ignore[arg-type]
+        reading.list_runs(session=session, actor=employer, round_id=f.pk(rnd))
 
 
 # --- executing in-process (committed data: the service opens its own sessions) --------
@@ -210,7 +197,7 @@ def _assert_matches_engine(settings: Settings, run_id: int) -> None:
 def test_execute_run_writes_the_engines_result_once(committed_settings: Settings) -> None:
     loaded = _seed(committed_settings)
     run_id = _start(committed_settings, loaded)
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert (run.status, run.phase, run.progress, run.attempts) == ("succeeded", "done", 100, 1)
     assert run.error is None and run.finished_at is not None and run.started_at is not None
@@ -239,7 +226,7 @@ def test_execute_run_writes_the_engines_result_once(committed_settings: Settings
     assert "store_seconds" in stats and stats["trainees"] == 300
 
     # A redelivered task for a finished run does nothing.
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     assert _run(committed_settings, run_id).attempts == 1
     assert _run(committed_settings, run_id).instance_sha256 == sha256
     assert _stored(committed_settings, run_id) == before
@@ -251,11 +238,11 @@ def test_a_run_with_a_fresh_heartbeat_belongs_to_its_worker(committed_settings: 
     with Session(get_engine(committed_settings)) as session:
         session.execute(
             update(MatchRun)
-            .where(MatchRun.id == run_id)
+            .where(col(MatchRun.id) == run_id)
             .values(status="running", attempts=1, heartbeat_at=utcnow())
         )
         session.commit()
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert (run.status, run.attempts) == ("running", 1)
     assert _stored(committed_settings, run_id) == ([], [])
@@ -268,11 +255,11 @@ def test_a_run_left_running_by_a_dead_worker_is_redone(committed_settings: Setti
     with Session(get_engine(committed_settings)) as session:
         session.execute(
             update(MatchRun)
-            .where(MatchRun.id == run_id)
+            .where(col(MatchRun.id) == run_id)
             .values(status="running", attempts=1, heartbeat_at=long_ago, progress=40)
         )
         session.commit()
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert (run.status, run.attempts, run.progress) == ("succeeded", 2, 100)
     _assert_matches_engine(committed_settings, run_id)
@@ -285,11 +272,11 @@ def test_after_three_attempts_the_run_fails(committed_settings: Settings) -> Non
     with Session(get_engine(committed_settings)) as session:
         session.execute(
             update(MatchRun)
-            .where(MatchRun.id == run_id)
+            .where(col(MatchRun.id) == run_id)
             .values(status="running", attempts=3, heartbeat_at=long_ago, enqueued_at=long_ago)
         )
         session.commit()
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert run.status == "failed" and run.attempts == 3
     assert run.error is not None and run.error.startswith("Gave up after 3 attempts")
@@ -305,20 +292,20 @@ def test_an_invalid_instance_fails_the_run_with_no_proposals(
         # Two live placements on a one-seat slot (written behind the counter's back):
         # more locked pairs than seats, which the engine rejects.
         slot_id = next(iter(loaded.slot_ids.values()))
-        session.execute(update(Placement.__table__).values(status="withdrawn"))  # type: ignore[attr-defined]
-        session.execute(update(Slot).where(Slot.id == slot_id).values(capacity=1, filled=0))
+        session.execute(update(Placement).values(status=PlacementStatus.WITHDRAWN))
+        session.execute(update(Slot).where(col(Slot.id) == slot_id).values(capacity=1, filled=0))
         for tid in list(loaded.trainee_ids.values())[:2]:
             session.add(Placement(round_id=loaded.round_id, trainee_id=tid, slot_id=slot_id))
         session.commit()
     run_id = _start(committed_settings, loaded)
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert run.status == "failed" and run.attempts == 1
     assert run.error is not None and "invalid instance" in run.error and "locked" in run.error
     assert _stored(committed_settings, run_id) == ([], [])
     # The instance that failed is kept, so the failure can be reproduced offline.
     with Session(get_engine(committed_settings)) as session:
-        doc = runs.stored_instance(session=session, run_id=run_id).data()
+        doc = stored.stored_instance(session=session, run_id=run_id).data()
     with pytest.raises(matching.InstanceError, match="locked"):
         matching.load_instance(doc)
 
@@ -341,25 +328,26 @@ def test_fanned_out_components_merge_to_the_single_task_result(
 
     import os
 
-    os.environ[runs.FANOUT_ENV] = "30"
+    os.environ[execution.FANOUT_ENV] = "30"
     try:
-        runs.execute_run(run_id, settings=committed_settings, fan_out=fan_out)
+        execution.execute_run(run_id, settings=committed_settings, fan_out=fan_out)
     finally:
-        del os.environ[runs.FANOUT_ENV]
+        del os.environ[execution.FANOUT_ENV]
     assert len(sent) == 1
     _, attempt, groups = sent[0]
     assert len(groups) >= 3 and attempt == 1
     assert _run(committed_settings, run_id).status == "running"
     results = [
-        runs.solve_components(run_id, attempt, group, settings=committed_settings)
+        execution.solve_components(run_id, attempt, group, settings=committed_settings)
         for group in groups
     ]
     assert all(r is not None for r in results)
     # A stale attempt's pieces are ignored.
     assert (
-        runs.solve_components(run_id, attempt + 1, groups[0], settings=committed_settings) is None
+        execution.solve_components(run_id, attempt + 1, groups[0], settings=committed_settings)
+        is None
     )
-    runs.finish_components(results, run_id, attempt, settings=committed_settings)
+    execution.finish_components(results, run_id, attempt, settings=committed_settings)
     run = _run(committed_settings, run_id)
     assert (run.status, run.progress) == ("succeeded", 100)
     stats = run.stats or {}
@@ -370,14 +358,10 @@ def test_fanned_out_components_merge_to_the_single_task_result(
 
 
 def test_plan_fanout_groups_large_components() -> None:
-    @dataclasses.dataclass
-    class Part:
-        trainees: tuple[int, ...]
-
-    parts = [Part((1,) * n) for n in (100, 5, 300, 2, 150)]
-    assert runs.plan_fanout(parts, min_trainees=100) == [[0], [2], [4], [1, 3]]
-    assert runs.plan_fanout(parts, min_trainees=200) == []
-    assert runs.plan_fanout(parts[:2], min_trainees=1) == [[0], [1]]
+    parts = [100, 5, 300, 2, 150]
+    assert execution.plan_fanout(parts, min_trainees=100) == [[0], [2], [4], [1, 3]]
+    assert execution.plan_fanout(parts, min_trainees=200) == []
+    assert execution.plan_fanout(parts[:2], min_trainees=1) == [[0], [1]]
 
 
 def test_reconcile_requeues_lost_runs_once(committed_settings: Settings) -> None:
@@ -389,7 +373,7 @@ def test_reconcile_requeues_lost_runs_once(committed_settings: Settings) -> None
     long_ago = utcnow() - timedelta(seconds=60)
     with Session(get_engine(settings)) as session:
         session.execute(
-            update(MatchRun).where(MatchRun.id == old_queued).values(enqueued_at=long_ago)
+            update(MatchRun).where(col(MatchRun.id) == old_queued).values(enqueued_at=long_ago)
         )
         for run_id, attempts, beat in (
             (stale_running, 1, long_ago),
@@ -398,16 +382,16 @@ def test_reconcile_requeues_lost_runs_once(committed_settings: Settings) -> None
         ):
             session.execute(
                 update(MatchRun)
-                .where(MatchRun.id == run_id)
+                .where(col(MatchRun.id) == run_id)
                 .values(
                     status="running", attempts=attempts, heartbeat_at=beat, enqueued_at=long_ago
                 )
             )
         session.commit()
 
-    assert runs.reconcile(settings=settings) == [old_queued, stale_running]
+    assert claims.reconcile(settings=settings) == [old_queued, stale_running]
     # enqueued_at moved: the next pass (or another worker's) leaves them alone.
-    assert runs.reconcile(settings=settings) == []
+    assert claims.reconcile(settings=settings) == []
     assert _run(settings, fresh).status == "queued"
     assert _run(settings, live_running).status == "running"
     failed = _run(settings, exhausted)
@@ -417,17 +401,17 @@ def test_reconcile_requeues_lost_runs_once(committed_settings: Settings) -> None
 def test_explanations(committed_settings: Settings) -> None:
     loaded = _seed(committed_settings, 200)
     run_id = _start(committed_settings, loaded)
-    runs.execute_run(run_id, settings=committed_settings)
+    execution.execute_run(run_id, settings=committed_settings)
     with Session(get_engine(committed_settings)) as session:
         coordinator = session.exec(select(User).where(User.role == "coordinator")).first()
         proposal = session.exec(
             select(Proposal).where(Proposal.run_id == run_id, col(Proposal.rank) > 1)
         ).first()
         assert coordinator is not None and proposal is not None and proposal.rank is not None
-        explained = runs.explain_proposal(
+        explained = explanations.explain_proposal(
             session=session,
             actor=coordinator,
-            proposal_id=proposal.id,  # type: ignore[arg-type]
+            proposal_id=f.pk(proposal),
         )
         assert explained["trainee_id"] == proposal.trainee_id
         # Approving the proposal later does not change why the run proposed it.
@@ -440,10 +424,10 @@ def test_explanations(committed_settings: Settings) -> None:
             )
         )
         session.flush()
-        again = runs.explain_proposal(
+        again = explanations.explain_proposal(
             session=session,
             actor=coordinator,
-            proposal_id=proposal.id,  # type: ignore[arg-type]
+            proposal_id=f.pk(proposal),
         )
         assert again == explained
         assert set(explained["terms"]) == {"preference", "employer", "skills", "distance"}
@@ -454,7 +438,7 @@ def test_explanations(committed_settings: Settings) -> None:
             select(UnplacedTrainee).where(UnplacedTrainee.run_id == run_id)
         ).first()
         assert unplaced is not None
-        reasons = runs.explain_trainee(
+        reasons = explanations.explain_trainee(
             session=session,
             actor=coordinator,
             run_id=run_id,
@@ -462,12 +446,14 @@ def test_explanations(committed_settings: Settings) -> None:
         )
         assert isinstance(reasons, list)
         with pytest.raises(NotFound):
-            runs.explain_trainee(session=session, actor=coordinator, run_id=run_id, trainee_id=0)
+            explanations.explain_trainee(
+                session=session, actor=coordinator, run_id=run_id, trainee_id=0
+            )
         with pytest.raises(NotFound):
-            runs.explain_proposal(session=session, actor=coordinator, proposal_id=10**9)
+            explanations.explain_proposal(session=session, actor=coordinator, proposal_id=10**9)
         with pytest.raises(Forbidden):
-            runs.explain_proposal(
+            explanations.explain_proposal(
                 session=session,
                 actor=f.user(session, role="trainee"),
-                proposal_id=proposal.id,  # type: ignore[arg-type]
+                proposal_id=f.pk(proposal),
             )

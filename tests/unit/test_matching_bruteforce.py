@@ -7,6 +7,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from placement.matching import Instance, load_instance, result_to_dict, solve
+from placement.matching.prepared import component_labels, prepare
+from placement.matching.solver import assign, integer_costs, reduce_exact
 
 from .matching_support import brute_force, pair_terms, q_total, tiny_instance
 
@@ -93,8 +95,6 @@ def test_more_seats_than_trainees(seed: int) -> None:
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_reduction_is_exact(seed: int) -> None:
-    from placement.matching.solver import assign, prepare
-
     prep = prepare(load_instance(tiny_instance(seed, max_trainees=6)))
     for method in ("mcf", "scipy"):
         with_reduction = assign(prep, method).tolist()
@@ -170,8 +170,6 @@ def test_empty_round() -> None:
 @given(st.integers(0, 2**32 - 1))
 def test_reduction_keeps_the_brute_force_optimum(seed: int) -> None:
     """Fixed pairs are in the optimum and dropped pairs are not (when it is unique)."""
-    from placement.matching.solver import component_labels, integer_costs, prepare, reduce_exact
-
     inst = load_instance(tiny_instance(seed, max_trainees=6, max_slots=3))
     prep = prepare(inst)
     n_comp, t_lab, _ = component_labels(prep)
@@ -199,5 +197,5 @@ def test_max_flow_split_matches_brute_force(seed: int) -> None:
     inst = load_instance(tiny_instance(seed, max_trainees=7, max_slots=3))
     with patch.object(solver, "_SPLIT_TRAINEES", 2):
         _check_against_brute_force(inst, "mcf")
-        split = solver.assign(solver.prepare(inst), "mcf", reduce=False)
-    assert split.tolist() == solver.assign(solver.prepare(inst), "scipy", reduce=False).tolist()
+        split = solver.assign(prepare(inst), "mcf", reduce=False)
+    assert split.tolist() == solver.assign(prepare(inst), "scipy", reduce=False).tolist()

@@ -14,7 +14,6 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from benchmarks.generate import generate
 from placement.matching import (
     Instance,
     components,
@@ -25,7 +24,9 @@ from placement.matching import (
     run_solve_cli,
     solve,
 )
-from placement.matching.solver import assign, component_labels, integer_costs, prepare
+from placement.matching.prepared import component_labels, prepare
+from placement.matching.solver import assign, integer_costs
+from placement.matching.synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[2]
 

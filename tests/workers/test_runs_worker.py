@@ -3,7 +3,7 @@
 Embedded default (SQLite database, SQLite broker) and Postgres + Redis. Recovery is tested
 by SIGKILLing a worker mid-run and by killing a private, non-persistent redis-server while
 runs are queued. `PLACEMENT_TEST_SLOW_WRITE_SECONDS` (tests only, see
-placement/services/runs.py) holds a run in its writing phase so a kill lands mid-run.
+placement/services/runs/execution.py) holds a run in its writing phase so a kill lands mid-run.
 """
 
 from __future__ import annotations
@@ -21,16 +21,14 @@ from typing import Any
 import pytest
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from benchmarks.bench_runs import LoadedRound, load_round
-from benchmarks.generate import generate
 from placement import matching, migrate
 from placement.config import Settings
 from placement.db import make_engine
-from placement.models import MatchRun, Proposal, UnplacedTrainee
-from placement.services import runs
+from placement.models import MatchRun, PlacementStatus, Proposal, UnplacedTrainee
 from placement.services.instances import build_instance
+from placement.services.runs import execution, reading
 from tests import factories as f
 from tests.conftest import CI, create_postgres_database, require, service_env
 
@@ -51,14 +49,14 @@ class Env:
     def worker_env(self, **extra: str) -> dict[str, str]:
         return {**self.env, **extra}
 
-    def seed(self, n: int, seed: int = 0, **kw: Any) -> LoadedRound:
-        return load_round(self.engine, generate(n, seed=seed, **kw))
+    def seed(self, n: int, seed: int = 0, **kw: Any) -> f.LoadedRound:
+        return f.load_round(self.engine, f.generate(n, seed=seed, **kw))
 
-    def start(self, loaded: LoadedRound) -> int:
+    def start(self, loaded: f.LoadedRound) -> int:
         with Session(self.engine, expire_on_commit=False) as session:
             actor = f.user(session, role="coordinator")
             session.commit()
-            run = runs.start_run(
+            run = reading.start_run(
                 session=session, actor=actor, round_id=loaded.round_id, settings=self.settings
             )
         assert run.id is not None
@@ -179,11 +177,11 @@ def on_redis(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> 
 def test_run_on_the_embedded_broker(embedded: Env, workers: WorkerFactory) -> None:
     loaded = embedded.seed(400, seed=1)
     # A short pause in the writing phase makes the intermediate states observable.
-    worker = workers(embedded.worker_env(**{runs.SLOW_WRITE_ENV: "1"}))
+    worker = workers(embedded.worker_env(**{execution.SLOW_WRITE_ENV: "1"}))
     run_id = embedded.start(loaded)
     states = embedded.watch([run_id])[run_id]
     _assert_monotonic(states)
-    assert ("running", "writing", runs.P_WRITING) in states
+    assert ("running", "writing", execution.P_WRITING) in states
     embedded.assert_matches_engine(run_id)
     run = embedded.run(run_id)
     assert run.attempts == 1 and run.error is None
@@ -194,7 +192,7 @@ def test_run_on_the_embedded_broker(embedded: Env, workers: WorkerFactory) -> No
 
 def test_two_rounds_at_once_on_redis_and_postgres(on_redis: Env, workers: WorkerFactory) -> None:
     first, second = on_redis.seed(500, seed=2), on_redis.seed(300, seed=3)
-    workers(on_redis.worker_env(**{runs.SLOW_WRITE_ENV: "0.5"}))
+    workers(on_redis.worker_env(**{execution.SLOW_WRITE_ENV: "0.5"}))
     run_ids = [on_redis.start(first), on_redis.start(second)]
     seen = on_redis.watch(run_ids)
     for run_id in run_ids:
@@ -213,8 +211,8 @@ def test_a_failing_run_fails_with_its_reason(embedded: Env, workers: WorkerFacto
     with Session(embedded.engine) as session:
         # Two live placements on a one-seat slot (behind the counter's back): the engine
         # rejects an instance with more locked pairs than seats.
-        session.execute(update(Slot).where(Slot.id == slot_id).values(capacity=1, filled=0))
-        session.execute(update(Placement).values(status="withdrawn"))
+        session.execute(update(Slot).where(col(Slot.id) == slot_id).values(capacity=1, filled=0))
+        session.execute(update(Placement).values(status=PlacementStatus.WITHDRAWN))
         for tid in list(loaded.trainee_ids.values())[:2]:
             session.add(Placement(round_id=loaded.round_id, trainee_id=tid, slot_id=slot_id))
         session.commit()
@@ -240,7 +238,7 @@ def test_sigkill_mid_run_then_a_new_worker_finishes_it_once(
     env: Env = request.getfixturevalue("embedded" if broker == "embedded" else "on_redis")
     loaded = env.seed(500, seed=5)
     fast_reconcile = {"PLACEMENT_REQUEUE_AFTER": "2"}
-    doomed = workers(env.worker_env(**fast_reconcile, **{runs.SLOW_WRITE_ENV: "60"}))
+    doomed = workers(env.worker_env(**fast_reconcile, **{execution.SLOW_WRITE_ENV: "60"}))
     run_id = env.start(loaded)
     env.watch([run_id], until=lambda runs_: runs_[run_id].phase == "writing")
     doomed.kill(signal.SIGKILL)
@@ -337,7 +335,7 @@ def test_fan_out_across_workers_equals_the_single_task_result(
 ) -> None:
     # Strictly regional choices split the candidate graph into one component per region.
     loaded = on_redis.seed(900, seed=8, local_share=1.0)
-    env = on_redis.worker_env(**{runs.FANOUT_ENV: "40"})
+    env = on_redis.worker_env(**{execution.FANOUT_ENV: "40"})
     workers(env)
     workers(env)
     run_id = on_redis.start(loaded)
@@ -368,7 +366,7 @@ def test_export_instance_command(embedded: Env) -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert missing.returncode == 2 and b"No such round" in missing.stderr
-    assert os.environ.get(runs.SLOW_WRITE_ENV) is None
+    assert os.environ.get(execution.SLOW_WRITE_ENV) is None
 
     # `placement run` queues a run as the first coordinator (no worker here: it stays queued).
     with Session(embedded.engine) as session:

@@ -1,0 +1,364 @@
+"""The worker side of a run: claim it, load the round, solve, write the proposals.
+
+An attempt loads the round, stores the instance it built on the run (see `stored`), then
+solves it here or, for a round whose candidate graph splits into several large
+components, fans the components out to other tasks (`solve_components`) and merges their
+results (`finish_components`). Claims, heartbeats and recovery are in `claims`.
+
+Errors
+    An invalid instance or an error inside the engine fails the run at once with the
+    message: trying again would give the same answer. Any other error (the database going
+    away, say) puts the run back in the queue until `MAX_ATTEMPTS` is reached.
+
+Test-only knob
+    `PLACEMENT_TEST_SLOW_WRITE_SECONDS` makes the writing phase sleep that long before it
+    writes, so the recovery tests can kill a worker mid-run deterministically. It is read
+    from the environment only, logged loudly when set, and must never be set in production.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import delete, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from placement.config import Settings
+from placement.db import get_engine, session_scope
+from placement.matching import (
+    Instance,
+    InstanceError,
+    Result,
+    components,
+    load_instance,
+    merge_results,
+    result_from_dict,
+    result_to_dict,
+    solve,
+)
+from placement.models import MatchRun, Proposal, ProposalStatus, RunStatus, UnplacedTrainee, utcnow
+from placement.services.common import bulk_insert
+from placement.services.instances import build
+from placement.services.runs.claims import (
+    Claim,
+    Heartbeat,
+    LostClaim,
+    advance,
+    claim_run,
+    current_claim,
+    fail,
+    owned,
+    retry_or_fail,
+    rows_matched,
+    step_progress,
+)
+from placement.services.runs.stored import pack_instance, unpack_instance
+
+log = logging.getLogger(__name__)
+
+SLOW_WRITE_ENV = "PLACEMENT_TEST_SLOW_WRITE_SECONDS"
+FANOUT_ENV = "PLACEMENT_FANOUT_MIN_TRAINEES"
+# A component is worth its own task only when it is large: each task reads and parses the
+# whole stored instance.
+DEFAULT_FANOUT_MIN_TRAINEES = 5000
+
+# Progress milestones (percent) of one attempt.
+P_LOADING, P_LOADED, P_SOLVING, P_SOLVED, P_WRITING = 2, 15, 25, 80, 85
+
+FanOut = Callable[[int, int, list[list[int]]], None]
+"""Sends component groups of a run (run id, attempt, component indices per task) to workers."""
+
+
+class SolverFailure(Exception):
+    """The instance is invalid or the engine failed: retrying would fail the same way."""
+
+
+def _fanout_min_trainees() -> int:
+    raw = os.environ.get(FANOUT_ENV, "")
+    return int(raw) if raw.strip() else DEFAULT_FANOUT_MIN_TRAINEES
+
+
+def plan_fanout(sizes: Sequence[int], min_trainees: int | None = None) -> list[list[int]]:
+    """Component groups worth solving on separate workers, given the trainee count of each
+    component: one task per component with at least `min_trainees` trainees, plus one for
+    all the small ones. Empty when fewer than two components are large (then one task
+    solves the whole round)."""
+    threshold = _fanout_min_trainees() if min_trainees is None else min_trainees
+    big = [i for i, size in enumerate(sizes) if size >= threshold]
+    if len(big) < 2:
+        return []
+    small = [i for i in range(len(sizes)) if i not in set(big)]
+    return [[i] for i in big] + ([small] if small else [])
+
+
+def _slow_write_for_tests() -> None:
+    raw = os.environ.get(SLOW_WRITE_ENV, "")
+    if not raw.strip():
+        return
+    seconds = float(raw)
+    log.warning("%s=%s is set: sleeping in the writing phase (tests only)", SLOW_WRITE_ENV, raw)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(min(0.1, max(0.0, deadline - time.monotonic())))
+
+
+def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
+    """Read the round, store its instance on the run, then validate it; the timings and
+    left-out counts. An invalid instance is stored too, so it can be examined offline."""
+    t0 = time.perf_counter()
+    with session_scope(engine) as session:
+        built = build(
+            session=session,
+            round_id=claim.round_id,
+            weights=claim.weights,
+            allow_unranked=claim.allow_unranked,
+        )
+    t1 = time.perf_counter()
+    try:
+        packed, sha256 = pack_instance(built.data)
+    except ValueError as exc:  # a non-finite number
+        raise SolverFailure(f"invalid instance: {exc}") from exc
+    store_attempt_instance(engine, claim, packed, sha256)
+    t2 = time.perf_counter()
+    try:
+        instance = load_instance(built.data)
+    except InstanceError as exc:
+        raise SolverFailure(f"invalid instance: {exc}") from exc
+    t3 = time.perf_counter()
+    extra: dict[str, Any] = {
+        "load_seconds": round(t1 - t0, 4),
+        "store_seconds": round(t2 - t1, 4),
+        "build_seconds": round(t3 - t2, 4),
+        "trainees": len(built.data["trainees"]),
+        "slots": len(built.data["slots"]),
+    }
+    if built.left_out:
+        extra["left_out"] = built.left_out
+    return instance, extra
+
+
+def store_attempt_instance(engine: Engine, claim: Claim, packed: bytes, sha256: str) -> None:
+    """Keep the instance this attempt solves on the run; LostClaim if it is not ours."""
+    with session_scope(engine) as session:
+        stored = session.execute(
+            update(MatchRun)
+            .where(owned(claim))
+            .values(instance_gz=packed, instance_sha256=sha256, heartbeat_at=utcnow())
+        )
+        if rows_matched(stored) != 1:
+            raise LostClaim()
+
+
+def _keep_load_stats(engine: Engine, claim: Claim, extra: dict[str, Any]) -> None:
+    """Keep what loading found (timings, left-out counts) on the run while its components
+    are solved elsewhere, for `finish_components` to write with the merged result."""
+    with session_scope(engine) as session:
+        kept = session.execute(update(MatchRun).where(owned(claim)).values(stats=extra))
+        if rows_matched(kept) != 1:
+            raise LostClaim()
+
+
+def _load_stored(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
+    """The instance this attempt stored (for fanned-out pieces: they solve exactly what the
+    attempt loaded, whatever has changed in the round since), with the load stats kept by
+    `_keep_load_stats`; LostClaim if not ours."""
+    t0 = time.perf_counter()
+    with session_scope(engine) as session:
+        row = session.execute(
+            sa_select(
+                col(MatchRun.instance_gz), col(MatchRun.instance_sha256), col(MatchRun.stats)
+            ).where(owned(claim))
+        ).first()
+    if row is None or row.instance_gz is None:
+        raise LostClaim()
+    data = unpack_instance(claim.run_id, row.instance_gz, row.instance_sha256).data()
+    try:
+        instance = load_instance(data)
+    except InstanceError as exc:
+        raise SolverFailure(f"invalid instance: {exc}") from exc
+    extra: dict[str, Any] = dict(row.stats or {})
+    extra["reload_seconds"] = round(time.perf_counter() - t0, 4)
+    extra["trainees"] = len(data["trainees"])
+    extra["slots"] = len(data["slots"])
+    return instance, extra
+
+
+def _solve(instance: Instance) -> Result:
+    try:
+        return solve(instance)
+    except Exception as exc:
+        raise SolverFailure(f"solver error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) -> None:
+    """Replace the run's proposals and unplaced rows and mark it succeeded, atomically."""
+    t0 = time.perf_counter()
+    proposals = [
+        {
+            "run_id": claim.run_id,
+            "trainee_id": int(a.trainee_id),
+            "slot_id": int(a.slot_id),
+            "rank": a.rank,
+            "cost": float(a.cost),
+            "terms": {k: float(v) for k, v in a.terms.items()},
+            "status": ProposalStatus.PROPOSED,
+        }
+        for a in result.assignments
+        if not a.locked
+    ]
+    unplaced = [
+        {"run_id": claim.run_id, "trainee_id": int(u.trainee_id), "reason": u.reason}
+        for u in result.unplaced
+    ]
+    with session_scope(engine) as session:
+        started_at = session.execute(
+            select(col(MatchRun.started_at)).where(col(MatchRun.id) == claim.run_id)
+        ).scalar_one()
+        # An attempt only ever commits together with `succeeded`: these deletes find
+        # nothing unless something outside this module wrote rows for a running run.
+        session.execute(delete(Proposal).where(col(Proposal.run_id) == claim.run_id))
+        session.execute(delete(UnplacedTrainee).where(col(UnplacedTrainee.run_id) == claim.run_id))
+        bulk_insert(session, Proposal, proposals)
+        bulk_insert(session, UnplacedTrainee, unplaced)
+        now = utcnow()
+        stats = {k: _plain(v) for k, v in asdict(result.stats).items()}
+        stats.update(extra)
+        stats["write_seconds"] = round(time.perf_counter() - t0, 4)
+        stats["total_seconds"] = round((now - started_at).total_seconds(), 4)
+        stats["attempts"] = claim.attempt
+        done = session.execute(
+            update(MatchRun)
+            .where(owned(claim))
+            .values(
+                status=RunStatus.SUCCEEDED,
+                phase="done",
+                progress=100,
+                stats=stats,
+                error=None,
+                finished_at=now,
+                heartbeat_at=now,
+            )
+        )
+        if rows_matched(done) != 1:
+            raise LostClaim()  # rolls the inserts back
+
+
+def _plain(value: Any) -> Any:
+    # numpy scalars into JSON-friendly Python numbers.
+    if hasattr(value, "item") and callable(value.item):
+        return value.item()
+    return value
+
+
+def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = None) -> None:
+    """The task body: claim the run, load, solve, write; see the module docstring.
+
+    With `fan_out`, a round whose candidate graph splits into several large components is
+    handed to `fan_out` (one task per large component, see `plan_fanout`) and finished by
+    `finish_components`; without it, or for a round that does not split, it is solved here.
+    """
+    engine = get_engine(settings)
+    claim = claim_run(engine, settings, run_id)
+    if claim is None:
+        log.info("run %s: nothing to do (finished or owned by another worker)", run_id)
+        return
+    log.info("run %s: attempt %s", run_id, claim.attempt)
+    try:
+        with Heartbeat(engine, claim, settings):
+            advance(engine, claim, P_LOADING, "loading")
+            instance, extra = _load(engine, claim)
+            advance(engine, claim, P_SOLVING, "solving")
+            # Two large components need at least twice the threshold: skip the split otherwise.
+            if fan_out is not None and len(instance.trainees) >= 2 * _fanout_min_trainees():
+                groups = plan_fanout([len(p.trainees) for p in _components(instance)])
+                if groups:
+                    extra["components_fanned_out"] = len(groups)
+                    log.info("run %s: fanning out %s component groups", run_id, len(groups))
+                    _keep_load_stats(engine, claim, extra)
+                    fan_out(run_id, claim.attempt, groups)
+                    return
+            t0 = time.perf_counter()
+            result = _solve(instance)
+            extra["solve_wall_seconds"] = round(time.perf_counter() - t0, 4)
+            advance(engine, claim, P_WRITING, "writing")
+            _slow_write_for_tests()
+            _write(engine, claim, result, extra)
+        log.info("run %s: succeeded", run_id)
+    except LostClaim:
+        log.warning("run %s: attempt %s lost its claim; stopping", run_id, claim.attempt)
+    except SolverFailure as exc:
+        fail(engine, claim, str(exc))
+    except Exception as exc:
+        retry_or_fail(engine, settings, claim, exc)
+
+
+def _components(instance: Instance) -> list[Instance]:
+    try:
+        return list(components(instance))
+    except Exception as exc:
+        raise SolverFailure(f"solver error: {exc.__class__.__name__}: {exc}") from exc
+
+
+def solve_components(
+    run_id: int, attempt: int, indices: Sequence[int], *, settings: Settings
+) -> list[dict[str, Any]] | None:
+    """Solve some components of a fanned-out run; their results as result dicts, or None
+    when the attempt no longer owns the run (or failed it)."""
+    engine = get_engine(settings)
+    claim = current_claim(engine, run_id, attempt)
+    if claim is None:
+        return None
+    try:
+        with Heartbeat(engine, claim, settings):
+            instance, _ = _load_stored(engine, claim)
+            parts = _components(instance)
+            results = [result_to_dict(_solve(parts[i])) for i in indices]
+            step_progress(engine, claim, max(1, (P_SOLVED - P_SOLVING) // len(parts)), P_SOLVED)
+            return results
+    except LostClaim:
+        return None
+    except SolverFailure as exc:
+        fail(engine, claim, str(exc))
+    except Exception as exc:
+        retry_or_fail(engine, settings, claim, exc)
+    return None
+
+
+def finish_components(
+    results: Sequence[list[dict[str, Any]] | None],
+    run_id: int,
+    attempt: int,
+    *,
+    settings: Settings,
+) -> None:
+    """Merge the component results of a fanned-out run and write them (the chord's end)."""
+    engine = get_engine(settings)
+    claim = current_claim(engine, run_id, attempt)
+    if claim is None or any(r is None for r in results):
+        return
+    try:
+        with Heartbeat(engine, claim, settings):
+            advance(engine, claim, P_SOLVED, "solving")
+            instance, extra = _load_stored(engine, claim)
+            parts = [result_from_dict(d) for group in results if group for d in group]
+            try:
+                merged = merge_results(instance, parts)
+            except Exception as exc:
+                raise SolverFailure(f"merge error: {exc.__class__.__name__}: {exc}") from exc
+            extra["components_fanned_out"] = len(results)
+            advance(engine, claim, P_WRITING, "writing")
+            _slow_write_for_tests()
+            _write(engine, claim, merged, extra)
+    except LostClaim:
+        pass
+    except SolverFailure as exc:
+        fail(engine, claim, str(exc))
+    except Exception as exc:
+        retry_or_fail(engine, settings, claim, exc)
