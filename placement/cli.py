@@ -171,31 +171,28 @@ def run_round(round_id: int, wait: bool) -> None:
     import json
     import time
 
-    from sqlmodel import select
-
     from placement.db import session_scope
     from placement.errors import DomainError
-    from placement.models import MatchRun, User
-    from placement.services.runs.reading import start_run
+    from placement.models import RunStatus
+    from placement.services.runs.reading import get_run, start_run
+    from placement.services.users import first_coordinator
 
     settings = _settings()
     try:
         with session_scope(settings) as session:
-            actor = session.exec(
-                select(User).where(User.role == "coordinator").order_by(User.id)  # type: ignore[arg-type]
-            ).first()
+            actor = first_coordinator(session)
             run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
     except DomainError as exc:
         _fail(exc)
     click.echo(f"run {run.id} queued")
     while wait:
         time.sleep(1)
-        with session_scope(settings) as session:
-            current = session.get(MatchRun, run.id)
-        assert current is not None
+        with session_scope(settings, readonly=True) as session:
+            assert run.id is not None
+            current = get_run(session=session, actor=first_coordinator(session), run_id=run.id)
         click.echo(f"run {current.id}: {current.status} {current.phase} {current.progress}%")
-        if current.status in ("succeeded", "failed"):
-            if current.status == "failed":
+        if current.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
+            if current.status == RunStatus.FAILED:
                 click.echo(f"error: {current.error}", err=True)
                 sys.exit(1)
             click.echo(json.dumps(current.stats, indent=1) if current.stats else "")

@@ -20,29 +20,14 @@ from placement.api.common import (
 from placement.flask_db import db_session, settings_of
 from placement.models import PROPOSAL_STATUSES, RUN_PHASES, RUN_STATUSES, UNPLACED_REASONS
 from placement.services import approvals, instances, runs
-from placement.services.validation import WEIGHT_KEYS, WeightsFields, text
+from placement.services.validation import WeightsFields, text
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1", description="Match runs and proposals")
-
-TERMS = {key: fields.Float() for key in WEIGHT_KEYS}
 
 
 class RunArgsSchema(Schema):
     weights = fields.Nested(WeightsFields)
     allow_unranked = fields.Boolean()
-
-
-class RunStatsSchema(Schema):
-    placed = fields.Integer()
-    unplaced = fields.Integer()
-    objective = fields.Float()
-    first_choice = fields.Integer()
-    top3 = fields.Integer()
-    mean_rank = fields.Float(allow_none=True)
-    worst_rank = fields.Integer(allow_none=True)
-    blocking_pairs = fields.Integer()
-    solve_seconds = fields.Float()
-    total_seconds = fields.Float()
 
 
 class RunSchema(Schema):
@@ -56,7 +41,15 @@ class RunSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
     weights = fields.Dict(keys=fields.String(), values=fields.Float())
     allow_unranked = fields.Boolean()
-    stats = fields.Dict(allow_none=True, metadata={"description": "see RunStats"})
+    stats = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": (
+                "placed, unplaced, objective, first_choice, top3, mean_rank, worst_rank, "
+                "blocking_pairs, solve_seconds, total_seconds"
+            )
+        },
+    )
     error = fields.String(allow_none=True)
     instance_sha256 = fields.String(
         allow_none=True,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from placement import auth
 from placement.errors import Conflict, InvalidInput
@@ -56,3 +56,10 @@ def create_user(
     if commit:
         session.commit()
     return user
+
+
+def first_coordinator(session: Session) -> User | None:
+    """The oldest coordinator account: who the command line acts as for system work."""
+    return session.exec(
+        select(User).where(User.role == "coordinator").order_by(col(User.id))
+    ).first()
