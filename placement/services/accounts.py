@@ -57,7 +57,7 @@ def register(*, session: Session, email: str, password: str, name: str, role: st
         session=session, email=email, name=name, role=role, password=password, commit=False
     )
     user.last_login_at = utcnow()
-    audit(session, actor=user, action="register", object_type="user", object_id=user.id)
+    audit(session, actor=user, action="account.register", object_type="user", object_id=user.id)
     token = issue_token(session=session, user=user, commit=False)
     session.commit()
     return SignedIn(user=user, token=token)
@@ -78,7 +78,7 @@ def login(*, session: Session, email: str, password: str, ip: str | None = None)
         audit(
             session,
             actor=user,
-            action="login_failed",
+            action="login.fail",
             object_type="user",
             object_id=user.id if user else "",
             ip=ip,

@@ -137,7 +137,7 @@ def _take_seat(session: Session, actor: User, proposal: Proposal, rnd: Round) ->
     audit(
         session,
         actor=actor,
-        action="proposal_approved",
+        action="proposal.approve",
         object_type="proposal",
         object_id=proposal.id,
         placement_id=placement.id,
@@ -193,7 +193,7 @@ def reject_proposal(*, session: Session, actor: User, proposal_id: int, reason: 
     audit(
         session,
         actor=actor,
-        action="proposal_rejected",
+        action="proposal.reject",
         object_type="proposal",
         object_id=proposal.id,
         reason=reason,
@@ -256,7 +256,7 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
     audit(
         session,
         actor=actor,
-        action="run_approved_all",
+        action="run.approve_all",
         object_type="run",
         object_id=run.id,
         approved=len(approved),
@@ -335,7 +335,7 @@ def _write_approvals(
             {
                 "at": now,
                 "actor_id": actor.id,
-                "action": "proposal_approved",
+                "action": "proposal.approve",
                 "object_type": "proposal",
                 "object_id": str(proposal_id),
                 "detail": {
@@ -373,7 +373,7 @@ def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> P
     audit(
         session,
         actor=actor,
-        action="placement_withdrawn",
+        action="placement.withdraw",
         object_type="placement",
         object_id=placement.id,
         slot_id=placement.slot_id,

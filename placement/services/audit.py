@@ -44,7 +44,7 @@ def record_denied(
     audit(
         session,
         actor=actor,
-        action="request_denied",
+        action="request.deny",
         object_type="request",
         object_id=f"{method} {path}"[:50],
         ip=ip,

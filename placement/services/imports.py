@@ -355,7 +355,7 @@ def import_trainees(
     audit(
         session,
         actor=actor,
-        action="import_trainees",
+        action="trainee.import",
         object_type="round",
         object_id=rnd.id,
         created=len(new_rows),
@@ -501,7 +501,7 @@ def import_slots(
     audit(
         session,
         actor=actor,
-        action="import_slots",
+        action="slot.import",
         object_type="round",
         object_id=rnd.id,
         created=len(created),

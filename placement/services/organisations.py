@@ -43,7 +43,7 @@ def create_organisation(*, session: Session, actor: User, values: dict[str, Any]
     audit(
         session,
         actor=actor,
-        action="organisation_created",
+        action="organisation.create",
         object_type="organisation",
         object_id=org.id,
     )
@@ -82,7 +82,7 @@ def update_organisation(
     audit(
         session,
         actor=actor,
-        action="organisation_updated",
+        action="organisation.update",
         object_type="organisation",
         object_id=org.id,
         fields=sorted(values),
@@ -98,7 +98,7 @@ def verify_organisation(*, session: Session, actor: User, organisation_id: int) 
     audit(
         session,
         actor=actor,
-        action="organisation_verified",
+        action="organisation.verify",
         object_type="organisation",
         object_id=org.id,
     )

@@ -144,7 +144,7 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
             event.ip = None
         session.execute(delete(User).where(col(User.id) == user_id))
     audit(
-        session, actor=actor, action="trainee_erased", object_type="trainee", object_id=trainee.id
+        session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id
     )
     session.commit()
     return trainee

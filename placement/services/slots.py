@@ -135,7 +135,7 @@ def create_slot(*, session: Session, actor: User, round_id: int, values: dict[st
     _check_slot(slot)
     session.add(slot)
     session.flush()
-    audit(session, actor=actor, action="slot_created", object_type="slot", object_id=slot.id)
+    audit(session, actor=actor, action="slot.create", object_type="slot", object_id=slot.id)
     session.commit()
     return slot
 
@@ -195,7 +195,7 @@ def update_slot(*, session: Session, actor: User, slot_id: int, values: dict[str
     audit(
         session,
         actor=actor,
-        action="slot_updated",
+        action="slot.update",
         object_type="slot",
         object_id=slot.id,
         fields=sorted(values),
@@ -215,7 +215,7 @@ def delete_slot(*, session: Session, actor: User, slot_id: int) -> None:
     audit(
         session,
         actor=actor,
-        action="slot_deleted",
+        action="slot.delete",
         object_type="slot",
         object_id=slot.id,
         title=slot.title,
@@ -306,7 +306,7 @@ def set_rankings(
     audit(
         session,
         actor=actor,
-        action="rankings_set",
+        action="ranking.set",
         object_type="slot",
         object_id=slot.id,
         count=len(trainee_ids),

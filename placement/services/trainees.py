@@ -116,7 +116,7 @@ def create_trainee(*, session: Session, actor: User, values: dict[str, Any]) -> 
     session.add(trainee)
     session.flush()
     audit(
-        session, actor=actor, action="trainee_created", object_type="trainee", object_id=trainee.id
+        session, actor=actor, action="trainee.create", object_type="trainee", object_id=trainee.id
     )
     session.commit()
     return trainee
@@ -144,7 +144,7 @@ def update_trainee(
     audit(
         session,
         actor=actor,
-        action="trainee_updated",
+        action="trainee.update",
         object_type="trainee",
         object_id=trainee.id,
         fields=sorted(values),

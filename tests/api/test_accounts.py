@@ -81,7 +81,7 @@ def test_login_same_401_for_unknown_email_and_wrong_password(
     )
     assert wrong.status_code == unknown.status_code == 401
     assert wrong.get_json() == unknown.get_json()
-    failed = session.exec(select(AuditEvent).where(AuditEvent.action == "login_failed")).all()
+    failed = session.exec(select(AuditEvent).where(AuditEvent.action == "login.fail")).all()
     assert len(failed) == 2
     ok = client.post(f"{API}/auth/login", json={"email": email.upper(), "password": PASSWORD})
     assert ok.status_code == 200

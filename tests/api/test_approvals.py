@@ -45,7 +45,7 @@ def test_approve_creates_placement_and_fills_a_seat(
     assert proposal is not None and proposal.status == "approved"
     # Approving the same proposal again is a conflict.
     assert _approve(client, world, world.ids["proposal_a"]).status_code == 409
-    assert session.exec(select(AuditEvent).where(AuditEvent.action == "proposal_approved")).first()
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "proposal.approve")).first()
 
 
 def test_approve_conflicts_slot_full_and_already_placed(
@@ -316,7 +316,7 @@ def test_approve_all_decides_each_proposal_as_one_by_one_would(
     assert by_trainee[_id(t2)].slot_id == _id(roomy)
     events = session.exec(
         select(AuditEvent).where(
-            AuditEvent.action == "proposal_approved",
+            AuditEvent.action == "proposal.approve",
             AuditEvent.object_id.in_([str(_id(proposals[_id(t)])) for t in (t1, t2)]),  # type: ignore[attr-defined]
         )
     ).all()

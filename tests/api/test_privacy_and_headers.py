@@ -46,7 +46,7 @@ def test_export_says_what_staff_did_about_the_trainee(client: FlaskClient, world
     )
     data = client.get(f"{API}/trainees/me/export", headers=world.headers("trainee_a")).get_json()
     about = data["about_you"]
-    assert [(e["action"], e["object_id"]) for e in about] == [("proposal_approved", str(proposal))]
+    assert [(e["action"], e["object_id"]) for e in about] == [("proposal.approve", str(proposal))]
     assert "actor_id" not in about[0] and "ip" not in about[0]
 
 
@@ -75,7 +75,7 @@ def test_erasure_removes_personal_fields_keeps_history(
     assert session.exec(select(Preference).where(Preference.trainee_id == tid)).first()
     # Their old token no longer works; the erasure is audited.
     assert client.get(f"{API}/me", headers=world.headers("trainee_b")).status_code == 401
-    assert session.exec(select(AuditEvent).where(AuditEvent.action == "trainee_erased")).first()
+    assert session.exec(select(AuditEvent).where(AuditEvent.action == "trainee.erase")).first()
     r = client.get(f"{API}/trainees/{tid}", headers=world.headers("coordinator"))
     assert r.get_json()["erased_at"]
     assert email not in r.get_data(as_text=True)
@@ -90,12 +90,12 @@ def test_audit_log_records_decisions_and_denials(client: FlaskClient, world: Wor
     r = client.get(f"{API}/audit?per_page=100", headers=world.headers("coordinator"))
     assert r.status_code == 200
     actions = [e["action"] for e in r.get_json()["items"]]
-    assert {"request_denied", "login_failed", "proposal_approved"} <= set(actions)
-    denied = next(e for e in r.get_json()["items"] if e["action"] == "request_denied")
+    assert {"request.deny", "login.fail", "proposal.approve"} <= set(actions)
+    denied = next(e for e in r.get_json()["items"] if e["action"] == "request.deny")
     assert denied["actor_id"] == world.users["trainee_a"].id
     assert denied["detail"]["path"] == f"{API}/rounds"
     r = client.get(f"{API}/audit?action=login_failed", headers=world.headers("coordinator"))
-    assert {e["action"] for e in r.get_json()["items"]} == {"login_failed"}
+    assert {e["action"] for e in r.get_json()["items"]} == {"login.fail"}
 
 
 def test_security_headers_everywhere(client: FlaskClient, world: World) -> None:

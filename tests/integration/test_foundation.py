@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import pytest
 from alembic.runtime.migration import MigrationContext
@@ -16,7 +17,7 @@ from placement.config import Settings
 from placement.db import make_engine
 from placement.models import Placement, Slot, Trainee
 from tests import factories as f
-from tests.conftest import Backend
+from tests.conftest import Backend, create_postgres_database, require
 
 
 def test_create_app_builds_independent_apps(settings: Settings) -> None:
@@ -223,3 +224,26 @@ def test_index_page(client) -> None:  # type: ignore[no-untyped-def]
     response = client.get("/")
     assert response.status_code == 200
     assert b"Placement" in response.data
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_stored_audit_actions_are_renamed_to_noun_verb(kind: str, tmp_path: Path) -> None:
+    if kind == "postgres":
+        require("postgres")
+        url = create_postgres_database("audit_names")
+    else:
+        url = f"sqlite:///{tmp_path / 'audit.sqlite'}"
+    migrate.upgrade(url, "9884cd18df6f")
+    engine = make_engine(url)
+    insert = text(
+        "INSERT INTO audit_events (at, action, object_type, object_id, detail) "
+        "VALUES (CURRENT_TIMESTAMP, :action, 'x', '1', '{}')"
+    )
+    with engine.begin() as conn:
+        for action in ("proposal_approved", "round_open", "register", "run.start"):
+            conn.execute(insert, {"action": action})
+    migrate.upgrade(url)
+    with engine.connect() as conn:
+        actions = conn.execute(text("SELECT action FROM audit_events ORDER BY id")).scalars()
+        assert list(actions) == ["proposal.approve", "round.open", "account.register", "run.start"]
+    engine.dispose()
