@@ -94,7 +94,7 @@ def test_audit_log_records_decisions_and_denials(client: FlaskClient, world: Wor
     denied = next(e for e in r.get_json()["items"] if e["action"] == "request.deny")
     assert denied["actor_id"] == world.users["trainee_a"].id
     assert denied["detail"]["path"] == f"{API}/rounds"
-    r = client.get(f"{API}/audit?action=login_failed", headers=world.headers("coordinator"))
+    r = client.get(f"{API}/audit?action=login.fail", headers=world.headers("coordinator"))
     assert {e["action"] for e in r.get_json()["items"]} == {"login.fail"}
 
 
