@@ -7,6 +7,9 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+# Where the JSON API lives; everything else is a page.
+API_PREFIX = "/api/"
+
 DEFAULT_INSTANCE_DIR = Path(os.environ.get("PLACEMENT_INSTANCE_DIR", "instance")).resolve()
 
 
