@@ -7,10 +7,9 @@ from typing import Any
 from flask import Flask, request
 from flask_wtf.csrf import CSRFError
 
+from placement.config import API_PREFIX
 from placement.web.common import csrf, login_manager, nav_items
 from placement.web.errors import http_error_page, render_error
-
-API_PREFIX = "/api/"
 
 
 def register_web(app: Flask) -> None:
