@@ -61,7 +61,7 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
     if rnd.status != source:
         raise WrongState(f"Cannot {action} a round that is {rnd.status}; it must be {source}.")
     rnd.status = target
-    audit(session, actor=actor, action=f"round_{action}", object_type="round", object_id=rnd.id)
+    audit(session, actor=actor, action=f"round.{action}", object_type="round", object_id=rnd.id)
     session.commit()
     return rnd
 

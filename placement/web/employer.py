@@ -13,7 +13,6 @@ from placement.services import organisations, slots
 from placement.services.pages import employer as pages
 from placement.services.pages.placements import published_placements
 from placement.services.validation import OrganisationFields, SlotFields
-from placement.web import errors
 from placement.web.common import (
     actor,
     attempt,
@@ -23,7 +22,7 @@ from placement.web.common import (
     view_context,
 )
 
-bp = errors.install(Blueprint("employer", __name__, url_prefix="/employer"))
+bp = Blueprint("employer", __name__, url_prefix="/employer")
 
 ORG_FORM = ("name", "kind", "accreditations", "postcode", "latitude", "longitude", "website")
 SLOT_FORM = slots.EDITABLE

@@ -14,7 +14,6 @@ from placement.services.pages import trainee as pages
 from placement.services.pages.placements import published_placements
 from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
-from placement.web import errors
 from placement.web.common import (
     actor,
     attempt,
@@ -27,7 +26,7 @@ from placement.web.common import (
     view_context,
 )
 
-bp = errors.install(Blueprint("trainee", __name__, url_prefix="/trainee"))
+bp = Blueprint("trainee", __name__, url_prefix="/trainee")
 
 PROFILE_FORM = trainees.PROFILE_FIELDS
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from placement.web import errors
 from placement.web.common import role_required
 
-bp = errors.install(Blueprint("coordinator", __name__, url_prefix="/coordinator"))
+bp = Blueprint("coordinator", __name__, url_prefix="/coordinator")
 
 
 @bp.before_request
