@@ -322,3 +322,18 @@ def test_components_merge_equals_the_single_stable_solve() -> None:
     assert merged.assignments == whole.assignments
     assert merged.lottery == whole.lottery and merged.mode == "stable"
     assert merged.stats.blocking_pairs == 0
+
+
+def test_placement_solve_mode_option(tmp_path: Any) -> None:
+    from click.testing import CliRunner
+
+    from placement.cli import main
+
+    path = tmp_path / "round.json"
+    path.write_text(json.dumps(_doc([_t("a", ["s"]), _t("b", ["s"])], [_s("s")])))
+    out = CliRunner().invoke(main, ["solve", str(path), "--mode", "stable"])
+    assert out.exit_code == 0, out.output
+    doc = json.loads(out.stdout)
+    assert doc["mode"] == "stable" and sorted(doc["lottery"]) == ["a", "b"]
+    bad = CliRunner().invoke(main, ["solve", str(path), "--mode", "fair"])
+    assert bad.exit_code == 2 and "fair" in bad.output
