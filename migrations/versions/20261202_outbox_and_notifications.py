@@ -63,6 +63,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_messages_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_outbox_messages_to_created', ['to_address', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_user_id'), ['user_id'], unique=False)
 
@@ -74,6 +75,7 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_user_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_kind'))
+        batch_op.drop_index('ix_outbox_messages_to_created')
         batch_op.drop_index('ix_outbox_messages_due')
 
     op.drop_table('outbox_messages')
