@@ -4,7 +4,7 @@
 worker (claimed, then marked sent). `notifications`: what each user was told, in the app.
 
 Revision ID: a7c3e5f1d2b4
-Revises: 9884cd18df6f
+Revises: 5a1d7c3e9b20
 Create Date: 2026-12-02 07:38:30.615328
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = 'a7c3e5f1d2b4'
-down_revision: str | None = '9884cd18df6f'
+down_revision: str | None = '5a1d7c3e9b20'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
