@@ -63,6 +63,7 @@ class Env:
         message = queue_mail(
             session, to=to, kind="results_unplaced", context=CONTEXT, user_id=user.id
         )
+        session.flush()
         assert message.id is not None
         return message.id
 
