@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from placement.config import Settings
+from placement.config import ConfigError, Settings
 from placement.db import session_scope
 from placement.models import Notification, OutboxMessage, Round, utcnow
 from placement.services import mail
@@ -394,3 +394,12 @@ def test_a_worker_that_died_mid_send_is_sent_again_and_logged(
     assert "never marked it sent" in caplog.text
     (got,) = smtp.inbox.wait_for(1)
     assert got.message["Message-ID"] == row(settings, outbox_id).message_id
+
+
+def test_a_mail_url_that_is_not_smtp_is_refused_at_start(tmp_path: Path) -> None:
+    env = {"PLACEMENT_INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "k", "MAIL_URL": "http://x"}
+    with pytest.raises(ConfigError, match="MAIL_URL must look like smtp://"):
+        Settings.from_env(env)
+    ok = Settings.from_env({**env, "MAIL_URL": "smtps://u:p@mail.example:465"})
+    assert ok.mail_url == "smtps://u:p@mail.example:465"
+    assert Settings.from_env({**env, "MAIL_URL": ""}).mail_url is None
