@@ -150,6 +150,7 @@ def register_api(app: Flask) -> None:
         accounts,
         audit,
         imports,
+        notifications,
         organisations,
         placements,
         preferences,
@@ -171,6 +172,7 @@ def register_api(app: Flask) -> None:
         placements,
         imports,
         audit,
+        notifications,
     )
     for module in modules:
         api.register_blueprint(module.blp)
