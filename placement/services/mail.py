@@ -153,7 +153,7 @@ def queue_mail(
     rendered = render(kind, context, base_url=settings.base_url if settings else Settings.base_url)
     now = utcnow()
     message = OutboxMessage(
-        message_id=f"<{uuid.uuid4().hex}.{kind.replace('_', '-')}@{_domain(settings)}>",
+        message_id=f"<{uuid.uuid4().hex}@{_domain(settings)}>",
         dedupe_key=dedupe_key,
         to_address=to,
         subject=rendered.subject[:300],

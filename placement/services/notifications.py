@@ -32,7 +32,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services.common import Page, paginate, require_role
-from placement.services.mail import SETTINGS_KEY, queue_mail
+from placement.services.mail import queue_mail
 
 DEADLINE_REMINDERS_TASK = "workers.tasks.send_deadline_reminders"
 ANY_ROLE = ("trainee", "employer", "coordinator")
@@ -299,7 +299,6 @@ def send_deadline_reminders(*, settings: Settings, now: datetime | None = None) 
     now = now or utcnow()
     queued = 0
     with session_scope(settings) as session:
-        session.info[SETTINGS_KEY] = settings
         candidates = session.exec(
             select(Round).where(
                 Round.status == "open",
