@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from typing import Any, cast
+from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
@@ -16,6 +19,36 @@ bp = errors.install(Blueprint("notifications_page", __name__))
 
 PER_PAGE = 20
 ANY_ROLE = notifications.ANY_ROLE
+_URL = re.compile(r"(https?://\S+)")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A run of a notification's text; `href` when it is a link."""
+
+    text: str
+    href: str | None = None
+
+
+def paragraphs(body: str) -> list[list[list[Piece]]]:
+    """A notification's text as paragraphs of lines of pieces. The mail's links become
+    links to the page's path on this site (short enough for a phone screen)."""
+    out = []
+    for paragraph in body.split("\n\n"):
+        lines = []
+        for line in paragraph.strip().split("\n"):
+            pieces = []
+            for i, part in enumerate(_URL.split(line.strip())):
+                if i % 2 == 0:
+                    if part:
+                        pieces.append(Piece(part))
+                    continue
+                parts = urlsplit(part)
+                path = parts.path or "/"
+                pieces.append(Piece(path, path + (f"?{parts.query}" if parts.query else "")))
+            lines.append(pieces)
+        out.append(lines)
+    return out
 
 
 @bp.app_context_processor
@@ -39,7 +72,9 @@ def index() -> Any:
     page = notifications.list_notifications(
         session=db_session(), actor=actor(), page=page_arg(), per_page=PER_PAGE
     )
-    return render_template("notifications.html", title="Your messages", page=page)
+    return render_template(
+        "notifications.html", title="Your messages", page=page, paragraphs=paragraphs
+    )
 
 
 @bp.post("/notifications/<id:notification_id>/read")
