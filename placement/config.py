@@ -53,6 +53,8 @@ class Settings:
     # hour apart), `mail_max_attempts` times in all.
     mail_retry_base: float = 30.0
     mail_max_attempts: int = 8
+    # How often beat sends the outbox sweep (mail the broker lost goes out within about this).
+    mail_sweep_seconds: float = 60.0
 
     @property
     def mail_dir(self) -> Path:
@@ -113,6 +115,7 @@ class Settings:
             "base_url": (env.get("PLACEMENT_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
             "mail_retry_base": float(env.get("MAIL_RETRY_BASE_SECONDS", "30")),
             "mail_max_attempts": int(env.get("MAIL_MAX_ATTEMPTS", "8")),
+            "mail_sweep_seconds": float(env.get("MAIL_SWEEP_SECONDS", "60")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
