@@ -144,7 +144,9 @@ def test_accounts_that_joined_an_imported_profile_unproved_must_confirm(
 def test_verify_links_are_single_use_expire_and_wait_out_a_weak_password(
     client: FlaskClient, session: Session
 ) -> None:
-    client.post(f"{API}/auth/register", json={"email": "v@example.test", "name": "V", "role": "employer"})
+    client.post(
+        f"{API}/auth/register", json={"email": "v@example.test", "name": "V", "role": "employer"}
+    )
     token = last_token(session, "v@example.test")
     for weak in ("Summer2026", "password123", "short"):
         r = client.post(f"{API}/auth/verify", json={"token": token, "password": weak})
@@ -154,9 +156,14 @@ def test_verify_links_are_single_use_expire_and_wait_out_a_weak_password(
     assert r.status_code == 200
     again = client.post(f"{API}/auth/verify", json={"token": token, "password": "another-pass-1"})
     assert again.status_code == 400
-    assert client.post(f"{API}/auth/verify", json={"token": "nope", "password": "x" * 12}).status_code == 400
+    assert (
+        client.post(f"{API}/auth/verify", json={"token": "nope", "password": "x" * 12}).status_code
+        == 400
+    )
     # An expired link (48 h) is refused.
-    client.post(f"{API}/auth/register", json={"email": "w@example.test", "name": "W", "role": "employer"})
+    client.post(
+        f"{API}/auth/register", json={"email": "w@example.test", "name": "W", "role": "employer"}
+    )
     token = last_token(session, "w@example.test")
     session.execute(
         update(EmailLink)
@@ -180,7 +187,9 @@ def test_verify_links_are_single_use_expire_and_wait_out_a_weak_password(
         ("\uff41lice@example.test", 202),  # full-width a: NFKC makes it plain "alice"
     ],
 )
-def test_look_alike_addresses(client: FlaskClient, session: Session, typed: str, status: int) -> None:
+def test_look_alike_addresses(
+    client: FlaskClient, session: Session, typed: str, status: int
+) -> None:
     f.user(session, email="alice@example.test", role="employer")
     session.commit()
     r = client.post(f"{API}/auth/register", json={"email": typed, "name": "A", "role": "employer"})
@@ -212,9 +221,7 @@ def test_mail_to_one_address_is_rate_limited(client: FlaskClient, session: Sessi
     assert len(mails_to(session, "flood@example.test")) == 5
 
 
-def test_registration_is_rate_limited_per_address(
-    settings: Settings, connection: object
-) -> None:
+def test_registration_is_rate_limited_per_address(settings: Settings, connection: object) -> None:
     limited = Settings(**{**settings.__dict__, "ratelimit_register": "2 per hour"})
     client = create_app(limited, bind=connection).test_client()  # type: ignore[arg-type]
     codes = [
@@ -226,7 +233,10 @@ def test_registration_is_rate_limited_per_address(
     ]
     assert codes == [202, 202, 429]
     # The page's registration counts against the same limit.
-    assert client.post(f"{API}/auth/password-reset", json={"email": "r@example.test"}).status_code == 429
+    assert (
+        client.post(f"{API}/auth/password-reset", json={"email": "r@example.test"}).status_code
+        == 429
+    )
 
 
 # --- login -------------------------------------------------------------------------------

@@ -31,7 +31,10 @@ def test_mfa_enrolment_login_recovery_and_disable(
     r = client.post(f"{API}/me/mfa", headers=headers)
     totp = pyotp.TOTP(r.get_json()["secret"])
     wrong = str((int(totp.now()) + 1) % 1_000_000).zfill(6)
-    assert client.post(f"{API}/me/mfa/confirm", json={"code": wrong}, headers=headers).status_code == 400
+    assert (
+        client.post(f"{API}/me/mfa/confirm", json={"code": wrong}, headers=headers).status_code
+        == 400
+    )
     confirmed = totp.now()
     r = client.post(f"{API}/me/mfa/confirm", json={"code": confirmed}, headers=headers)
     assert r.status_code == 200
@@ -43,7 +46,9 @@ def test_mfa_enrolment_login_recovery_and_disable(
     assert client.get(f"{API}/me", headers=headers).get_json()["mfa_enabled"] is True
 
     # Only after a right password is the code asked for.
-    bad_password = client.post(f"{API}/auth/login", json={"email": user.email, "password": "nope-nope-1"})
+    bad_password = client.post(
+        f"{API}/auth/login", json={"email": user.email, "password": "nope-nope-1"}
+    )
     assert bad_password.status_code == 401 and "mfa_required" not in bad_password.get_json()
     r = login(client, user.email)
     assert r.status_code == 401
@@ -61,7 +66,9 @@ def test_mfa_enrolment_login_recovery_and_disable(
     token = r.get_json()["token"]
     h = {"Authorization": f"Bearer {token}"}
     assert client.post(f"{API}/me/mfa/disable", json={"code": "nope"}, headers=h).status_code == 400
-    assert client.post(f"{API}/me/mfa/disable", json={"code": codes[1]}, headers=h).status_code == 204
+    assert (
+        client.post(f"{API}/me/mfa/disable", json={"code": codes[1]}, headers=h).status_code == 204
+    )
     assert login(client, user.email).status_code == 200
     actions = {a.action for a in session.exec(select(AuditEvent)).all()}
     assert {"mfa.enable", "mfa.disable", "login.fail", "login.success"} <= actions
