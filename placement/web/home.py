@@ -23,7 +23,6 @@ from placement.extensions import account_mail_limit, limiter
 from placement.flask_db import db_session
 from placement.services import accounts, mfa
 from placement.services.sessions import Credential
-from placement.web import errors
 from placement.web.common import (
     SignedIn,
     actor,
@@ -34,14 +33,12 @@ from placement.web.common import (
     text,
 )
 
-bp = errors.install(
-    Blueprint(
-        "web",
-        __name__,
-        template_folder="templates",
-        static_folder="static",
-        static_url_path="/assets",
-    )
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
 )
 
 HOME_BY_ROLE = {
