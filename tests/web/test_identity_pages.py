@@ -184,7 +184,7 @@ def test_change_password_and_sign_out_everywhere(client: Any, app: Any, session:
 
 def test_sign_in_asks_for_the_code_on_a_second_step(client: Any, session: Session) -> None:
     user = client_sign_in(client, session, "coordinator", "mfa-page@example.test")
-    enrolment, codes = mfa.enable_now(session=session, user=user)
+    enrolment, _codes = mfa.enable_now(session=session, user=user)
     post(client, "/account/sign-out-everywhere", {}, page="/account")
     r = post(client, "/sign-in", {"email": user.email, "password": PASSWORD})
     assert r.status_code == 302 and r.headers["Location"].endswith("/sign-in/code")
