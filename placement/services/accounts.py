@@ -488,7 +488,8 @@ def login(
     right password does an account with MFA ask for its code (MfaRequired); a wrong code
     counts as a failure in the same limiter.
     """
-    address = normalise_email(email)[:254]
+    # Counted as typed (normalised); a NUL character cannot go into a Postgres text column.
+    address = normalise_email(email).replace("\x00", "")[:254]
     where = ip or "unknown"
     user = user_by_email(session, address)
     throttle.check(session=session, email=address, ip=where, user=user)
