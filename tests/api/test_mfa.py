@@ -95,3 +95,19 @@ def test_coordinators_must_enrol_when_required(
     session.expire_all()
     user = session.get(User, world.users["coordinator"].id)
     assert user is not None and user.mfa_enabled
+
+
+def test_the_personal_data_export_leaves_out_the_totp_secret(
+    client: FlaskClient, world: World
+) -> None:
+    headers = world.headers("trainee_a")
+    secret = client.post(f"{API}/me/mfa", headers=headers).get_json()["secret"]
+    pyotp_code = pyotp.TOTP(secret).now()
+    assert (
+        client.post(f"{API}/me/mfa/confirm", json={"code": pyotp_code}, headers=headers).status_code
+        == 200
+    )
+    export = client.get(f"{API}/trainees/me/export", headers=headers)
+    assert export.status_code == 200
+    assert secret not in export.get_data(as_text=True)
+    assert "mfa_secret" not in export.get_json()["account"]
