@@ -24,6 +24,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services import mfa, sessions, throttle
+from placement.services.account_notices import security_notice
 from placement.services.common import audit, get_round, organisation_of, require_role
 from placement.services.mail import queue_mail
 from placement.services.sessions import Credential, Kind
@@ -611,6 +612,7 @@ def change_password(
     actor.password_changed_at = utcnow()
     assert actor.id is not None
     sessions.revoke_all(session=session, user_id=actor.id, keep=keep)
+    security_notice(session, actor, "your password was changed", signed_out=True)
     audit(
         session,
         actor=actor,
@@ -680,6 +682,7 @@ def confirm_password_reset(
     assert user.id is not None
     sessions.revoke_all(session=session, user_id=user.id)
     _retire_links(session, user.email, ("reset",))
+    security_notice(session, user, "your password was reset", signed_out=True)
     audit(
         session,
         actor=user,

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, delete, select
 from placement import auth
 from placement.errors import Conflict, WrongCode
 from placement.models import RecoveryCode, User, utcnow
+from placement.services.account_notices import security_notice
 from placement.services.common import audit
 
 ISSUER = "Placement"
@@ -88,6 +89,7 @@ def confirm(*, session: Session, user: User, code: str, ip: str | None = None) -
     user.mfa_enabled_at = utcnow()
     user.mfa_last_step = step
     codes = _new_recovery_codes(session, user)
+    security_notice(session, user, "two-step sign-in was turned on")
     audit(session, actor=user, action="mfa.enable", object_type="user", object_id=user.id, ip=ip)
     session.commit()
     return codes
@@ -138,6 +140,7 @@ def disable(*, session: Session, user: User, code: str, ip: str | None = None) -
     user.mfa_last_step = None
     assert user.id is not None
     session.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+    security_notice(session, user, "two-step sign-in was turned off")
     audit(session, actor=user, action="mfa.disable", object_type="user", object_id=user.id, ip=ip)
     session.commit()
 

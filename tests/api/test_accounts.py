@@ -345,6 +345,9 @@ def test_change_password_keeps_this_token_and_revokes_the_others(
     assert login(client, email).status_code == 401
     assert login(client, email, "brand-new-pass-1").status_code == 200
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "password.change")).first()
+    (notice,) = mails_to(session, email, "security_notice")
+    assert notice.subject == "Your password was changed on your Placement account"
+    assert "/password-reset" in notice.text_body and "signed out" in notice.text_body
 
 
 def test_password_reset_by_link(client: FlaskClient, world: World, session: Session) -> None:
