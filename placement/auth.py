@@ -1,9 +1,11 @@
-"""Passwords (argon2id), bearer tokens (random, stored as SHA-256) and password rules."""
+"""Passwords (argon2id), random tokens (stored as SHA-256) and password rules."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -13,76 +15,33 @@ _hasher = PasswordHasher()  # argon2id with the library's current recommended pa
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_LENGTH = 128
 
-# The most common passwords of at least eight characters (from public breach corpora).
-COMMON_PASSWORDS = frozenset(
-    [
-        "password",
-        "password1",
-        "password12",
-        "password123",
-        "password1234",
-        "passw0rd",
-        "p@ssw0rd",
-        "p@ssword",
-        "12345678",
-        "123456789",
-        "1234567890",
-        "0123456789",
-        "87654321",
-        "11111111",
-        "00000000",
-        "12341234",
-        "123123123",
-        "qwertyui",
-        "qwertyuiop",
-        "qwerty123",
-        "qwerty12",
-        "1q2w3e4r",
-        "1q2w3e4r5t",
-        "1qaz2wsx",
-        "zaq12wsx",
-        "iloveyou",
-        "iloveyou1",
-        "sunshine",
-        "princess",
-        "football",
-        "baseball",
-        "welcome1",
-        "welcome123",
-        "letmein1",
-        "superman",
-        "trustno1",
-        "starwars",
-        "dragon12",
-        "monkey12",
-        "abc12345",
-        "abcd1234",
-        "abcdefgh",
-        "asdfghjk",
-        "asdfasdf",
-        "changeme",
-        "changeme1",
-        "administrator",
-        "admin123",
-        "admin1234",
-        "computer",
-        "internet",
-        "whatever",
-        "michelle",
-        "jennifer",
-        "charlie1",
-        "liverpool",
-        "chelsea1",
-        "arsenal1",
-        "manchester",
-        "placement",
-        "placement1",
-        "medtech1",
-        "trainee1",
-        "employer1",
-        "coordinator",
-    ]
+# Common passwords: the 30,000 most common from breach corpora, as shipped by the zxcvbn
+# package (no network). A common word with digits or symbols around it ("Summer2026",
+# "P@ssword1!") is just as guessable, so the word inside is checked too.
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s"}
 )
+_AROUND = re.compile(r"^[\W\d_]*(.*?)[\W\d_]*$")
+_EXTRA_WORDS = ("placement", "medtech", "trainee", "employer", "coordinator")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"]) | frozenset(_EXTRA_WORDS)
+
+
+def is_common(password: str) -> bool:
+    lowered = password.lower()
+    common = common_passwords()
+    if lowered in common or lowered.translate(_LEET) in common:
+        return True
+    match = _AROUND.match(lowered)
+    core = match.group(1) if match else lowered
+    if not core:  # only digits and symbols: "12345678", "!!!!2026"
+        return True
+    return core in common or core.translate(_LEET) in common
 
 
 def password_problem(password: str) -> str | None:
@@ -91,7 +50,7 @@ def password_problem(password: str) -> str | None:
         return f"must be at least {MIN_PASSWORD_LENGTH} characters"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"must be at most {MAX_PASSWORD_LENGTH} characters"
-    if password.lower() in COMMON_PASSWORDS or len(set(password)) < 3:
+    if len(set(password)) < 3 or is_common(password):
         return "is too common; choose a less guessable password"
     return None
 

@@ -118,18 +118,34 @@ def seed_demo() -> None:
 @click.option("--email", required=True)
 @click.option("--name", required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-def create_user(role: str, email: str, name: str, password: str) -> None:
-    """Create an account of any role, coordinators included."""
+@click.option(
+    "--mfa",
+    is_flag=True,
+    help="turn on two-step sign-in now and print the enrolment URI (for an authenticator "
+    "app) and the ten recovery codes",
+)
+def create_user(role: str, email: str, name: str, password: str, mfa: bool) -> None:
+    """Create an account of any role, coordinators included (its address counts as
+    verified)."""
     from placement.db import session_scope
     from placement.errors import DomainError
+    from placement.services import mfa as mfa_service
     from placement.services.users import create_user as create
 
     try:
         with session_scope(_settings()) as session:
             user = create(session=session, email=email, name=name, role=role, password=password)
+            enrolment = mfa_service.enable_now(session=session, user=user) if mfa else None
     except DomainError as exc:
         _fail(exc)
     click.echo(f"created {user.role} {user.email} (id {user.id})")
+    if enrolment is not None:
+        uri, codes = enrolment[0].otpauth_uri, enrolment[1]
+        click.echo("two-step sign-in is on; add this to an authenticator app:")
+        click.echo(uri)
+        click.echo("recovery codes (each works once; shown only now):")
+        for code in codes:
+            click.echo(f"  {code}")
 
 
 @main.command()

@@ -33,6 +33,14 @@ def _read_or_create_secret(path: Path) -> str:
     return key
 
 
+def _roles(raw: str) -> tuple[str, ...]:
+    roles = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+    unknown = [r for r in roles if r not in {"trainee", "employer", "coordinator"}]
+    if unknown:
+        raise ConfigError(f"PLACEMENT_REQUIRE_MFA names unknown roles: {', '.join(unknown)}")
+    return roles
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -43,7 +51,8 @@ class Settings:
     instance_dir: Path
     requeue_after: float = 60.0
     max_upload_bytes: int = 20 * 1024 * 1024
-    ratelimit_login: str = "10 per minute"
+    # Failed sign-ins per (account, address); see placement/services/throttle.py.
+    ratelimit_login: str = "5 per 15 minutes"
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool = False
     testing: bool = False
@@ -58,6 +67,13 @@ class Settings:
     mail_max_attempts: int = 8
     # How often beat sends the outbox sweep (mail the broker lost goes out within about this).
     mail_sweep_seconds: float = 60.0
+    # Bearer tokens and page sessions end after this long unused, and this long in all.
+    session_idle_hours: float = 8.0
+    session_max_days: float = 30.0
+    # Roles that must turn on a second factor (TOTP) before doing anything else.
+    require_mfa: tuple[str, ...] = ()
+    # Registrations (and other account mail requests) from one address, per hour.
+    ratelimit_register: str = "20 per hour"
 
     @property
     def mail_dir(self) -> Path:
@@ -110,7 +126,7 @@ class Settings:
             "instance_dir": instance_dir,
             "requeue_after": float(env.get("PLACEMENT_REQUEUE_AFTER", "60")),
             "max_upload_bytes": int(env.get("PLACEMENT_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024))),
-            "ratelimit_login": env.get("PLACEMENT_LOGIN_RATE_LIMIT", "10 per minute"),
+            "ratelimit_login": env.get("PLACEMENT_LOGIN_RATE_LIMIT", "5 per 15 minutes"),
             "ratelimit_storage_uri": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
             "session_cookie_secure": env.get("SESSION_COOKIE_SECURE", "") in {"1", "true", "yes"},
             "mail_url": mail_url,
@@ -119,6 +135,10 @@ class Settings:
             "mail_retry_base": float(env.get("MAIL_RETRY_BASE_SECONDS", "30")),
             "mail_max_attempts": int(env.get("MAIL_MAX_ATTEMPTS", "8")),
             "mail_sweep_seconds": float(env.get("MAIL_SWEEP_SECONDS", "60")),
+            "session_idle_hours": float(env.get("PLACEMENT_SESSION_IDLE_HOURS", "8")),
+            "session_max_days": float(env.get("PLACEMENT_SESSION_MAX_DAYS", "30")),
+            "require_mfa": _roles(env.get("PLACEMENT_REQUIRE_MFA", "")),
+            "ratelimit_register": env.get("PLACEMENT_REGISTER_RATE_LIMIT", "20 per hour"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ of microblog-api's `api/errors.py`). Views and API endpoints never catch them.
 from __future__ import annotations
 
 import http
+import json
 from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
@@ -109,7 +110,14 @@ def domain_error(exc: DomainError) -> Any:
         _record_denied(exc)
     if not is_api_request():
         return domain_error_page(exc)
-    return json_error(exc.status, exc.message, exc.errors)
+    response = json_error(exc.status, exc.message, exc.errors, exc.headers)
+    if exc.code or exc.extra:
+        body = response.get_json()
+        body.update(exc.extra)
+        if exc.code:
+            body["code"] = exc.code
+        response.set_data(json.dumps(body))
+    return response
 
 
 def integrity_error(exc: IntegrityError) -> Any:

@@ -18,22 +18,11 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-def login_limit() -> str:
+def account_mail_limit() -> str:
+    """Registrations, resends and reset requests from one address (API and pages share
+    the count: their limits use one scope)."""
     settings: Any = current_app.extensions["placement_settings"]
-    return str(settings.ratelimit_login)
-
-
-def login_ip_key() -> str:
-    return f"login-ip:{client_ip()}"
-
-
-def login_account_key() -> str:
-    """The account being tried, read from the JSON or form body (same normalisation as login)."""
-    body: Any = request.get_json(silent=True) if request.is_json else request.form
-    email = body.get("email") if hasattr(body, "get") else None
-    if not isinstance(email, str) or not email.strip():
-        return login_ip_key()
-    return f"login-account:{email.strip().lower()[:254]}"
+    return str(settings.ratelimit_register)
 
 
 limiter = Limiter(key_func=client_ip, key_prefix="placement")

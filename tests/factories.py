@@ -25,6 +25,7 @@ from placement.models import (
     Trainee,
     UnplacedTrainee,
     User,
+    utcnow,
 )
 from placement.services.round_loader import LoadedRound, load_round
 
@@ -66,6 +67,7 @@ def user(session: Session, **kw: Any) -> User:
         "name": f"User {n}",
         "role": "trainee",
         "password_hash": FAST_HASH,
+        "email_verified_at": utcnow(),
     }
     values.update(kw)
     obj = User(**values)

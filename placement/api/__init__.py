@@ -27,10 +27,14 @@ from placement.api import (
 )
 from placement.api.common import BEARER, ErrorSchema, IdConverter, current_actor
 from placement.config import API_PREFIX
+from placement.errors import MfaEnrolmentRequired
 from placement.extensions import init_extensions
+from placement.flask_db import db_session
+from placement.services import accounts as account_service
 from placement.services.validation import Email, Text
 
-PUBLIC_ENDPOINTS = frozenset({"accounts.Register", "accounts.Login"})
+PUBLIC_ENDPOINTS = frozenset(f"accounts.{name}" for name in accounts.PUBLIC)
+MFA_ENROLMENT_ENDPOINTS = frozenset(f"accounts.{name}" for name in accounts.MFA_ENROLMENT)
 # The docs page is the only one that needs images from data: URIs (Swagger UI's icons).
 DOCS_CSP = (
     "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
@@ -108,10 +112,15 @@ def register_api(app: Flask) -> None:
 
     @app.before_request
     def authenticate() -> None:
-        """Every API route but register and login needs a bearer token: 401 comes before
-        any parsing or authorisation."""
+        """Every API route but the public account ones needs a bearer token: 401 comes
+        before any parsing or authorisation. A role that must use MFA may only enrol
+        until it is on."""
         if request.blueprint in api_blueprints and request.endpoint not in PUBLIC_ENDPOINTS:
-            current_actor()
+            actor = current_actor()
+            if request.endpoint not in MFA_ENROLMENT_ENDPOINTS and (
+                account_service.mfa_enrolment_required(session=db_session(), user=actor)
+            ):
+                raise MfaEnrolmentRequired()
 
 
 def _id_param_schema(converter: Any) -> dict[str, Any]:

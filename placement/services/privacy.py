@@ -82,6 +82,15 @@ def _row(obj: SQLModel, *, skip: tuple[str, ...] = ()) -> dict[str, Any]:
     return {k: _plain(v) for k, v in obj.model_dump().items() if k not in skip}
 
 
+ACCOUNT_SECRETS = (
+    "password_hash",
+    "password_changed_at",
+    "mfa_secret",
+    "mfa_pending_secret",
+    "mfa_last_step",
+)
+
+
 def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
     """Every piece of personal data held about the calling trainee, as plain JSON."""
     trainee = trainee_of(session, actor)
@@ -119,7 +128,8 @@ def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
     return {
         "format": "placement-personal-data/1",
         "exported_at": utcnow().isoformat(),
-        "account": _row(actor, skip=("password_hash",)),
+        # Secrets stay out: the password hash and the TOTP secrets.
+        "account": _row(actor, skip=ACCOUNT_SECRETS),
         "profile": _row(trainee),
         "rounds": rows(RoundTrainee, RoundTrainee.trainee_id == tid),
         "preferences": preferences,

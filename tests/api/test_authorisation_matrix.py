@@ -20,8 +20,10 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from placement.models import MatchRun, Notification
+from placement.services.accounts import register, request_password_reset
 from placement.services.instances import build_instance
 from placement.services.runs import pack_instance
+from tests.accounts_support import last_token
 from tests.api.conftest import PASSWORD, ROLES, World, build_world, slot_body
 
 API = "/api/v1"
@@ -63,6 +65,17 @@ def _notify_trainee_a(session: Session, w: World) -> None:
     w.ids["notification_a"] = note.id
 
 
+def _registration_link(session: Session, w: World) -> None:
+    register(session=session, email="linked@example.test", name="Linked", role="employer")
+    w.tokens["verify_link"] = last_token(session, "linked@example.test")
+
+
+def _reset_link(session: Session, w: World) -> None:
+    email = w.users["trainee_b"].email
+    request_password_reset(session=session, email=email)
+    w.tokens["reset_link"] = last_token(session, email, "password_reset")
+
+
 def _csv(text: str) -> Callable[[World], dict[str, Any]]:
     return lambda w: {"file": (io.BytesIO(text.encode()), "import.csv")}
 
@@ -77,13 +90,16 @@ MATRIX = [
         "register",
         "POST",
         _("/auth/register"),
-        (201,) * 6,
-        body=lambda w: {
-            "email": "fresh@example.test",
-            "password": "a-long-pass-phrase",
-            "name": "Fresh",
-            "role": "trainee",
-        },
+        (202,) * 6,
+        body=lambda w: {"email": "fresh@example.test", "name": "Fresh", "role": "trainee"},
+    ),
+    Cell(
+        "verify",
+        "POST",
+        _("/auth/verify"),
+        (200,) * 6,
+        body=lambda w: {"token": w.tokens["verify_link"], "password": "a-long-pass-phrase"},
+        setup=_registration_link,
     ),
     Cell(
         "login",
@@ -93,6 +109,50 @@ MATRIX = [
         body=lambda w: {"email": w.users["trainee_a"].email, "password": PASSWORD},
     ),
     Cell("logout", "POST", _("/auth/logout"), (401, 204, 204, 204, 204, 204)),
+    Cell("logout everywhere", "POST", _("/auth/logout-everywhere"), (401, 204, 204, 204, 204, 204)),
+    Cell(
+        "password reset",
+        "POST",
+        _("/auth/password-reset"),
+        (202,) * 6,
+        body=lambda w: {"email": w.users["trainee_b"].email},
+    ),
+    Cell(
+        "password reset confirm",
+        "POST",
+        _("/auth/password-reset/confirm"),
+        (200,) * 6,
+        body=lambda w: {"token": w.tokens["reset_link"], "password": "a-long-pass-phrase"},
+        setup=_reset_link,
+    ),
+    Cell(
+        "change password",
+        "POST",
+        _("/me/password"),
+        EVERYONE,
+        body=lambda w: {"current_password": PASSWORD, "new_password": "brand-new-pass-1"},
+    ),
+    Cell("start mfa", "POST", _("/me/mfa"), (401, 201, 201, 201, 201, 201)),
+    Cell(
+        "confirm mfa (nothing pending)",
+        "POST",
+        _("/me/mfa/confirm"),
+        (401, 409, 409, 409, 409, 409),
+        body=lambda w: {"code": "123456"},
+    ),
+    Cell(
+        "disable mfa (not on)",
+        "POST",
+        _("/me/mfa/disable"),
+        (401, 409, 409, 409, 409, 409),
+        body=lambda w: {"code": "123456"},
+    ),
+    Cell(
+        "invite round trainees",
+        "POST",
+        _("/rounds/{round}/invitations"),
+        (401, 403, 403, 403, 403, 202),
+    ),
     Cell("me", "GET", _("/me"), EVERYONE),
     # organisations
     Cell(

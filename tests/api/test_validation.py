@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlmodel import Session
 
 from placement import create_app
 from placement.config import Settings
+from tests.accounts_support import register_and_verify
 from tests.api.conftest import World, slot_body
 
 API = "/api/v1"
@@ -271,17 +273,12 @@ def test_employer_cannot_self_verify(client: FlaskClient, world: World) -> None:
     assert r.status_code == 403
 
 
-def test_unverified_employer_cannot_post_slots(client: FlaskClient, world: World) -> None:
-    r = client.post(
-        f"{API}/auth/register",
-        json={
-            "email": "new-host@example.test",
-            "password": "a-long-pass-phrase",
-            "name": "New Host",
-            "role": "employer",
-        },
-    )
-    token = r.get_json()["token"]
+def test_unverified_employer_cannot_post_slots(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    token = register_and_verify(
+        client, session, email="new-host@example.test", name="New Host", role="employer"
+    )["token"]
     h = {"Authorization": f"Bearer {token}"}
     r = client.post(
         f"{API}/organisations",
@@ -319,18 +316,11 @@ def test_id_filters_in_query_strings(client: FlaskClient, world: World) -> None:
     assert r.status_code == 422 and "organisation_id" in r.get_json()["errors"]
 
 
-def test_preferences_need_a_profile_the_matcher_can_use(client: FlaskClient, world: World) -> None:
-    r = client.post(
-        f"{API}/auth/register",
-        json={
-            "email": "newcomer@example.test",
-            "password": "a-long-secret-9",
-            "name": "New Comer",
-            "role": "trainee",
-        },
-    )
-    assert r.status_code == 201
-    headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+def test_preferences_need_a_profile_the_matcher_can_use(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    signed_in = register_and_verify(client, session, email="newcomer@example.test")
+    headers = {"Authorization": f"Bearer {signed_in['token']}"}
     url = f"{API}/rounds/{world.ids['round']}/preferences"
     r = client.put(url, json={"slot_ids": [world.ids["slot_x"]]}, headers=headers)
     assert r.status_code == 422

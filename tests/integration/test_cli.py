@@ -10,6 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 from sqlmodel import Session, select
 
@@ -66,6 +67,36 @@ def test_create_user_with_prompted_password(
     engine.dispose()
     assert user.role == "coordinator"
     assert verify_password(user.password_hash, "a-long-secret-9")
+
+
+def test_create_user_with_mfa_prints_an_enrolment_uri(
+    env: dict[str, str], committed_backend: Backend
+) -> None:
+    result = placement(
+        env,
+        "create-user",
+        "--role",
+        "coordinator",
+        "--email",
+        "second@example.test",
+        "--name",
+        "Second Coordinator",
+        "--password",
+        "a-long-secret-9",
+        "--mfa",
+    )
+    assert result.returncode == 0, result.stderr
+    uri = next(line for line in result.stdout.splitlines() if line.startswith("otpauth://"))
+    assert "issuer=Placement" in uri and "second%40example.test" in uri
+    codes = [line.strip() for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert len(codes) == 10
+    engine = make_engine(committed_backend.url)
+    with Session(engine) as session:
+        user = session.exec(select(User).where(User.email == "second@example.test")).one()
+    engine.dispose()
+    assert user.mfa_enabled and user.email_verified_at is not None
+    secret = pyotp.parse_uri(uri).secret
+    assert user.mfa_secret == secret
 
 
 def test_create_user_rejects_bad_input_and_duplicates(env: dict[str, str]) -> None:

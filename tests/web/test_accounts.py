@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
+from placement.db import session_scope
+from tests.accounts_support import last_token
 from tests.web.conftest import LiveServer
 from tests.web.helpers import PASSWORD, account, sign_in, sign_out, unique_email
 
@@ -23,15 +26,26 @@ def test_register_sign_out_and_sign_in_again(
     check_a11y(page, "register")
     shoot(page, "register")
 
-    # A weak password is refused with the message beside the field.
+    # Registering asks for no password: a link goes to the address.
     email = unique_email("trainee")
     page.get_by_label("Full name").fill("Priya Shah")
     page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password").fill("password")
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url("**/check-email")
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    check_a11y(page, "check your email")
+    shoot(page, "check-email")
+    with session_scope(live_server.settings) as session:
+        token = last_token(session, email)
+
+    # The link's page chooses the password; a weak one is refused beside the field.
+    page.goto(f"/verify?token={token}")
+    check_a11y(page, "verify")
+    page.get_by_label("Password").fill("Summer2026")
     page.get_by_role("button", name="Create account").click()
     expect(page.locator("#password-error")).to_be_visible()
     assert page.get_by_label("Password").get_attribute("aria-invalid") == "true"
-    check_a11y(page, "register with errors")
+    check_a11y(page, "verify with errors")
 
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Create account").click()
@@ -104,3 +118,39 @@ def test_forms_without_their_csrf_token_are_refused(page: Any, live_server: Live
     assert response.status in (400, 403)
     page.goto("/trainee/profile")
     assert page.url.endswith("/trainee/profile")
+
+
+def test_two_step_sign_in_and_mfa_set_up(
+    page: Any, live_server: LiveServer, check_a11y: Any, shoot: Any
+) -> None:
+    email = account(live_server.settings, "coordinator")
+    sign_in(page, email)
+    page.get_by_role("link", name="Your account").click()
+    check_a11y(page, "account")
+    page.get_by_role("link", name="set up").click()
+    expect(page.locator("figure svg")).to_be_visible()
+    check_a11y(page, "mfa set-up")
+    shoot(page, "mfa-setup")
+    secret = page.locator("#mfa-secret").inner_text()
+    totp = pyotp.TOTP(secret)
+    first = totp.now()
+    page.get_by_label("Code from your app").fill(first)
+    page.get_by_role("button", name="Turn on two-step sign-in").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    recovery = page.locator("#recovery-codes li").first.inner_text().strip()
+    check_a11y(page, "recovery codes")
+    sign_out(page)
+
+    page.goto("/sign-in")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/sign-in/code")
+    check_a11y(page, "sign-in code")
+    page.get_by_label("Code").fill("000000" if first != "000000" else "111111")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("code is not right")
+    page.get_by_label("Code").fill(recovery)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/coordinator/")
+    expect(page.locator("header")).to_contain_text("Signed in as")

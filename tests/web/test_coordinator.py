@@ -286,6 +286,9 @@ def test_coordinator_withdraws_a_placement_and_erases_a_trainee(
     expect(rows).to_contain_text(f"Alan Turing {tag}")
     check_a11y(page, "round trainees")
     shoot(page, "coordinator-trainees")
+    # Invite the imported trainees who have no login yet (both of them here).
+    page.get_by_role("button", name="Send invitations").click()
+    expect(page.get_by_text("Invitations sent to 2 trainees without a login.")).to_be_visible()
     page.get_by_role("link", name=f"Erase Alan Turing {tag}'s personal data").click()
     expect(page.locator("#removed")).to_contain_text("email address")
     expect(page.locator("#kept")).to_contain_text("placements", ignore_case=True)

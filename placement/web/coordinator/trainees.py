@@ -7,9 +7,9 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 
 from placement.flask_db import db_session
-from placement.services import privacy
+from placement.services import accounts, privacy
 from placement.services.pages import rounds as pages
-from placement.web.common import actor, id_arg, page_arg, search_arg, view_context
+from placement.web.common import actor, client_ip, id_arg, page_arg, search_arg, view_context
 from placement.web.coordinator.base import bp
 
 TRAINEES_PER_PAGE = 50
@@ -28,6 +28,26 @@ def round_trainees(round_id: int) -> Any:
         q=q,
         **view_context(view),
     )
+
+
+@bp.post("/rounds/<id:round_id>/invitations")
+def invite(round_id: int) -> Any:
+    """Mail an invitation link to every imported trainee of the round without a login."""
+    sent = accounts.invite_round(
+        session=db_session(), actor=actor(), round_id=round_id, ip=client_ip()
+    )
+    if sent:
+        flash(
+            f"Invitations sent to {sent} trainee{'s' if sent != 1 else ''} without a login.",
+            "success",
+        )
+    else:
+        flash(
+            "Nobody to invite: every trainee with an email has a login, or was invited "
+            "in the last hour.",
+            "warning",
+        )
+    return redirect(url_for(".round_trainees", round_id=round_id))
 
 
 @bp.route("/trainees/<id:trainee_id>/erase", methods=["GET", "POST"])
