@@ -50,7 +50,8 @@ reset-demo: install
 	@if [ -n "$$DATABASE_URL" ] && [[ "$$DATABASE_URL" != sqlite* ]]; then \
 		echo "reset-demo only resets the embedded SQLite default; DATABASE_URL is set."; \
 		exit 1; fi
-	rm -f $(INSTANCE_DIR)/*.sqlite $(INSTANCE_DIR)/*.sqlite-*
+	rm -f $(INSTANCE_DIR)/*.sqlite $(INSTANCE_DIR)/*.sqlite-* $(INSTANCE_DIR)/celerybeat-schedule*
+	rm -rf $(INSTANCE_DIR)/mail
 	$(BIN)/placement migrate
 	$(BIN)/placement seed-demo
 
