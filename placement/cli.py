@@ -42,6 +42,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         # process, so one process keeps the login limit what it says.
         workers = 2 if settings.redis_url else 1
 
+    _drop_server_banner()
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             options = {
@@ -59,6 +61,23 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             return create_app(settings)
 
     Server().run()
+
+
+def _drop_server_banner() -> None:
+    """gunicorn writes `Server: gunicorn` before the app's headers and has no setting to
+    leave it out; a name and version only help an attacker pick an exploit."""
+    from gunicorn.http import wsgi
+
+    response = wsgi.Response
+    if getattr(response, "_placement_no_banner", False):
+        return
+    default_headers = response.default_headers
+
+    def without_banner(self: Any) -> list[str]:
+        return [h for h in default_headers(self) if not h.lower().startswith("server:")]
+
+    response.default_headers = without_banner
+    response._placement_no_banner = True
 
 
 @main.command()

@@ -143,8 +143,6 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
         for event in session.exec(select(AuditEvent).where(AuditEvent.actor_id == user_id)):
             event.ip = None
         session.execute(delete(User).where(col(User.id) == user_id))
-    audit(
-        session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id
-    )
+    audit(session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id)
     session.commit()
     return trainee
