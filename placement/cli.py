@@ -238,6 +238,20 @@ def import_csv(kind: str, round_id: int, file: Any) -> None:
     click.echo(f"imported {kind}: {result.created} created, {result.updated} updated")
 
 
+@main.command()
+def purge() -> None:
+    """Remove what is past its retention: failed sign-in events, revoked or expired tokens,
+    read notifications, stored instances of unpublished runs (ages: PLACEMENT_RETAIN_*)."""
+    from placement.db import session_scope
+    from placement.services.retention import purge as purge_expired
+
+    settings = _settings()
+    with session_scope(settings) as session:
+        report = purge_expired(session=session, settings=settings)
+    for line in report.lines():
+        click.echo(line)
+
+
 def _fail(exc: Any) -> None:
     message = getattr(exc, "message", str(exc))
     errors = getattr(exc, "errors", None)

@@ -23,6 +23,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app.conf.update(celery_config(settings))
     app.conf.placement_settings = settings
     app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+    app.autodiscover_tasks(["workers"], related_name="maintenance", force=True)
     return app
 
 
