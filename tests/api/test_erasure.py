@@ -276,3 +276,37 @@ def test_an_instance_stored_before_erasure_is_rewritten(
 def claim_time(run: MatchRun) -> Any:
     assert run.started_at is not None
     return run.started_at - timedelta(seconds=1)
+
+
+def test_a_run_solved_before_erasure_writes_nothing_for_the_trainee(
+    committed_backend: Backend, settings: Settings
+) -> None:
+    from placement.matching import load_instance, solve
+    from placement.models import Proposal, UnplacedTrainee
+    from placement.services.runs import execution
+
+    engine = make_engine(committed_backend.url)
+    try:
+        run_id, erased_id, kept_id, coordinator = _round_with_run(engine)
+        claim = claim_run(engine, settings, run_id)
+        assert claim is not None
+        with Session(engine) as session:
+            data = build(session=session, round_id=claim.round_id).data
+        result = solve(load_instance(data))
+        assert {int(a.trainee_id) for a in result.assignments} | {
+            int(u.trainee_id) for u in result.unplaced
+        } == {erased_id, kept_id}
+        with Session(for_writing(engine)) as session:
+            actor = session.get(User, coordinator.id)
+            assert actor is not None
+            erase_trainee(session=session, actor=actor, trainee_id=erased_id)
+        execution._write(engine, claim, result, {})
+        with Session(engine) as session:
+            written = {p.trainee_id for p in session.exec(select(Proposal)).all()} | {
+                u.trainee_id for u in session.exec(select(UnplacedTrainee)).all()
+            }
+            assert written == {kept_id}
+            run = session.get(MatchRun, run_id)
+            assert run is not None and run.status == "succeeded"
+    finally:
+        engine.dispose()

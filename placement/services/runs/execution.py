@@ -238,6 +238,13 @@ def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) 
         for u in result.unplaced
     ]
     with session_scope(engine) as session:
+        # A trainee erased while the run solved gets no proposal and no unplaced row: the
+        # round's lock makes this exclusive with erasure, as in `store_attempt_instance`.
+        lock_round_for_instances(session, claim.round_id, exclusive=False)
+        erased = {int(t) for t in erased_participants(session, claim.round_id)}
+        if erased:
+            proposals = [p for p in proposals if p["trainee_id"] not in erased]
+            unplaced = [u for u in unplaced if u["trainee_id"] not in erased]
         started_at = session.execute(
             select(col(MatchRun.started_at)).where(col(MatchRun.id) == claim.run_id)
         ).scalar_one()
