@@ -97,6 +97,14 @@ MASK = "(hidden)"
 UNAUDITED_FIELDS = frozenset({"updated_at", "heartbeat_at", "last_used_at", "last_login_at"})
 
 
+def _secret(name: str) -> bool:
+    """Secrets by name, so a new column holding one is masked without a list to update."""
+    lowered = name.lower()
+    return name in SECRET_FIELDS or any(
+        word in lowered for word in ("password", "secret", "token", "recovery", "otp")
+    )
+
+
 def _plain_value(value: Any) -> Any:
     """A JSON value for an audit event (dates as ISO text, enums as their value)."""
     if isinstance(value, datetime | date):
@@ -146,7 +154,7 @@ def changes(before: Mapping[str, Any] | None, after: Any) -> Changes:
         was, now = old.get(name), new.get(name)
         if was == now:
             continue
-        if name in SECRET_FIELDS or name in MASKED_FIELDS:
+        if _secret(name) or name in MASKED_FIELDS:
             diff[name] = {
                 "before": None if was is None else MASK,
                 "after": None if now is None else MASK,

@@ -45,6 +45,11 @@ def test_changes_helper_diffs_and_masks(session: Session, world: World) -> None:
     assert "updated_at" not in diff and "name" not in diff
     secret = changes({"password_hash": "old-hash"}, {"password_hash": "new-hash"})
     assert secret == {"password_hash": {"before": MASK, "after": MASK}}
+    named = changes({"totp_secret_pending": None, "api_token": "a"}, {"totp_secret_pending": "s"})
+    assert named == {
+        "totp_secret_pending": {"before": None, "after": MASK},
+        "api_token": {"before": MASK, "after": None},
+    }
     session.rollback()
 
 
