@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Serve the demo: one Celery worker and the web server, side by side, until Ctrl-C.
+# Serve the demo: one Celery worker, Celery beat (periodic jobs) and the web server,
+# side by side, until Ctrl-C.
 #
 # `make run` calls this after migrating and seeding. Each child runs in its own process
 # group (job control on), so Ctrl-C reaches only this script, which asks both children to
@@ -46,10 +47,12 @@ echo "  Demo logins (role  email  password):"
 "$BIN/python" -c 'from placement.demo import DEMO_LOGINS
 for role, email, password in DEMO_LOGINS:
     print(f"    {role:<12} {email:<28} {password}")'
-echo "  Press Ctrl-C to stop the server and the worker."
+echo "  Press Ctrl-C to stop the server, the worker and beat."
 echo ""
 
 "$BIN/placement" worker --loglevel=WARNING &
+pids+=("$!")
+"$BIN/placement" beat --loglevel=WARNING &
 pids+=("$!")
 "$BIN/placement" serve --host "$HOST" --port "$PORT" &
 pids+=("$!")

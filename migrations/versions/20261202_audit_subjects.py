@@ -5,7 +5,7 @@ the log outlives what it names), and `at` is indexed for date filters and retent
 Older events keep both empty.
 
 Revision ID: 7c41e2a9d5f3
-Revises: 5a1d7c3e9b20
+Revises: a7c3e5f1d2b4
 Create Date: 2026-12-02
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "7c41e2a9d5f3"
-down_revision: str | None = "5a1d7c3e9b20"
+down_revision: str | None = "a7c3e5f1d2b4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -34,6 +34,7 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services import notifications
 from placement.services.common import audit, bulk_insert, changes, chunks, require_role, snapshot
 from placement.services.rounds import require_status
 
@@ -403,5 +404,6 @@ def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> P
         slot_id=placement.slot_id,
         changes=changes(before, placement),
     )
+    notifications.placement_withdrawn(session, placement)
     session.commit()
     return placement

@@ -4,8 +4,7 @@ periodic job in workers/maintenance.py).
 - Failed sign-in events (`login.fail`) older than `retain_failed_logins_days`.
 - API tokens revoked, or expired (idle or past their absolute lifetime), more than
   `retain_tokens_days` ago.
-- Notifications read more than `retain_read_notifications_days` ago (when this version
-  has notifications).
+- Notifications read more than `retain_read_notifications_days` ago (unread ones stay).
 - The stored instance files of unpublished runs finished more than
   `retain_unpublished_instances_days` ago: the run, its proposals and its SHA-256 stay.
   A published run's instance is the public record and is kept: a run of a published
@@ -23,12 +22,12 @@ from sqlalchemy import and_, delete, exists, func, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from placement import models
 from placement.config import Settings
 from placement.models import (
     ApiToken,
     AuditEvent,
     MatchRun,
+    Notification,
     Proposal,
     ProposalStatus,
     Round,
@@ -48,7 +47,7 @@ DEFAULT_MAX_DAYS = 30.0
 class PurgeReport:
     failed_logins: int
     tokens: int
-    read_notifications: int | None  # None: this version keeps no notifications
+    read_notifications: int
     run_instances: int
     run_ids: list[int]
 
@@ -56,11 +55,7 @@ class PurgeReport:
         notes = [
             f"failed sign-in events removed: {self.failed_logins}",
             f"revoked or expired API tokens removed: {self.tokens}",
-            (
-                f"read notifications removed: {self.read_notifications}"
-                if self.read_notifications is not None
-                else "read notifications: none kept by this version (skipped)"
-            ),
+            f"read notifications removed: {self.read_notifications}",
             f"stored instances of unpublished runs removed: {self.run_instances}"
             + (f" (runs {', '.join(map(str, self.run_ids))})" if self.run_ids else ""),
         ]
@@ -127,15 +122,12 @@ def purge(*, session: Session, settings: Settings, now: datetime | None = None) 
         )
     ).rowcount  # type: ignore[attr-defined]
 
-    notification: Any = getattr(models, "Notification", None)
-    read: int | None = None
-    if notification is not None:
-        read = session.execute(  # type: ignore[attr-defined]
-            delete(notification).where(
-                notification.read_at.is_not(None),
-                notification.read_at < days_ago(settings.retain_read_notifications_days),
-            )
-        ).rowcount
+    read = session.execute(
+        delete(Notification).where(
+            col(Notification.read_at).is_not(None),
+            col(Notification.read_at) < days_ago(settings.retain_read_notifications_days),
+        )
+    ).rowcount  # type: ignore[attr-defined]
 
     finished = func.coalesce(col(MatchRun.finished_at), col(MatchRun.created_at))
     stale = list(
@@ -160,7 +152,7 @@ def purge(*, session: Session, settings: Settings, now: datetime | None = None) 
     report = PurgeReport(
         failed_logins=int(failed),
         tokens=int(tokens),
-        read_notifications=None if read is None else int(read),
+        read_notifications=int(read),
         run_instances=len(stale),
         run_ids=stale,
     )

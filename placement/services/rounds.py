@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, WrongState
 from placement.models import Round, RoundStatus, User
+from placement.services import notifications
 from placement.services.common import (
     Page,
     audit,
@@ -87,6 +88,11 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
         round_id=rnd.id,
         changes=changes(before, rnd),
     )
+    # The mail commits with the change that causes it (the outbox).
+    if action == "open":
+        notifications.round_opened(session, rnd)
+    elif action == "publish":
+        notifications.results_published(session, rnd)
     session.commit()
     return rnd
 

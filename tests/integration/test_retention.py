@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 from placement import jobs
 from placement.config import ConfigError, Settings
 from placement.db import make_engine
-from placement.models import ApiToken, AuditEvent, MatchRun, utcnow
+from placement.models import ApiToken, AuditEvent, MatchRun, Notification, utcnow
 from placement.services.retention import purge
 from placement.services.runs.stored import pack_instance
 from tests import factories as f
@@ -50,6 +50,18 @@ def _world(session: Session) -> dict[str, int]:
         session.flush()
         ids[name] = f.pk(token)
 
+    for name, read_at in [
+        ("read_long_ago", now - timedelta(days=200)),
+        ("read_lately", now - timedelta(days=3)),
+        ("unread", None),
+    ]:
+        note = Notification(
+            user_id=f.pk(user), kind="round_opened", subject="s", body="b", read_at=read_at
+        )
+        note.created_at = old
+        session.add(note)
+        session.flush()
+        ids[name] = f.pk(note)
     closed = f.round_(session, status="closed")
     published = f.round_(session, status="published")
     org = f.organisation(session)
@@ -85,6 +97,8 @@ def _check_purged(session: Session, ids: dict[str, int]) -> None:
     events = set(session.exec(select(AuditEvent.id)).all())
     assert ids["old_fail"] not in events
     assert {ids["new_fail"], ids["old_other"]} <= events
+    notes = set(session.exec(select(Notification.id)).all())
+    assert notes == {ids["read_lately"], ids["unread"]}
     tokens = set(session.exec(select(ApiToken.id)).all())
     assert tokens == {ids["revoked_lately"], ids["in_use"]}
     stored = {
@@ -103,6 +117,7 @@ def test_purge_removes_what_is_past_retention(session: Session, settings: Settin
     ids = _world(session)
     report = purge(session=session, settings=settings)
     assert (report.failed_logins, report.tokens, report.run_instances) == (1, 2, 3)
+    assert report.read_notifications == 1
     assert report.run_ids == sorted(
         [ids["old_unpublished"], ids["old_failed"], ids["published_experiment"]]
     )
@@ -139,6 +154,7 @@ def test_placement_purge_command(committed_backend: Backend, tmp_path: Path) -> 
     assert "failed sign-in events removed: 1" in result.stdout
     assert "revoked or expired API tokens removed: 2" in result.stdout
     assert "stored instances of unpublished runs removed: 3" in result.stdout
+    assert "read notifications removed: 1" in result.stdout
     with Session(engine) as session:
         _check_purged(session, ids)
     engine.dispose()
