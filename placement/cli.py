@@ -42,6 +42,8 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
         # process, so one process keeps the login limit what it says.
         workers = 2 if settings.redis_url else 1
 
+    _drop_server_banner()
+
     class Server(BaseApplication):
         def load_config(self) -> None:
             options = {
@@ -59,6 +61,23 @@ def serve(host: str, port: int, workers: int | None, threads: int) -> None:
             return create_app(settings)
 
     Server().run()
+
+
+def _drop_server_banner() -> None:
+    """gunicorn writes `Server: gunicorn` before the app's headers and has no setting to
+    leave it out; a name and version only help an attacker pick an exploit."""
+    from gunicorn.http import wsgi
+
+    response = wsgi.Response
+    if getattr(response, "_placement_no_banner", False):
+        return
+    default_headers = response.default_headers
+
+    def without_banner(self: Any) -> list[str]:
+        return [h for h in default_headers(self) if not h.lower().startswith("server:")]
+
+    response.default_headers = without_banner
+    response._placement_no_banner = True
 
 
 @main.command()
@@ -246,6 +265,20 @@ def import_csv(kind: str, round_id: int, file: Any) -> None:
     except DomainError as exc:
         _fail(exc)
     click.echo(f"imported {kind}: {result.created} created, {result.updated} updated")
+
+
+@main.command()
+def purge() -> None:
+    """Remove what is past its retention: failed sign-in events, revoked or expired tokens,
+    read notifications, stored instances of unpublished runs (ages: PLACEMENT_RETAIN_*)."""
+    from placement.db import session_scope
+    from placement.services.retention import purge as purge_expired
+
+    settings = _settings()
+    with session_scope(settings) as session:
+        report = purge_expired(session=session, settings=settings)
+    for line in report.lines():
+        click.echo(line)
 
 
 def _fail(exc: Any) -> None:

@@ -41,6 +41,29 @@ def _roles(raw: str) -> tuple[str, ...]:
     return roles
 
 
+RETENTION_DEFAULTS = {
+    # setting: (environment variable, default days)
+    "retain_failed_logins_days": ("PLACEMENT_RETAIN_FAILED_LOGINS_DAYS", 90),
+    "retain_tokens_days": ("PLACEMENT_RETAIN_TOKENS_DAYS", 30),
+    "retain_read_notifications_days": ("PLACEMENT_RETAIN_READ_NOTIFICATIONS_DAYS", 180),
+    "retain_unpublished_instances_days": ("PLACEMENT_RETAIN_UNPUBLISHED_INSTANCES_DAYS", 90),
+}
+
+
+def _retention(env: dict[str, str]) -> dict[str, int]:
+    values: dict[str, int] = {}
+    for name, (variable, default) in RETENTION_DEFAULTS.items():
+        raw = env.get(variable, "").strip() or str(default)
+        try:
+            days = int(raw)
+        except ValueError:
+            raise ConfigError(f"{variable} must be a whole number of days, not {raw!r}") from None
+        if days < 1:
+            raise ConfigError(f"{variable} must be at least 1 day")
+        values[name] = days
+    return values
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -56,6 +79,11 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool = False
     testing: bool = False
+    # Retention (`placement purge` and its periodic job): days kept after the fact.
+    retain_failed_logins_days: int = 90
+    retain_tokens_days: int = 30
+    retain_read_notifications_days: int = 180
+    retain_unpublished_instances_days: int = 90
     # Mail: `smtp://host:port` or `smtps://user:pass@host:port`; None writes .eml files
     # under instance/mail/. Links in mail start with `base_url`.
     mail_url: str | None = None
@@ -139,6 +167,7 @@ class Settings:
             "session_max_days": float(env.get("PLACEMENT_SESSION_MAX_DAYS", "30")),
             "require_mfa": _roles(env.get("PLACEMENT_REQUIRE_MFA", "")),
             "ratelimit_register": env.get("PLACEMENT_REGISTER_RATE_LIMIT", "20 per hour"),
+            **_retention(env),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

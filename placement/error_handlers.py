@@ -87,6 +87,8 @@ def json_error(
 
 def http_error(error: HTTPException) -> Any:
     """werkzeug's errors (and flask-smorest's, which carry `data`)."""
+    if error.code == 403:
+        g.denied_message = str(error.description or "Forbidden")
     if not is_api_request():
         return http_error_page(error)
     data = getattr(error, "data", None) or {}
@@ -107,7 +109,7 @@ def http_error(error: HTTPException) -> Any:
 
 def domain_error(exc: DomainError) -> Any:
     if exc.status == 403:
-        _record_denied(exc)
+        g.denied_message = exc.message
     if not is_api_request():
         return domain_error_page(exc)
     response = json_error(exc.status, exc.message, exc.errors, exc.headers)
@@ -129,14 +131,14 @@ def integrity_error(exc: IntegrityError) -> Any:
     return domain_error(Conflict(RACE_MESSAGE))
 
 
-def _record_denied(exc: DomainError) -> None:
+def _record_denied(status: int, message: str) -> None:
     record_denied(
         session=db_session(),
         actor=_actor(),
         method=request.method,
         path=request.path,
-        status=exc.status,
-        message=exc.message,
+        status=status,
+        message=message,
         ip=client_ip(),
     )
 
@@ -157,3 +159,12 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_error)
     app.register_error_handler(IntegrityError, integrity_error)
     app.register_error_handler(HTTPException, http_error)
+
+    @app.after_request
+    def record_refusal(response: Response) -> Response:
+        """Every 403, page or API, whichever handler answered it, goes in the audit log."""
+        if response.status_code == 403:
+            body = response.get_json(silent=True) if response.is_json else None
+            message = g.pop("denied_message", None) or (body or {}).get("message") or "Refused."
+            _record_denied(403, str(message))
+        return response

@@ -1,10 +1,17 @@
-"""Security headers on every response."""
+"""Security headers on every response, bounded JSON bodies, and the caller's address for
+the audit log."""
 
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
 
+from placement.json_limits import register_json_limits
+from placement.services.common import request_ip
+
 CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+# Two years, subdomains included: sent only when the cookies are marked Secure, that is
+# when the site is served over HTTPS (a browser ignores HSTS over plain HTTP anyway).
+HSTS = "max-age=63072000; includeSubDomains"
 
 
 def _personal(response: Response) -> bool:
@@ -19,12 +26,28 @@ def _personal(response: Response) -> bool:
 
 
 def register_security_headers(app: Flask) -> None:
+    register_json_limits(app)
+
+    @app.before_request
+    def remember_caller_address() -> None:
+        # Behind a proxy, werkzeug's ProxyFix (configured in the server) sets remote_addr.
+        request_ip.set(request.remote_addr)
+
+    @app.teardown_request
+    def forget_caller_address(exc: BaseException | None) -> None:
+        request_ip.set(None)
+
     @app.after_request
     def add_headers(response: Response) -> Response:
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if current_app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        # The server's name and version help no one but an attacker (gunicorn's own banner
+        # is dropped in `placement serve`).
+        response.headers.pop("Server", None)
         if _personal(response):
             response.headers["Cache-Control"] = "no-store"
             response.headers.setdefault("Pragma", "no-cache")

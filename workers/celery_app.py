@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from celery import Celery
+from celery.schedules import crontab
 from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from placement.config import Settings
@@ -26,6 +27,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app.conf.placement_settings = settings
     app.conf.beat_schedule = beat_schedule(settings)
     app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
+    app.autodiscover_tasks(["workers"], related_name="maintenance", force=True)
     return app
 
 
@@ -43,6 +45,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": DEADLINE_REMINDERS_TASK,
             "schedule": 15 * 60.0,
             "options": {"expires": 15 * 60},
+        },
+        # Retention: failed logins, dead tokens, read notifications, unpublished instances.
+        "retention-purge": {
+            "task": "workers.maintenance.purge",
+            "schedule": crontab(hour=3, minute=17),
+            "options": {"expires": 6 * 3600},
         },
     }
 

@@ -35,12 +35,14 @@ from placement.models import (
     utcnow,
 )
 from placement.services import notifications
-from placement.services.common import audit, bulk_insert, chunks, require_role
+from placement.services.common import audit, bulk_insert, changes, chunks, require_role, snapshot
 from placement.services.rounds import require_status
 
 DECIDING_STATES = (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
 # The longest reason a rejection may give, for the API and the pages alike.
 REASON_MAX = 1000
+# What a decision changes on a proposal (the audit event's before/after).
+DECISION_FIELDS = ("status", "reason", "decided_by", "decided_at")
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,7 @@ def _take_seat(session: Session, actor: User, proposal: Proposal, rnd: Round) ->
         # Another coordinator placed the trainee between our check and our insert.
         raise AlreadyPlaced() from exc
     now = utcnow()
+    before = snapshot(proposal, fields=DECISION_FIELDS)
     proposal.status = "approved"
     proposal.decided_by = actor.id
     proposal.decided_at = now
@@ -144,9 +147,11 @@ def _take_seat(session: Session, actor: User, proposal: Proposal, rnd: Round) ->
         action="proposal.approve",
         object_type="proposal",
         object_id=proposal.id,
+        round_id=rnd.id,
+        trainee_id=proposal.trainee_id,
         placement_id=placement.id,
         slot_id=proposal.slot_id,
-        trainee_id=proposal.trainee_id,
+        changes=changes(before, proposal),
     )
     return placement
 
@@ -174,6 +179,7 @@ def reject_proposal(*, session: Session, actor: User, proposal_id: int, reason: 
     require_status(rnd, *DECIDING_STATES, doing="reject proposals")
     if proposal.status != "proposed":
         raise Conflict(f"The proposal is already {proposal.status}.")
+    before = snapshot(proposal, fields=DECISION_FIELDS)
     proposal.status = "rejected"
     proposal.reason = reason
     proposal.decided_by = actor.id
@@ -202,7 +208,10 @@ def reject_proposal(*, session: Session, actor: User, proposal_id: int, reason: 
         action="proposal.reject",
         object_type="proposal",
         object_id=proposal.id,
-        reason=reason,
+        round_id=rnd.id,
+        trainee_id=proposal.trainee_id,
+        slot_id=proposal.slot_id,
+        changes=changes(before, proposal),
     )
     session.commit()
     return proposal
@@ -265,6 +274,7 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
         action="run.approve_all",
         object_type="run",
         object_id=run.id,
+        round_id=rnd.id,
         approved=len(approved),
         conflicts=len(refused),
     )
@@ -347,11 +357,17 @@ def _write_approvals(
                 "detail": {
                     "placement_id": placement_of[proposal_id],
                     "slot_id": slot_id,
-                    "trainee_id": trainee_id,
                     "run_id": run.id,
                     "via": "approve_all",
+                    "changes": {
+                        "status": {"before": "proposed", "after": "approved"},
+                        "decided_by": {"before": None, "after": actor.id},
+                        "decided_at": {"before": None, "after": now.isoformat()},
+                    },
                 },
                 "ip": None,
+                "round_id": rnd.id,
+                "trainee_id": trainee_id,
             }
             for proposal_id, trainee_id, slot_id in approved
         ],
@@ -369,6 +385,7 @@ def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> P
         raise NotFound("No such placement.")
     if placement.status != "live":
         raise Conflict("The placement is already withdrawn.")
+    before = snapshot(placement)
     placement.status = "withdrawn"
     placement.withdrawn_at = utcnow()
     session.execute(
@@ -382,8 +399,10 @@ def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> P
         action="placement.withdraw",
         object_type="placement",
         object_id=placement.id,
-        slot_id=placement.slot_id,
+        round_id=placement.round_id,
         trainee_id=placement.trainee_id,
+        slot_id=placement.slot_id,
+        changes=changes(before, placement),
     )
     notifications.placement_withdrawn(session, placement)
     session.commit()

@@ -1,10 +1,13 @@
-"""Pieces every use case shares: role checks, pagination, audit."""
+"""Pieces every use case shares: role checks, pagination, audit (with before/after values)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date, datetime
+from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import func, insert
@@ -16,6 +19,10 @@ from placement.models import AuditEvent, Organisation, Round, Trainee, User
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
+
+# The address the current request came from, set by the web layer for each request (see
+# placement/security.py): every audit event written while serving it records it.
+request_ip: ContextVar[str | None] = ContextVar("request_ip", default=None)
 
 MAX_PER_PAGE = 500
 
@@ -66,6 +73,97 @@ def get_round(session: Session, round_id: int, *, actor: User | None = None) -> 
     return rnd
 
 
+Changes = dict[str, dict[str, Any]]
+
+# Never stored in an audit event, before or after: a changed secret is recorded as changed.
+SECRET_FIELDS = frozenset(
+    {
+        "password_hash",
+        "token_hash",
+        "totp_secret",
+        "mfa_secret",
+        "pending_mfa_secret",
+        "recovery_codes",
+        "recovery_code_hashes",
+        "secret",
+    }
+)
+# Health needs are special category data (UK GDPR art. 9): the log says they changed, and
+# who changed them, but the text stays on the profile, where only its readers see it.
+# DBS certificate numbers likewise.
+MASKED_FIELDS = frozenset({"needs", "certificate_number"})
+MASK = "(hidden)"
+# Bookkeeping that changes with every write: no one asks who changed it.
+UNAUDITED_FIELDS = frozenset({"updated_at", "heartbeat_at", "last_used_at", "last_login_at"})
+
+
+def _secret(name: str) -> bool:
+    """Secrets by name, so a new column holding one is masked without a list to update."""
+    lowered = name.lower()
+    return name in SECRET_FIELDS or any(
+        word in lowered for word in ("password", "secret", "token", "recovery", "otp")
+    )
+
+
+def _plain_value(value: Any) -> Any:
+    """A JSON value for an audit event (dates as ISO text, enums as their value)."""
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, StrEnum):
+        return value.value
+    if isinstance(value, list | tuple):
+        return [_plain_value(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain_value(v) for k, v in value.items()}
+    if isinstance(value, bytes):
+        return MASK
+    return value
+
+
+def snapshot(obj: Any, fields: Iterable[str] | None = None) -> dict[str, Any]:
+    """A model's column values as plain JSON values, to diff with `changes` later.
+
+    Take it before changing the model; `changes(before, obj)` then says what changed."""
+    if isinstance(obj, Mapping):
+        values = dict(obj)
+    else:
+        names = fields if fields is not None else type(obj).model_fields
+        values = {name: getattr(obj, name, None) for name in names}
+    if fields is not None:
+        values = {k: v for k, v in values.items() if k in set(fields)}
+    return {k: _plain_value(v) for k, v in values.items() if k not in UNAUDITED_FIELDS}
+
+
+def changes(before: Mapping[str, Any] | None, after: Any) -> Changes:
+    """`{field: {"before": ..., "after": ...}}` for every field whose value differs.
+
+    `before` is a `snapshot` (None for a created object), `after` a model, a snapshot or
+    None (a deleted object). Secrets never appear (`SECRET_FIELDS`: both sides read
+    "(hidden)"); `MASKED_FIELDS` are recorded as changed but hidden likewise."""
+    old = dict(before or {})
+    if after is None:
+        new: dict[str, Any] = {}
+    elif isinstance(after, Mapping) or before is None:
+        new = snapshot(after)
+    else:
+        new = snapshot(after, fields=list(old))
+    diff: Changes = {}
+    for name in sorted(set(old) | set(new)):
+        if name in UNAUDITED_FIELDS:
+            continue
+        was, now = old.get(name), new.get(name)
+        if was == now:
+            continue
+        if _secret(name) or name in MASKED_FIELDS:
+            diff[name] = {
+                "before": None if was is None else MASK,
+                "after": None if now is None else MASK,
+            }
+        else:
+            diff[name] = {"before": was, "after": now}
+    return diff
+
+
 def audit(
     session: Session,
     *,
@@ -74,19 +172,31 @@ def audit(
     object_type: str = "",
     object_id: object = "",
     ip: str | None = None,
+    changes: Changes | None = None,
+    round_id: int | None = None,
+    trainee_id: int | None = None,
     **detail: Any,
-) -> None:
-    """Record who did what, when; written in the caller's transaction."""
-    session.add(
-        AuditEvent(
-            actor_id=actor.id if actor is not None else None,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            detail=detail,
-            ip=ip,
-        )
+) -> AuditEvent:
+    """Record who did what, when, to whom; written in the caller's transaction.
+
+    `changes` comes from `changes(before, after)` and is kept as the event's
+    `detail["changes"]`; `round_id` and `trainee_id` name the round and the trainee the
+    event is about (the log filters by them)."""
+    payload = {k: _plain_value(v) for k, v in detail.items()}
+    if changes:
+        payload["changes"] = changes
+    event = AuditEvent(
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id)[:50],
+        detail=payload,
+        ip=ip if ip is not None else request_ip.get(),
+        round_id=round_id,
+        trainee_id=trainee_id,
     )
+    session.add(event)
+    return event
 
 
 def organisation_of(session: Session, actor: User) -> Organisation | None:

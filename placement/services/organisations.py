@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from placement.errors import Conflict, Forbidden, NotFound
 from placement.models import Organisation, User
-from placement.services.common import Page, audit, paginate, require_role
+from placement.services.common import Page, audit, changes, paginate, require_role, snapshot
 
 EDITABLE = ("name", "kind", "accreditations", "postcode", "latitude", "longitude", "website")
 
@@ -46,6 +46,7 @@ def create_organisation(*, session: Session, actor: User, values: dict[str, Any]
         action="organisation.create",
         object_type="organisation",
         object_id=org.id,
+        changes=changes(None, org),
     )
     session.commit()
     return org
@@ -76,6 +77,7 @@ def update_organisation(
     org = _visible(session, actor, organisation_id)
     if "verified" in values and actor.role != "coordinator":
         raise Forbidden("Only a coordinator can verify an organisation.")
+    before = snapshot(org)
     for key, value in values.items():
         if key in EDITABLE or key == "verified":
             setattr(org, key, value)
@@ -85,7 +87,7 @@ def update_organisation(
         action="organisation.update",
         object_type="organisation",
         object_id=org.id,
-        fields=sorted(values),
+        changes=changes(before, org),
     )
     session.commit()
     return org
@@ -94,6 +96,7 @@ def update_organisation(
 def verify_organisation(*, session: Session, actor: User, organisation_id: int) -> Organisation:
     require_role(actor, "coordinator")
     org = _visible(session, actor, organisation_id)
+    before = snapshot(org)
     org.verified = True
     audit(
         session,
@@ -101,6 +104,7 @@ def verify_organisation(*, session: Session, actor: User, organisation_id: int) 
         action="organisation.verify",
         object_type="organisation",
         object_id=org.id,
+        changes=changes(before, org),
     )
     session.commit()
     return org

@@ -19,7 +19,7 @@ from placement.models import (
     User,
     utcnow,
 )
-from placement.services.common import get_round, trainee_of
+from placement.services.common import audit, changes, get_round, trainee_of
 from placement.services.rounds import require_status
 from placement.services.trainees import missing_for_matching
 
@@ -133,7 +133,22 @@ def set_preferences(
     problems = check_preferences(session, rnd, slot_ids)
     if problems:
         raise InvalidInput(errors={"slot_ids": problems})
+    before = session.exec(
+        select(Preference.slot_id)
+        .where(Preference.round_id == rnd.id, Preference.trainee_id == trainee.id)
+        .order_by(col(Preference.rank))
+    ).all()
     updated_at = replace_preferences(session, rnd, trainee, slot_ids)
+    audit(
+        session,
+        actor=actor,
+        action="preference.set",
+        object_type="trainee",
+        object_id=trainee.id,
+        round_id=rnd.id,
+        trainee_id=trainee.id,
+        changes=changes({"slot_ids": list(before)}, {"slot_ids": list(slot_ids)}),
+    )
     session.commit()
     assert rnd.id is not None
     return Preferences(round_id=rnd.id, slot_ids=list(slot_ids), updated_at=updated_at)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, update
+import sqlalchemy as sa
+from sqlalchemy import and_, delete, func, or_, update
 from sqlmodel import Session, SQLModel, col, select
 
 from placement.models import (
@@ -14,7 +18,6 @@ from placement.models import (
     AuditEvent,
     EmployerRanking,
     Exclusion,
-    MatchRun,
     Placement,
     Preference,
     Proposal,
@@ -25,7 +28,8 @@ from placement.models import (
     User,
     utcnow,
 )
-from placement.services.common import audit, trainee_of
+from placement.services.common import audit, snapshot, trainee_of
+from placement.services.runs.stored import lock_round_for_instances, scrub_stored_instances
 from placement.services.trainees import get_trainee
 
 ERASED_NAME = "Erased trainee"
@@ -50,8 +54,14 @@ ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
     ((), "The IP addresses recorded with the things they did"),
     (
         (),
-        "The stored input of every match run in their rounds (its fingerprint stays, so a "
-        "published result can still be identified, but it can no longer be re-run offline)",
+        "Their name, email address and postcode wherever they are mentioned: reasons for "
+        "decisions, exclusions, the audit log (with the old and new values of changes to "
+        "their profile) and messages",
+    ),
+    (
+        (),
+        "Their entry in the stored input of every match run in their rounds (the input is "
+        "rewritten without them and gets a new fingerprint; the audit log keeps the old one)",
     ),
 )
 ERASURE_KEPT: tuple[tuple[tuple[str, ...], str], ...] = (
@@ -115,6 +125,7 @@ def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
     # What others did about them: on their record, their proposals and placements. Who
     # did it and from where is the staff's data, not the trainee's.
     about = or_(
+        col(AuditEvent.trainee_id) == tid,
         and_(col(AuditEvent.object_type) == "trainee", col(AuditEvent.object_id) == str(tid)),
         and_(
             col(AuditEvent.object_type) == "proposal",
@@ -177,11 +188,37 @@ def erasure_preview(*, session: Session, actor: User, trainee_id: int) -> Erasur
 
 def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     """Remove a trainee's personal fields and their login; the match history (preferences,
-    proposals, placements) stays, attached to the anonymised record."""
+    proposals, placements) stays, attached to the anonymised record.
+
+    Their name, email and postcode are also scrubbed from every free text and JSON value
+    that mentions them (`scrub_mentions`), the values of the audit events about their
+    profile are blanked, and stored run instances are rewritten without them (see
+    `runs.stored`). The rounds they took part in are locked first, so a run storing its
+    instance at the same time either finishes before the erasure (and is rewritten by it)
+    or waits for it (and leaves the trainee out)."""
     trainee = get_trainee(session=session, actor=actor, trainee_id=trainee_id)
     if trainee.erased_at is not None:
         return trainee
+    assert trainee.id is not None
+    tid = trainee.id
+    for round_id in _rounds_of(session, tid):
+        lock_round_for_instances(session, round_id, exclusive=True)
+    trainee = session.exec(select(Trainee).where(Trainee.id == tid).with_for_update()).one()
+    session.refresh(trainee)
+    if trainee.erased_at is not None:
+        return trainee
     user_id = trainee.user_id
+    account = session.get(User, user_id) if user_id is not None else None
+    mentions = Mentions.of(
+        names=[trainee.name, account.name if account else None],
+        emails=[trainee.email, account.email if account else None],
+        postcodes=[trainee.postcode],
+    )
+    erased_fields = [
+        name
+        for name, value in snapshot(trainee).items()
+        if name in PERSONAL_FIELDS and value not in (None, "", [], False)
+    ]
     trainee.user_id = None
     trainee.name = ERASED_NAME
     trainee.email = None
@@ -198,25 +235,197 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     trainee.erased_at = utcnow()
     trainee.updated_at = trainee.erased_at
     session.flush()
-    # Runs keep the instance they solved, which holds the trainee's location, skills and
-    # availability under their id: erasure wins over re-running those runs offline. Each
-    # run keeps the SHA-256 of what it solved.
-    session.execute(
-        update(MatchRun)
-        .where(
-            col(MatchRun.round_id).in_(
-                select(RoundTrainee.round_id).where(RoundTrainee.trainee_id == trainee.id)
-            ),
-            col(MatchRun.instance_gz).is_not(None),
-        )
-        .values(instance_gz=None)
-    )
+    rewritten = scrub_stored_instances(session, tid)
     if user_id is not None:
         # The account (email, name, password) goes; audit rows keep an empty actor and
         # lose the address they were made from.
-        for event in session.exec(select(AuditEvent).where(AuditEvent.actor_id == user_id)):
-            event.ip = None
+        session.execute(
+            update(AuditEvent)
+            .where(col(AuditEvent.actor_id) == user_id)
+            .values(ip=None)
+            .execution_options(synchronize_session=False)
+        )
         session.execute(delete(User).where(col(User.id) == user_id))
-    audit(session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id)
+    _blank_profile_history(session, tid)
+    scrubbed = scrub_mentions(session, mentions)
+    session.expire_all()
+    audit(
+        session,
+        actor=actor,
+        action="trainee.erase",
+        object_type="trainee",
+        object_id=tid,
+        trainee_id=tid,
+        fields=erased_fields,
+        rows_scrubbed=scrubbed,
+        runs_rewritten={str(k): v for k, v in rewritten.items()},
+    )
     session.commit()
-    return trainee
+    erased = session.get(Trainee, tid)
+    assert erased is not None
+    return erased
+
+
+# What erasure removes from the profile; blanked in the audit events about the profile.
+PERSONAL_FIELDS = frozenset(
+    {
+        "name",
+        "email",
+        "provider",
+        "skills",
+        "postcode",
+        "latitude",
+        "longitude",
+        "max_travel_km",
+        "available_from",
+        "available_to",
+        "dbs_cleared",
+        "needs",
+        "level",
+        "user_id",
+    }
+)
+ERASED_VALUE = "[erased]"
+# Columns never scrubbed: other people's identities (another account or trainee may share
+# a name), places (an organisation's or a slot's postcode is an address, not a person's),
+# and hashes.
+_SKIP_TABLES = frozenset({"users", "trainees", "alembic_version"})
+_SKIP_COLUMNS = frozenset({("organisations", "name")})
+
+
+def _rounds_of(session: Session, trainee_id: int) -> list[int]:
+    joined = select(RoundTrainee.round_id).where(RoundTrainee.trainee_id == trainee_id)
+    placed = select(Placement.round_id).where(Placement.trainee_id == trainee_id)
+    ids = set(session.exec(joined).all()) | set(session.exec(placed).all())
+    return sorted(ids)
+
+
+def _blank_profile_history(session: Session, trainee_id: int) -> None:
+    """The before/after values of changes to the trainee's profile go; who changed which
+    field, and when, stays."""
+    about = or_(
+        col(AuditEvent.trainee_id) == trainee_id,
+        and_(
+            col(AuditEvent.object_type) == "trainee",
+            col(AuditEvent.object_id) == str(trainee_id),
+        ),
+    )
+    for event in session.exec(select(AuditEvent).where(about)):
+        found = event.detail.get("changes")
+        if not isinstance(found, dict):
+            continue
+        blanked = {
+            name: (
+                {side: (None if v is None else ERASED_VALUE) for side, v in values.items()}
+                if name in PERSONAL_FIELDS and isinstance(values, dict)
+                else values
+            )
+            for name, values in found.items()
+        }
+        if blanked != found:
+            event.detail = {**event.detail, "changes": blanked}
+    session.flush()
+
+
+@dataclass(frozen=True)
+class Mentions:
+    """How an erased trainee may be mentioned in free text: patterns for Python, and
+    substrings (lower case) for a database pre-filter."""
+
+    patterns: tuple[re.Pattern[str], ...]
+    substrings: tuple[str, ...]
+    compact: tuple[str, ...]  # postcodes without spaces, matched against compacted text
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        names: Iterable[str | None],
+        emails: Iterable[str | None],
+        postcodes: Iterable[str | None],
+    ) -> Mentions:
+        patterns: list[re.Pattern[str]] = []
+        substrings: set[str] = set()
+        compact: set[str] = set()
+        for name in {n.strip() for n in names if n and n.strip() and n != ERASED_NAME}:
+            words = name.split()
+            patterns.append(
+                re.compile(
+                    r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", re.IGNORECASE
+                )
+            )
+            substrings.add(" ".join(words).lower())
+        for email in {e.strip() for e in emails if e and e.strip()}:
+            patterns.append(re.compile(re.escape(email), re.IGNORECASE))
+            substrings.add(email.lower())
+        for postcode in {p for p in postcodes if p and p.strip()}:
+            squeezed = re.sub(r"\s+", "", postcode).lower()
+            patterns.append(
+                re.compile(
+                    r"(?<![a-z0-9])" + r"\s*".join(map(re.escape, squeezed)) + r"(?![a-z0-9])",
+                    re.IGNORECASE,
+                )
+            )
+            compact.add(squeezed)
+        # JSON text on Postgres keeps non-ASCII characters as \u escapes.
+        substrings |= {json.dumps(s)[1:-1].lower() for s in substrings}
+        return cls(tuple(patterns), tuple(sorted(substrings)), tuple(sorted(compact)))
+
+    def scrub(self, value: Any) -> Any:
+        if isinstance(value, str):
+            for pattern in self.patterns:
+                value = pattern.sub(ERASED_VALUE, value)
+            return value
+        if isinstance(value, list):
+            return [self.scrub(v) for v in value]
+        if isinstance(value, dict):
+            return {self.scrub(k): self.scrub(v) for k, v in value.items()}
+        return value
+
+
+def _like(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def scrub_mentions(session: Session, mentions: Mentions) -> int:
+    """Replace every mention in every text and JSON column of every table (but
+    `_SKIP_TABLES`, `_SKIP_COLUMNS`, postcodes of places and hashes) with "[erased]"; the
+    number of rows changed. A database pre-filter finds candidate rows; Python decides."""
+    if not mentions.patterns:
+        return 0
+    changed = 0
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in _SKIP_TABLES:
+            continue
+        keys = list(table.primary_key.columns)
+        for column in table.columns:
+            # SQLModel's AutoString is a TypeDecorator over String: look through it.
+            kind = getattr(column.type, "impl_instance", column.type)
+            is_json = isinstance(kind, sa.JSON)
+            if not (is_json or isinstance(kind, sa.String)) or column.primary_key:
+                continue
+            if (
+                (table.name, column.name) in _SKIP_COLUMNS
+                or column.name == "postcode"
+                or column.name.endswith("_hash")
+            ):
+                continue
+            lowered = func.lower(sa.cast(column, sa.Text) if is_json else column)
+            found = [lowered.like(_like(s), escape="\\") for s in mentions.substrings]
+            found += [
+                func.replace(lowered, " ", "").like(_like(c), escape="\\") for c in mentions.compact
+            ]
+            rows = session.execute(sa.select(*keys, column).where(or_(*found))).all()
+            for row in rows:
+                value = row[-1]
+                scrubbed = mentions.scrub(value)
+                if scrubbed == value:
+                    continue
+                session.execute(
+                    sa.update(table)
+                    .where(*(key == row[i] for i, key in enumerate(keys)))
+                    .values({column.name: scrubbed})
+                )
+                changed += 1
+    return changed

@@ -9,7 +9,15 @@ from sqlmodel import Session, col, select
 from placement.errors import InvalidInput, WrongState
 from placement.models import Round, RoundStatus, User
 from placement.services import notifications
-from placement.services.common import Page, audit, get_round, paginate, require_role
+from placement.services.common import (
+    Page,
+    audit,
+    changes,
+    get_round,
+    paginate,
+    require_role,
+    snapshot,
+)
 
 # action -> (state it starts from, state it leads to)
 TRANSITIONS: dict[str, tuple[RoundStatus, RoundStatus]] = {
@@ -25,7 +33,15 @@ def create_round(*, session: Session, actor: User, values: dict[str, Any]) -> Ro
     _check_dates(rnd)
     session.add(rnd)
     session.flush()
-    audit(session, actor=actor, action="round_created", object_type="round", object_id=rnd.id)
+    audit(
+        session,
+        actor=actor,
+        action="round.create",
+        object_type="round",
+        object_id=rnd.id,
+        round_id=rnd.id,
+        changes=changes(None, rnd),
+    )
     session.commit()
     return rnd
 
@@ -61,8 +77,17 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
     rnd = rnd or get_round(session, round_id, actor=actor)
     if rnd.status != source:
         raise WrongState(f"Cannot {action} a round that is {rnd.status}; it must be {source}.")
+    before = snapshot(rnd)
     rnd.status = target
-    audit(session, actor=actor, action=f"round.{action}", object_type="round", object_id=rnd.id)
+    audit(
+        session,
+        actor=actor,
+        action=f"round.{action}",
+        object_type="round",
+        object_id=rnd.id,
+        round_id=rnd.id,
+        changes=changes(before, rnd),
+    )
     # The mail commits with the change that causes it (the outbox).
     if action == "open":
         notifications.round_opened(session, rnd)

@@ -22,10 +22,12 @@ from placement.models import (
 from placement.services.common import (
     Page,
     audit,
+    changes,
     get_round,
     organisation_of,
     paginate,
     require_role,
+    snapshot,
 )
 from placement.services.rounds import require_status
 
@@ -135,7 +137,15 @@ def create_slot(*, session: Session, actor: User, round_id: int, values: dict[st
     _check_slot(slot)
     session.add(slot)
     session.flush()
-    audit(session, actor=actor, action="slot.create", object_type="slot", object_id=slot.id)
+    audit(
+        session,
+        actor=actor,
+        action="slot.create",
+        object_type="slot",
+        object_id=slot.id,
+        round_id=slot.round_id,
+        changes=changes(None, slot),
+    )
     session.commit()
     return slot
 
@@ -188,6 +198,7 @@ def update_slot(*, session: Session, actor: User, slot_id: int, values: dict[str
     for key in ("latitude", "longitude"):
         if key in values and values[key] is None:
             raise InvalidInput(errors={key: ["Field may not be null."]})
+    before = snapshot(slot)
     for key, value in values.items():
         if key in EDITABLE:
             setattr(slot, key, value)
@@ -198,7 +209,8 @@ def update_slot(*, session: Session, actor: User, slot_id: int, values: dict[str
         action="slot.update",
         object_type="slot",
         object_id=slot.id,
-        fields=sorted(values),
+        round_id=slot.round_id,
+        changes=changes(before, slot),
     )
     session.commit()
     return slot
@@ -218,7 +230,9 @@ def delete_slot(*, session: Session, actor: User, slot_id: int) -> None:
         action="slot.delete",
         object_type="slot",
         object_id=slot.id,
+        round_id=slot.round_id,
         title=slot.title,
+        changes=changes(snapshot(slot), None),
     )
     session.delete(slot)
     session.commit()
@@ -299,6 +313,11 @@ def set_rankings(
         )
     if errors:
         raise InvalidInput(errors=errors)
+    before = session.exec(
+        select(EmployerRanking.trainee_id)
+        .where(EmployerRanking.slot_id == slot.id)
+        .order_by(col(EmployerRanking.rank))
+    ).all()
     session.execute(delete(EmployerRanking).where(col(EmployerRanking.slot_id) == slot.id))
     session.flush()
     assert slot.id is not None
@@ -310,7 +329,9 @@ def set_rankings(
         action="ranking.set",
         object_type="slot",
         object_id=slot.id,
+        round_id=slot.round_id,
         count=len(trainee_ids),
+        changes=changes({"trainee_ids": list(before)}, {"trainee_ids": list(trainee_ids)}),
     )
     session.commit()
     assert slot.id is not None

@@ -9,7 +9,15 @@ from sqlmodel import Session, col, select
 
 from placement.errors import Conflict, InvalidInput, NotFound
 from placement.models import RoundTrainee, Trainee, User, utcnow
-from placement.services.common import Page, audit, paginate, require_role, trainee_of
+from placement.services.common import (
+    Page,
+    audit,
+    changes,
+    paginate,
+    require_role,
+    snapshot,
+    trainee_of,
+)
 
 PROFILE_FIELDS = (
     "name",
@@ -77,7 +85,17 @@ def get_own_profile(*, session: Session, actor: User) -> Trainee:
 def update_own_profile(*, session: Session, actor: User, values: dict[str, Any]) -> Trainee:
     """A trainee updates their own profile; their email is their login's and stays."""
     trainee = trainee_of(session, actor)
+    before = snapshot(trainee)
     _apply(trainee, values, allow_email=False)
+    audit(
+        session,
+        actor=actor,
+        action="trainee.update",
+        object_type="trainee",
+        object_id=trainee.id,
+        trainee_id=trainee.id,
+        changes=changes(before, trainee),
+    )
     session.commit()
     return trainee
 
@@ -116,7 +134,13 @@ def create_trainee(*, session: Session, actor: User, values: dict[str, Any]) -> 
     session.add(trainee)
     session.flush()
     audit(
-        session, actor=actor, action="trainee.create", object_type="trainee", object_id=trainee.id
+        session,
+        actor=actor,
+        action="trainee.create",
+        object_type="trainee",
+        object_id=trainee.id,
+        trainee_id=trainee.id,
+        changes=changes(None, trainee),
     )
     session.commit()
     return trainee
@@ -140,6 +164,7 @@ def update_trainee(
         if trainee.user_id is not None and values["email"] != trainee.email:
             raise Conflict("The trainee has a login; their email is changed through it.")
         _email_free(session, values["email"], other_than=trainee.id)
+    before = snapshot(trainee)
     _apply(trainee, values, allow_email=True)
     audit(
         session,
@@ -147,7 +172,8 @@ def update_trainee(
         action="trainee.update",
         object_type="trainee",
         object_id=trainee.id,
-        fields=sorted(values),
+        trainee_id=trainee.id,
+        changes=changes(before, trainee),
     )
     session.commit()
     return trainee

@@ -40,6 +40,28 @@ class Email(Text):
         return super()._deserialize(value, attr, data, **kwargs).strip().lower()
 
 
+class WebsiteURL(Text):
+    """A website: an absolute `https://` or `http://` address. Any other scheme
+    (`javascript:`, `data:`, ...) is refused, so nothing stored can become a script link."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault(
+            "validate",
+            [
+                validate.Length(max=300),
+                validate.URL(
+                    relative=False,
+                    schemes={"http", "https"},
+                    error="must be an https:// or http:// address, such as https://example.org",
+                ),
+            ],
+        )
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
 def text(max_length: int, *, required: bool = False, min_length: int = 0, **kw: Any) -> Text:
     return Text(required=required, validate=validate.Length(min=min_length, max=max_length), **kw)
 
@@ -83,7 +105,7 @@ class OrganisationFields(Schema):
     postcode = text(10, allow_none=True)
     latitude = lat_field(allow_none=True)
     longitude = lon_field(allow_none=True)
-    website = text(300, allow_none=True)
+    website = WebsiteURL(allow_none=True)
     verified = fields.Boolean()
 
 

@@ -139,14 +139,18 @@ def test_serve_runs_gunicorn_and_answers_healthz(env: dict[str, str], tmp_path: 
     )
     try:
         body = None
+        headers: dict[str, str] = {}
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and body is None:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
                     body = json.load(r)
+                    headers = {k.lower(): v for k, v in r.headers.items()}
             except OSError:
                 time.sleep(0.3)
         assert body == {"status": "ok", "database": "ok", "broker": "ok"}
+        # No banner naming the server and its version.
+        assert "server" not in headers, headers
     finally:
         process.terminate()
         process.wait(timeout=30)

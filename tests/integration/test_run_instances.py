@@ -314,13 +314,14 @@ def test_an_attempt_that_lost_its_claim_cannot_store_an_instance(settings_: Sett
             .values(status="running", attempts=2, heartbeat_at=utcnow())
         )
         session.commit()
-    packed, sha256 = stored.pack_instance({"format": "placement-instance/1"})
+    document = {"format": "placement-instance/1"}
+    packed, sha256 = stored.pack_instance(document)
     stale = claims.Claim(run_id, 1, run.round_id, dict(run.weights), run.allow_unranked)
     with pytest.raises(claims.LostClaim):
-        execution.store_attempt_instance(engine, stale, packed, sha256)
+        execution.store_attempt_instance(engine, stale, document, packed, sha256)
     assert _run(settings_, run_id).instance_sha256 is None
     current = claims.Claim(run_id, 2, run.round_id, dict(run.weights), run.allow_unranked)
-    execution.store_attempt_instance(engine, current, packed, sha256)
+    execution.store_attempt_instance(engine, current, document, packed, sha256)
     assert _run(settings_, run_id).instance_sha256 == sha256
 
 
@@ -399,20 +400,26 @@ def test_export_instance_of_a_run_feeds_placement_solve(settings_: Settings) -> 
     assert neither.returncode == 2 and not neither.stdout
 
 
-def test_erasure_drops_the_stored_instances_that_hold_the_trainee(settings_: Settings) -> None:
+def test_erasure_rewrites_the_stored_instances_that_hold_the_trainee(
+    settings_: Settings,
+) -> None:
+    from placement.models import AuditEvent
     from placement.services.privacy import erase_trainee
 
     loaded = _seed(settings_, 40)
     run_id = _start(settings_, loaded)
     execution.execute_run(run_id, settings=settings_)
     sha256 = _run(settings_, run_id).instance_sha256
-    trainee_id = int(_stored(settings_, run_id).data()["trainees"][0]["id"])
+    before = _stored(settings_, run_id).data()
+    trainee_id = int(before["trainees"][0]["id"])
     with Session(get_engine(settings_), expire_on_commit=False) as session:
         erase_trainee(session=session, actor=_coordinator(settings_), trainee_id=trainee_id)
     run = _run(settings_, run_id)
-    assert run.instance_sha256 == sha256  # what was solved can still be identified
+    after = _stored(settings_, run_id)
+    # Everyone else stays; the hash is that of the file now stored (checked on reading), and
+    # the erasure's audit event names the hash it replaced.
+    assert {t["id"] for t in after.data()["trainees"]} == {t["id"] for t in before["trainees"][1:]}
+    assert run.instance_sha256 == after.sha256 != sha256
     with Session(get_engine(settings_)) as session:
-        packed = session.exec(select(MatchRun.instance_gz).where(MatchRun.id == run_id)).one()
-        assert packed is None
-        with pytest.raises(NotFound):
-            stored.stored_instance(session=session, run_id=run_id)
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "trainee.erase")).one()
+        assert event.detail["runs_rewritten"] == {str(run_id): sha256}

@@ -9,7 +9,6 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from placement.models import (
-    AuditEvent,
     MatchRun,
     Organisation,
     Placement,
@@ -21,9 +20,8 @@ from placement.models import (
     Trainee,
     User,
 )
-from placement.services import audit, imports, organisations, rounds, runs, trainees
+from placement.services import imports, organisations, rounds, runs, trainees
 from placement.services.common import Page, require_role
-from placement.services.pages.lookups import user_names
 
 
 @dataclass(frozen=True)
@@ -182,14 +180,3 @@ def organisations_page(session: Session, actor: User, *, page: int) -> Organisat
     found = organisations.list_organisations(session=session, actor=actor, page=page, per_page=100)
     items = sorted(found.items, key=lambda o: (o.verified, o.name.lower()))
     return OrganisationsPage(page=found, items=items)
-
-
-@dataclass(frozen=True)
-class AuditPage:
-    page: Page[AuditEvent]
-    names: dict[int, str]
-
-
-def audit_page(session: Session, actor: User, *, action: str | None, page: int) -> AuditPage:
-    found = audit.list_audit(session=session, actor=actor, action=action, page=page, per_page=100)
-    return AuditPage(page=found, names=user_names(session, (e.actor_id for e in found.items)))

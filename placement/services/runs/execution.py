@@ -59,7 +59,13 @@ from placement.services.runs.claims import (
     rows_matched,
     step_progress,
 )
-from placement.services.runs.stored import pack_instance, unpack_instance
+from placement.services.runs.stored import (
+    erased_participants,
+    lock_round_for_instances,
+    pack_instance,
+    unpack_instance,
+    without_trainees,
+)
 
 log = logging.getLogger(__name__)
 
@@ -125,10 +131,10 @@ def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
         packed, sha256 = pack_instance(built.data)
     except ValueError as exc:  # a non-finite number
         raise SolverFailure(f"invalid instance: {exc}") from exc
-    store_attempt_instance(engine, claim, packed, sha256)
+    data = store_attempt_instance(engine, claim, built.data, packed, sha256)
     t2 = time.perf_counter()
     try:
-        instance = load_instance(built.data)
+        instance = load_instance(data)
     except InstanceError as exc:
         raise SolverFailure(f"invalid instance: {exc}") from exc
     t3 = time.perf_counter()
@@ -136,17 +142,30 @@ def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
         "load_seconds": round(t1 - t0, 4),
         "store_seconds": round(t2 - t1, 4),
         "build_seconds": round(t3 - t2, 4),
-        "trainees": len(built.data["trainees"]),
-        "slots": len(built.data["slots"]),
+        "trainees": len(data["trainees"]),
+        "slots": len(data["slots"]),
     }
     if built.left_out:
         extra["left_out"] = built.left_out
     return instance, extra
 
 
-def store_attempt_instance(engine: Engine, claim: Claim, packed: bytes, sha256: str) -> None:
-    """Keep the instance this attempt solves on the run; LostClaim if it is not ours."""
+def store_attempt_instance(
+    engine: Engine, claim: Claim, data: dict[str, Any], packed: bytes, sha256: str
+) -> dict[str, Any]:
+    """Keep the instance this attempt solves on the run; LostClaim if it is not ours.
+
+    Under the round's lock (shared with other attempts, exclusive with erasure), trainees
+    erased since the round was read are left out of what is stored, and of what is solved:
+    the instance returned. An erasure that commits later rewrites the stored file itself
+    (see `stored`)."""
     with session_scope(engine) as session:
+        lock_round_for_instances(session, claim.round_id, exclusive=False)
+        erased = erased_participants(session, claim.round_id)
+        if erased & {t["id"] for t in data.get("trainees", [])}:
+            log.info("run %s: leaving out trainees erased while it loaded", claim.run_id)
+            data = without_trainees(data, erased)
+            packed, sha256 = pack_instance(data)
         stored = session.execute(
             update(MatchRun)
             .where(owned(claim))
@@ -154,6 +173,7 @@ def store_attempt_instance(engine: Engine, claim: Claim, packed: bytes, sha256: 
         )
         if rows_matched(stored) != 1:
             raise LostClaim()
+    return data
 
 
 def _keep_load_stats(engine: Engine, claim: Claim, extra: dict[str, Any]) -> None:
@@ -218,6 +238,13 @@ def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) 
         for u in result.unplaced
     ]
     with session_scope(engine) as session:
+        # A trainee erased while the run solved gets no proposal and no unplaced row: the
+        # round's lock makes this exclusive with erasure, as in `store_attempt_instance`.
+        lock_round_for_instances(session, claim.round_id, exclusive=False)
+        erased = {int(t) for t in erased_participants(session, claim.round_id)}
+        if erased:
+            proposals = [p for p in proposals if p["trainee_id"] not in erased]
+            unplaced = [u for u in unplaced if u["trainee_id"] not in erased]
         started_at = session.execute(
             select(col(MatchRun.started_at)).where(col(MatchRun.id) == claim.run_id)
         ).scalar_one()

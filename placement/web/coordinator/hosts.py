@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import flash, redirect, render_template, url_for
 
+from placement.errors import InvalidInput
 from placement.flask_db import db_session
-from placement.services import organisations
+from placement.services import audit, organisations
 from placement.services.pages import rounds as pages
+from placement.services.validation import MAX_ID
 from placement.web.common import actor, page_arg, search_arg, view_context
 from placement.web.coordinator.base import bp
 
@@ -32,8 +35,35 @@ def verify(organisation_id: int) -> Any:
 
 @bp.get("/audit")
 def audit_log() -> Any:
-    action = search_arg("action") or None
-    view = pages.audit_page(db_session(), actor(), action=action, page=page_arg())
-    return render_template(
-        "coordinator/audit.html", title="Audit log", action=action or "", **view_context(view)
+    filters = audit.AuditFilters(
+        action=search_arg("action", 50) or None,
+        person=search_arg("person", 200) or None,
+        round_id=_round_arg(),
+        since=_date_arg("since"),
+        until=_date_arg("until"),
     )
+    if filters.since and filters.until and filters.since > filters.until:
+        raise InvalidInput(errors={"until": ["must not be before the “from” date"]})
+    view = audit.audit_page(session=db_session(), actor=actor(), filters=filters, page=page_arg())
+    return render_template("coordinator/audit.html", title="Audit log", **view_context(view))
+
+
+def _round_arg() -> int | None:
+    raw = search_arg("round")
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) > MAX_ID:
+        raise InvalidInput(errors={"round": ["choose a round from the list"]})
+    return int(raw)
+
+
+def _date_arg(name: str) -> date | None:
+    raw = search_arg(name)
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(
+            errors={name: ["must be a date such as 2027-09-13 (year, month, day)"]}
+        ) from None
