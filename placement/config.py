@@ -47,6 +47,8 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool = False
     testing: bool = False
+    # A self-hosted postcodes.io (https://postcodes.io) asked before the postcodes table.
+    postcodes_io_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -93,6 +95,7 @@ class Settings:
             "ratelimit_login": env.get("PLACEMENT_LOGIN_RATE_LIMIT", "10 per minute"),
             "ratelimit_storage_uri": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
             "session_cookie_secure": env.get("SESSION_COOKIE_SECURE", "") in {"1", "true", "yes"},
+            "postcodes_io_url": env.get("POSTCODES_IO_URL") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
