@@ -127,9 +127,9 @@ class PostcodeServiceDown(Exception):
 class PostcodesIo:
     """A self-hosted postcodes.io: `GET /postcodes/{postcode}` and `GET /outcodes/{outcode}`."""
 
-    def __init__(self, base_url: str, *, timeout: float = HTTP_TIMEOUT) -> None:
+    def __init__(self, base_url: str, *, timeout: float | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.timeout = timeout
+        self.timeout = HTTP_TIMEOUT if timeout is None else timeout
 
     def _get(self, path: str) -> dict[str, Any] | None:
         """The `result` of a GET, or None for a 404."""
