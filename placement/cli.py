@@ -115,26 +115,34 @@ def load_postcodes(file: Path, batch_size: int) -> None:
     """Load the ONS Postcode Directory (ONSPD CSV, or its zip) into the postcodes table.
 
     Safe to run again (a newer directory replaces older coordinates). Rows without a grid
-    reference are skipped; terminated postcodes are kept."""
+    reference are skipped; terminated postcodes are kept. Trainees and hosts saved with a
+    postcode but no coordinates get them."""
     from placement.db import session_scope
     from placement.errors import DomainError
-    from placement.services.postcodes import load_postcode_file
+    from placement.services.postcodes import fill_missing_coordinates, load_postcode_file
 
     def progress(loaded: int) -> None:
         if loaded % 500_000 < batch_size:
             click.echo(f"  {loaded:,} postcodes so far", err=True)
 
+    settings = _settings()
     try:
-        with session_scope(_settings()) as session:
+        with session_scope(settings) as session:
             result = load_postcode_file(
                 session=session, path=file, batch_size=batch_size, progress=progress
             )
+        with session_scope(settings) as session:
+            filled = fill_missing_coordinates(session=session, settings=settings)
     except DomainError as exc:
         _fail(exc)
     click.echo(
         f"loaded {result.loaded:,} postcodes; skipped {result.skipped_no_grid:,} without a "
         "grid reference"
     )
+    if filled:
+        click.echo(
+            f"filled in coordinates for {filled:,} trainee(s) or host(s) saved with a postcode only"
+        )
     if result.skipped_unreadable:
         rows = ", ".join(map(str, result.unreadable_rows))
         more = ", ..." if result.skipped_unreadable > len(result.unreadable_rows) else ""

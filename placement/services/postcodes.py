@@ -27,7 +27,7 @@ from sqlmodel import Session, col, select
 
 from placement.config import Settings
 from placement.errors import InvalidInput
-from placement.models import Postcode
+from placement.models import Organisation, Postcode, Trainee
 from placement.services.common import chunks
 
 # Outward code (area, district, optional sub-district letter), then inward code; GIR 0AA is
@@ -309,6 +309,31 @@ def fill_coordinates(
     location = locate(session, postcode, settings=settings)
     values["latitude"], values["longitude"] = location.latitude, location.longitude
     return location
+
+
+def fill_missing_coordinates(*, session: Session, settings: Settings | None = None) -> int:
+    """Give coordinates to trainees and organisations that have a postcode but none (saved
+    before the directory was loaded); those whose postcode is still unknown stay as they
+    are. Returns how many were filled. The caller commits."""
+    filled = 0
+    models: tuple[Any, ...] = (Trainee, Organisation)
+    for model in models:
+        rows = session.exec(
+            select(model).where(
+                col(model.postcode).is_not(None),
+                col(model.latitude).is_(None) | col(model.longitude).is_(None),
+            )
+        ).all()
+        wanted = [(row, normalise(row.postcode)) for row in rows]
+        found, _ = lookup_many(session, [p for _, p in wanted if p is not None], settings=settings)
+        for row, postcode in wanted:
+            location = found.get(postcode) if postcode is not None else None
+            if location is not None:
+                row.postcode = postcode
+                row.latitude, row.longitude = location.latitude, location.longitude
+                filled += 1
+    session.flush()
+    return filled
 
 
 # --- loading the ONS Postcode Directory ------------------------------------------------

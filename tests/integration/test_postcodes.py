@@ -385,3 +385,15 @@ def test_organisation_and_slot_postcodes(session: Session) -> None:
             session=session, actor=coordinator, slot_id=elsewhere.id, values={"postcode": "B1"}
         )
     assert caught.value.errors == {"postcode": ["Enter a full UK postcode, like B15 2TT"]}
+
+
+def test_loading_fills_people_saved_with_a_postcode_only(session: Session) -> None:
+    waiting = f.trainee(session, postcode="b15 2tt", latitude=None, longitude=None)
+    unknown = f.trainee(session, postcode="ZE9 9ZZ", latitude=None, longitude=None)
+    host = f.organisation(session, postcode="B29 6BD", latitude=None, longitude=None)
+    placed = f.trainee(session, postcode="B15 2TT", latitude=52.0, longitude=-2.0)
+    _load(session, onspd_text(onspd_row(*EDGBASTON), onspd_row(*SELLY_OAK)))
+    assert postcodes.fill_missing_coordinates(session=session) == 2
+    assert (waiting.postcode, waiting.latitude, waiting.longitude) == EDGBASTON
+    assert (host.latitude, host.longitude) == (52.4401, -1.9368)
+    assert (unknown.latitude, placed.latitude) == (None, 52.0)

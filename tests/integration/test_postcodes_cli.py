@@ -9,7 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from placement.db import make_engine
-from placement.models import Postcode
+from placement.models import Postcode, Trainee
 from tests.conftest import Backend, service_env
 from tests.integration.test_cli import placement
 from tests.postcodes_support import ONSPD_HEADER, onspd_row, onspd_text
@@ -45,10 +45,20 @@ def test_load_postcodes_twice_and_refuse_a_bad_header(
         ),
         newline="",
     )
-    for _ in range(2):
+    engine = make_engine(committed_backend.url)
+    with Session(engine) as session:
+        session.add(Trainee(name="Saved Before", postcode="B29 6BD"))
+        session.commit()
+    for attempt in range(2):
         result = placement(env, "load-postcodes", str(onspd), "--batch-size", "1")
         assert result.returncode == 0, result.stderr
         assert "loaded 2 postcodes; skipped 1 without a grid reference" in result.stdout
+        filled = "filled in coordinates for 1 trainee(s) or host(s)" in result.stdout
+        assert filled == (attempt == 0)
+    with Session(engine) as session:
+        saved = session.exec(select(Trainee)).one()
+        assert (saved.latitude, saved.longitude) == (52.4401, -1.9368)
+    engine.dispose()
     assert _postcodes(committed_backend) == {
         "B15 2TT": (52.450714, -1.930513),
         "B29 6BD": (52.4401, -1.9368),
