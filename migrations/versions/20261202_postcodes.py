@@ -4,7 +4,7 @@ The ONS Postcode Directory's postcodes with their latitude and longitude, loaded
 `placement load-postcodes`; indexed by outward code for the district fallback.
 
 Revision ID: 5b1c0e7d2a94
-Revises: 9884cd18df6f
+Revises: 5a1d7c3e9b20
 Create Date: 2026-12-02 07:50:00.000000
 
 """
@@ -15,7 +15,7 @@ from alembic import op
 
 
 revision: str = '5b1c0e7d2a94'
-down_revision: str | None = '9884cd18df6f'
+down_revision: str | None = '5a1d7c3e9b20'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
