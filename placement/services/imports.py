@@ -35,11 +35,12 @@ from placement.services.common import audit, chunks, require_role
 from placement.services.postcodes import (
     lookup_many,
     needs_lookup,
+    normalise,
     not_found_message,
     unreachable_message,
 )
 from placement.services.rounds import require_status
-from placement.services.slots import EDITABLE, NO_PLACE_MESSAGE
+from placement.services.slots import EDITABLE, NO_PLACE_MESSAGE, at_host
 from placement.services.trainees import PROFILE_FIELDS
 from placement.services.validation import MAX_ID, SlotFields, TraineeFields
 
@@ -523,6 +524,8 @@ def import_slots(
             if values.get("capacity", target.capacity) < target.filled:
                 errors.add(number, "capacity", f"{target.filled} seats are already filled")
                 continue
+        if target is None or normalise(values.get("postcode")) != normalise(target.postcode):
+            at_host(values, org)
         postcode = _postcode_wanted(number, values, target, errors)
         if postcode is not None:
             pending.append((number, values, postcode))

@@ -28,7 +28,7 @@ from placement.services.common import (
     paginate,
     require_role,
 )
-from placement.services.postcodes import fill_coordinates
+from placement.services.postcodes import fill_coordinates, normalise
 from placement.services.rounds import require_status
 
 EDITABLE = (
@@ -140,6 +140,7 @@ def create_slot(
             raise InvalidInput(errors={"organisation_id": ["No such organisation."]})
     require_status(rnd, *CHANGEABLE_STATES, doing="add slots")
     values["organisation_id"] = org.id
+    at_host(values, org)
     fill_coordinates(session, values, settings=settings)
     _default_location(values, org)
     assert rnd.id is not None
@@ -150,6 +151,19 @@ def create_slot(
     audit(session, actor=actor, action="slot.create", object_type="slot", object_id=slot.id)
     session.commit()
     return slot
+
+
+def at_host(values: dict[str, Any], org: Organisation) -> None:
+    """A slot given its host's postcode and no coordinates takes the host's coordinates
+    (which may have been entered by hand), without a lookup."""
+    if any(values.get(key) is not None for key in ("latitude", "longitude")):
+        return
+    postcode = normalise(values.get("postcode"))
+    if postcode is None or org.latitude is None or org.longitude is None:
+        return
+    if postcode == normalise(org.postcode):
+        values["postcode"] = postcode
+        values["latitude"], values["longitude"] = org.latitude, org.longitude
 
 
 def _default_location(values: dict[str, Any], org: Organisation) -> None:
@@ -205,6 +219,9 @@ def update_slot(
     if "capacity" in values and values["capacity"] < slot.filled:
         raise Conflict(f"{slot.filled} seats are already filled; capacity cannot go below that.")
     values = dict(values)
+    org = session.get(Organisation, slot.organisation_id)
+    if org is not None and normalise(values.get("postcode")) != normalise(slot.postcode):
+        at_host(values, org)
     fill_coordinates(session, values, current=slot, settings=settings)
     for key in ("latitude", "longitude"):
         if key in values and values[key] is None:
