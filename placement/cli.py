@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -132,6 +133,57 @@ def seed_demo() -> None:
     click.echo(summary)
 
 
+@main.command("load-postcodes")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--batch-size",
+    default=5000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="rows written per statement",
+)
+def load_postcodes(file: Path, batch_size: int) -> None:
+    """Load the ONS Postcode Directory (ONSPD CSV, or its zip) into the postcodes table.
+
+    Safe to run again (a newer directory replaces older coordinates). Rows without a grid
+    reference are skipped; terminated postcodes are kept. Trainees and hosts saved with a
+    postcode but no coordinates get them."""
+    from placement.db import session_scope
+    from placement.errors import DomainError
+    from placement.services.postcodes import fill_missing_coordinates, load_postcode_file
+
+    def progress(loaded: int) -> None:
+        if loaded % 500_000 < batch_size:
+            click.echo(f"  {loaded:,} postcodes so far", err=True)
+
+    settings = _settings()
+    try:
+        with session_scope(settings) as session:
+            result = load_postcode_file(
+                session=session, path=file, batch_size=batch_size, progress=progress
+            )
+        with session_scope(settings) as session:
+            filled = fill_missing_coordinates(session=session, settings=settings)
+    except DomainError as exc:
+        _fail(exc)
+    click.echo(
+        f"loaded {result.loaded:,} postcodes; skipped {result.skipped_no_grid:,} without a "
+        "grid reference"
+    )
+    if filled:
+        click.echo(
+            f"filled in coordinates for {filled:,} trainee(s) or host(s) saved with a postcode only"
+        )
+    if result.skipped_unreadable:
+        rows = ", ".join(map(str, result.unreadable_rows))
+        more = ", ..." if result.skipped_unreadable > len(result.unreadable_rows) else ""
+        click.echo(
+            f"skipped {result.skipped_unreadable:,} rows whose postcode or coordinates could "
+            f"not be read (rows {rows}{more})",
+            err=True,
+        )
+
+
 @main.command("create-user")
 @click.option("--role", required=True, type=click.Choice(["trainee", "employer", "coordinator"]))
 @click.option("--email", required=True)
@@ -257,10 +309,16 @@ def import_csv(kind: str, round_id: int, file: Any) -> None:
     from placement.errors import DomainError
     from placement.services.imports import IMPORTERS
 
+    settings = _settings()
     try:
-        with session_scope(_settings()) as session:
+        with session_scope(settings) as session:
             result = IMPORTERS[kind](
-                session=session, actor=None, round_id=round_id, data=file.read(), system=True
+                session=session,
+                actor=None,
+                round_id=round_id,
+                data=file.read(),
+                system=True,
+                settings=settings,
             )
     except DomainError as exc:
         _fail(exc)

@@ -107,6 +107,9 @@ class Settings:
     def mail_dir(self) -> Path:
         return self.instance_dir / "mail"
 
+    # A self-hosted postcodes.io (https://postcodes.io) asked before the postcodes table.
+    postcodes_io_url: str | None = None
+
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
@@ -168,6 +171,7 @@ class Settings:
             "require_mfa": _roles(env.get("PLACEMENT_REQUIRE_MFA", "")),
             "ratelimit_register": env.get("PLACEMENT_REGISTER_RATE_LIMIT", "20 per hour"),
             **_retention(env),
+            "postcodes_io_url": env.get("POSTCODES_IO_URL") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -51,6 +51,7 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services.postcodes import DEMO_POSTCODES, load_postcode_file
 
 SEED = 2027
 TRAINEE_COUNT = 160
@@ -101,6 +102,8 @@ _POSTCODE_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters used in inward codes
 
 def seed_demo(*, session: Session) -> str:
     """Load the demo into `session` (flushed, not committed); a one-line summary."""
+    # The postcodes the demo uses (ONSPD format), so that its people can change theirs.
+    load_postcode_file(session=session, path=DEMO_POSTCODES)
     existing = session.exec(
         select(Round).where(Round.name == SPRING_ROUND, Round.region == REGION)
     ).first()

@@ -10,7 +10,7 @@ from flask_smorest.fields import Upload
 from marshmallow import Schema, fields
 
 from placement.api.common import allow, current_actor, documented_errors
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.services import imports
 
 blp = Blueprint("imports", __name__, url_prefix="/api/v1", description="Bulk CSV import")
@@ -37,6 +37,7 @@ def _view(kind: str, summary: str) -> type[MethodView]:
                 actor=current_actor(),
                 round_id=round_id,
                 data=args["file"].read(),
+                settings=current_settings(),
             )
 
     Import.post.__doc__ = summary

@@ -16,15 +16,24 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.services import organisations
-from placement.services.validation import OrganisationFields
+from placement.services.validation import OrganisationFields, text
 
 blp = Blueprint("organisations", __name__, url_prefix="/api/v1", description="Host organisations")
 
 
 class OrganisationSchema(OrganisationFields):
     id = fields.Integer(dump_only=True)
+    postcode = text(
+        10,
+        allow_none=True,
+        metadata={
+            "description": "UK postcode (any case or spacing; stored as `B15 2TT`). Given "
+            "without `latitude`/`longitude`, it sets them; a postcode that cannot be found "
+            "is 422."
+        },
+    )
     owner_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
 
@@ -54,7 +63,7 @@ class Organisations(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Create an organisation (an employer's one becomes theirs)"""
         return organisations.create_organisation(
-            session=db_session(), actor=current_actor(), values=args
+            session=db_session(), actor=current_actor(), values=args, settings=current_settings()
         )
 
 
@@ -79,6 +88,7 @@ class Organisation(MethodView):
             actor=current_actor(),
             organisation_id=organisation_id,
             values=args,
+            settings=current_settings(),
         )
 
 

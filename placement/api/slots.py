@@ -16,7 +16,7 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.services import slots
 from placement.services.validation import SlotFields, ident, query_ident, text
 
@@ -25,6 +25,15 @@ blp = Blueprint("slots", __name__, url_prefix="/api/v1", description="Placement 
 
 class SlotSchema(SlotFields):
     id = fields.Integer(dump_only=True)
+    postcode = text(
+        10,
+        allow_none=True,
+        metadata={
+            "description": "UK postcode (any case or spacing; stored as `B15 2TT`). Given "
+            "without `latitude`/`longitude`, it sets them; with neither, the slot sits at "
+            "its host's. A postcode that cannot be found is 422."
+        },
+    )
     round_id = fields.Integer(dump_only=True)
     filled = fields.Integer(dump_only=True, metadata={"description": "seats taken"})
     created_at = fields.DateTime(dump_only=True)
@@ -93,7 +102,11 @@ class RoundSlots(MethodView):
         """Post a slot (employer of a verified organisation, or coordinator; round draft
         or open)"""
         return slots.create_slot(
-            session=db_session(), actor=current_actor(), round_id=round_id, values=args
+            session=db_session(),
+            actor=current_actor(),
+            round_id=round_id,
+            values=args,
+            settings=current_settings(),
         )
 
 
@@ -112,7 +125,11 @@ class Slot(MethodView):
     def patch(self, args: dict[str, Any], slot_id: int) -> Any:
         """Change a slot (owner employer or coordinator; round draft or open)"""
         return slots.update_slot(
-            session=db_session(), actor=current_actor(), slot_id=slot_id, values=args
+            session=db_session(),
+            actor=current_actor(),
+            slot_id=slot_id,
+            values=args,
+            settings=current_settings(),
         )
 
     @allow("employer", "coordinator")

@@ -16,7 +16,7 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.services import privacy, trainees
 from placement.services.validation import TraineeFields, query_ident, text
 
@@ -25,6 +25,15 @@ blp = Blueprint("trainees", __name__, url_prefix="/api/v1", description="Trainee
 
 class TraineeSchema(TraineeFields):
     id = fields.Integer(dump_only=True)
+    postcode = text(
+        10,
+        allow_none=True,
+        metadata={
+            "description": "UK postcode (any case or spacing; stored as `B15 2TT`). Given "
+            "without `latitude`/`longitude`, it sets them; a postcode that cannot be found "
+            "is 422."
+        },
+    )
     user_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -90,7 +99,9 @@ class OwnProfile(MethodView):
     @documented_errors(401, 404)
     def put(self, args: dict[str, Any]) -> Any:
         """Update your own profile (trainee); fields left out keep their values"""
-        return trainees.update_own_profile(session=db_session(), actor=current_actor(), values=args)
+        return trainees.update_own_profile(
+            session=db_session(), actor=current_actor(), values=args, settings=current_settings()
+        )
 
 
 @blp.route("/trainees/me/export")
@@ -125,7 +136,9 @@ class Trainees(MethodView):
     @documented_errors(401, 409)
     def post(self, args: dict[str, Any]) -> Any:
         """Create a trainee profile without a login (coordinator)"""
-        return trainees.create_trainee(session=db_session(), actor=current_actor(), values=args)
+        return trainees.create_trainee(
+            session=db_session(), actor=current_actor(), values=args, settings=current_settings()
+        )
 
 
 @blp.route("/trainees/<id:trainee_id>")
@@ -146,7 +159,11 @@ class Trainee(MethodView):
     def patch(self, args: dict[str, Any], trainee_id: int) -> Any:
         """Change a trainee's profile (coordinator)"""
         return trainees.update_trainee(
-            session=db_session(), actor=current_actor(), trainee_id=trainee_id, values=args
+            session=db_session(),
+            actor=current_actor(),
+            trainee_id=trainee_id,
+            values=args,
+            settings=current_settings(),
         )
 
     @allow("coordinator")

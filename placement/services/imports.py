@@ -19,6 +19,7 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
+from placement.config import Settings
 from placement.errors import InvalidInput, NotFound
 from placement.models import (
     Organisation,
@@ -31,8 +32,15 @@ from placement.models import (
     utcnow,
 )
 from placement.services.common import audit, chunks, require_role
+from placement.services.postcodes import (
+    lookup_many,
+    needs_lookup,
+    normalise,
+    not_found_message,
+    unreachable_message,
+)
 from placement.services.rounds import require_status
-from placement.services.slots import EDITABLE
+from placement.services.slots import EDITABLE, NO_PLACE_MESSAGE, at_host
 from placement.services.trainees import PROFILE_FIELDS
 from placement.services.validation import MAX_ID, SlotFields, TraineeFields
 
@@ -193,6 +201,36 @@ def _load(
         return None
 
 
+def _postcode_wanted(row: int, values: dict[str, Any], current: Any, errors: _Errors) -> str | None:
+    """The postcode whose coordinates the row should take (see services.postcodes)."""
+    try:
+        return needs_lookup(values, current)
+    except InvalidInput as exc:
+        errors.add_validation(row, exc.errors)
+        return None
+
+
+def _locate_rows(
+    session: Session,
+    pending: list[tuple[int, dict[str, Any], str]],
+    errors: _Errors,
+    settings: Settings | None,
+) -> None:
+    """Fill the coordinates of rows that gave a postcode without them, in one lookup;
+    an unknown postcode is that row's error."""
+    if not pending:
+        return
+    found, unanswered = lookup_many(session, [p for _, _, p in pending], settings=settings)
+    for number, values, postcode in pending:
+        location = found.get(postcode)
+        if location is not None:
+            values["latitude"], values["longitude"] = location.latitude, location.longitude
+        elif postcode in unanswered:
+            errors.add(number, "postcode", unreachable_message(postcode))
+        else:
+            errors.add(number, "postcode", not_found_message(postcode))
+
+
 def _by(
     session: Session, model: Any, column: Any, keys: list[Any], where: Any = None
 ) -> dict[Any, Any]:
@@ -233,9 +271,11 @@ def import_trainees(
     round_id: int,
     data: bytes,
     system: bool = False,
+    settings: Settings | None = None,
 ) -> ImportResult:
     """Create or update trainees (matched by `id`, else by email) and enrol them in the
-    round; a `preferences` cell replaces their ranked list (slot ids or titles)."""
+    round; a `preferences` cell replaces their ranked list (slot ids or titles). A postcode
+    without coordinates sets them; an unknown postcode is the row's error."""
     rnd = _start(session, actor, round_id, system, ("draft", "open", "closed"), "import trainees")
     rows = read_csv(data, TRAINEE_COLUMNS, TRAINEE_REQUIRED)
     errors = _Errors()
@@ -276,6 +316,7 @@ def import_trainees(
     wanted_ids = [v["id"] for _, v, _ in parsed if "id" in v]
     existing_by_id = _by(session, Trainee, col(Trainee.id), wanted_ids)
     targets: list[tuple[Trainee | None, dict[str, Any], list[int] | None]] = []
+    pending: list[tuple[int, dict[str, Any], str]] = []
     for number, values, prefs in parsed:
         target: Trainee | None = existing_by_email.get(values["email"])
         if "id" in values:
@@ -290,7 +331,11 @@ def import_trainees(
                 errors.add(number, "email", "the trainee has a login; their email cannot change")
                 continue
             target = by_id
+        postcode = _postcode_wanted(number, values, target, errors)
+        if postcode is not None:
+            pending.append((number, values, postcode))
         targets.append((target, values, prefs))
+    _locate_rows(session, pending, errors, settings)
     errors.raise_if_any("trainees")
 
     now = utcnow()
@@ -413,8 +458,11 @@ def import_slots(
     round_id: int,
     data: bytes,
     system: bool = False,
+    settings: Settings | None = None,
 ) -> ImportResult:
-    """Create slots in the round (or update the round's slots named by `id`)."""
+    """Create slots in the round (or update the round's slots named by `id`). A slot sits
+    at its postcode when one is given without coordinates, else where it was, else at its
+    host's; an unknown postcode is the row's error."""
     rnd = _start(session, actor, round_id, system, ("draft", "open"), "import slots")
     rows = read_csv(data, SLOT_COLUMNS, SLOT_REQUIRED)
     errors = _Errors()
@@ -459,6 +507,7 @@ def import_slots(
     )
     seen_ids: dict[int, int] = {}
     checked: list[tuple[Slot | None, dict[str, Any]]] = []
+    pending: list[tuple[int, dict[str, Any], str]] = []
     for number, values in parsed:
         org = orgs.get(values["organisation_id"])
         if org is None:
@@ -476,15 +525,24 @@ def import_slots(
             if values.get("capacity", target.capacity) < target.filled:
                 errors.add(number, "capacity", f"{target.filled} seats are already filled")
                 continue
-        for key in ("latitude", "longitude"):
-            if values.get(key) is None:
-                fallback = getattr(target, key) if target is not None else getattr(org, key)
-                if fallback is None:
-                    errors.add(number, key, "is required (the organisation has no coordinates)")
-                values[key] = fallback
+        if target is None or normalise(values.get("postcode")) != normalise(target.postcode):
+            at_host(values, org)
+        postcode = _postcode_wanted(number, values, target, errors)
+        if postcode is not None:
+            pending.append((number, values, postcode))
+        else:
+            no_place = False
+            for key in ("latitude", "longitude"):
+                if values.get(key) is None:
+                    fallback = getattr(target, key) if target is not None else getattr(org, key)
+                    no_place = no_place or fallback is None
+                    values[key] = fallback
+            if no_place:
+                errors.add(number, "postcode", NO_PLACE_MESSAGE)
         if values.get("postcode") is None and target is None:
             values["postcode"] = org.postcode
         checked.append((target, values))
+    _locate_rows(session, pending, errors, settings)
     errors.raise_if_any("slots")
 
     created: list[Slot] = []

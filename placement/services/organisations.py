@@ -6,9 +6,11 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from placement.config import Settings
 from placement.errors import Conflict, Forbidden, NotFound
 from placement.models import Organisation, User
 from placement.services.common import Page, audit, changes, paginate, require_role, snapshot
+from placement.services.postcodes import fill_coordinates
 
 EDITABLE = ("name", "kind", "accreditations", "postcode", "latitude", "longitude", "website")
 
@@ -26,8 +28,11 @@ def _visible(session: Session, actor: User, organisation_id: int) -> Organisatio
     raise NotFound("No such organisation.")
 
 
-def create_organisation(*, session: Session, actor: User, values: dict[str, Any]) -> Organisation:
-    """An employer creates their one organisation (unverified); a coordinator creates any."""
+def create_organisation(
+    *, session: Session, actor: User, values: dict[str, Any], settings: Settings | None = None
+) -> Organisation:
+    """An employer creates their one organisation (unverified); a coordinator creates any.
+    A postcode given without coordinates sets them (see services.postcodes)."""
     require_role(actor, "employer", "coordinator")
     values = dict(values)
     if actor.role == "employer":
@@ -37,6 +42,7 @@ def create_organisation(*, session: Session, actor: User, values: dict[str, Any]
         if owned is not None:
             raise Conflict("You already have an organisation.")
         values["owner_id"] = actor.id
+    fill_coordinates(session, values, settings=settings)
     org = Organisation(**values)
     session.add(org)
     session.flush()
@@ -70,14 +76,22 @@ def get_organisation(*, session: Session, actor: User, organisation_id: int) -> 
 
 
 def update_organisation(
-    *, session: Session, actor: User, organisation_id: int, values: dict[str, Any]
+    *,
+    session: Session,
+    actor: User,
+    organisation_id: int,
+    values: dict[str, Any],
+    settings: Settings | None = None,
 ) -> Organisation:
-    """Owner employer or coordinator; only a coordinator changes `verified`."""
+    """Owner employer or coordinator; only a coordinator changes `verified`. A changed
+    postcode without coordinates moves the organisation (see services.postcodes)."""
     require_role(actor, "employer", "coordinator")
     org = _visible(session, actor, organisation_id)
     if "verified" in values and actor.role != "coordinator":
         raise Forbidden("Only a coordinator can verify an organisation.")
     before = snapshot(org)
+    values = dict(values)
+    fill_coordinates(session, values, current=org, settings=settings)
     for key, value in values.items():
         if key in EDITABLE or key == "verified":
             setattr(org, key, value)

@@ -21,7 +21,7 @@ from placement.models import (
 )
 from placement.services.common import audit, changes, get_round, trainee_of
 from placement.services.rounds import require_status
-from placement.services.trainees import missing_for_matching
+from placement.services.trainees import missing_in_words
 
 
 @dataclass(frozen=True)
@@ -124,11 +124,11 @@ def set_preferences(
     require_status(rnd, RoundStatus.OPEN, doing="change preferences")
     if rnd.preference_deadline is not None and utcnow().date() > rnd.preference_deadline:
         raise WrongState("The deadline for preferences in this round has passed.")
-    missing = missing_for_matching(trainee)
-    if slot_ids and missing:
+    to_do = missing_in_words(trainee)
+    if slot_ids and to_do:
+        steps = "; ".join(step[0].lower() + step[1:] for step in to_do)
         raise InvalidInput(
-            f"Complete your profile before ranking slots: the matcher needs {', '.join(missing)}.",
-            errors={"profile": [f"missing {', '.join(missing)}"]},
+            f"Complete your profile before ranking slots: {steps}.", errors={"profile": to_do}
         )
     problems = check_preferences(session, rnd, slot_ids)
     if problems:

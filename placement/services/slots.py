@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
+from placement.config import Settings
 from placement.errors import Conflict, Forbidden, InvalidInput, NotFound
 from placement.models import (
     EmployerRanking,
@@ -29,6 +30,7 @@ from placement.services.common import (
     require_role,
     snapshot,
 )
+from placement.services.postcodes import fill_coordinates, normalise
 from placement.services.rounds import require_status
 
 EDITABLE = (
@@ -47,6 +49,7 @@ EDITABLE = (
     "ends_on",
 )
 CHANGEABLE_STATES = ("draft", "open")
+NO_PLACE_MESSAGE = "Enter the postcode of the placement (its host has no address on record)"
 
 
 @dataclass(frozen=True)
@@ -107,8 +110,16 @@ def _check_slot(slot: Slot) -> None:
         raise InvalidInput(errors={"ends_on": ["must not be before starts_on"]})
 
 
-def create_slot(*, session: Session, actor: User, round_id: int, values: dict[str, Any]) -> Slot:
-    """Employers post for their own verified organisation; coordinators for any."""
+def create_slot(
+    *,
+    session: Session,
+    actor: User,
+    round_id: int,
+    values: dict[str, Any],
+    settings: Settings | None = None,
+) -> Slot:
+    """Employers post for their own verified organisation; coordinators for any. A slot
+    sits at its postcode when one is given without coordinates, else at its host's."""
     require_role(actor, "employer", "coordinator")
     values = dict(values)
     rnd = session.get(Round, round_id)
@@ -131,6 +142,8 @@ def create_slot(*, session: Session, actor: User, round_id: int, values: dict[st
             raise InvalidInput(errors={"organisation_id": ["No such organisation."]})
     require_status(rnd, *CHANGEABLE_STATES, doing="add slots")
     values["organisation_id"] = org.id
+    at_host(values, org)
+    fill_coordinates(session, values, settings=settings)
     _default_location(values, org)
     assert rnd.id is not None
     slot = Slot(round_id=rnd.id, **values)
@@ -150,19 +163,31 @@ def create_slot(*, session: Session, actor: User, round_id: int, values: dict[st
     return slot
 
 
+def at_host(values: dict[str, Any], org: Organisation) -> None:
+    """A slot given its host's postcode and no coordinates takes the host's coordinates
+    (which may have been entered by hand), without a lookup."""
+    if any(values.get(key) is not None for key in ("latitude", "longitude")):
+        return
+    postcode = normalise(values.get("postcode"))
+    if postcode is None or org.latitude is None or org.longitude is None:
+        return
+    if postcode == normalise(org.postcode):
+        values["postcode"] = postcode
+        values["latitude"], values["longitude"] = org.latitude, org.longitude
+
+
 def _default_location(values: dict[str, Any], org: Organisation) -> None:
     """A slot without coordinates sits at its organisation's address."""
-    missing: dict[str, list[str]] = {}
+    missing = False
     for key in ("latitude", "longitude"):
         if values.get(key) is None:
             fallback = getattr(org, key)
-            if fallback is None:
-                missing[key] = ["is required (the organisation has no coordinates)"]
+            missing = missing or fallback is None
             values[key] = fallback
     if values.get("postcode") is None and org.postcode:
         values["postcode"] = org.postcode
     if missing:
-        raise InvalidInput(errors=missing)
+        raise InvalidInput(errors={"postcode": [NO_PLACE_MESSAGE]})
 
 
 def list_slots(
@@ -190,11 +215,24 @@ def get_slot(*, session: Session, actor: User, slot_id: int) -> Slot:
     return _visible(session, actor, slot_id)[0]
 
 
-def update_slot(*, session: Session, actor: User, slot_id: int, values: dict[str, Any]) -> Slot:
+def update_slot(
+    *,
+    session: Session,
+    actor: User,
+    slot_id: int,
+    values: dict[str, Any],
+    settings: Settings | None = None,
+) -> Slot:
+    """A changed postcode without coordinates moves the slot (see services.postcodes)."""
     slot, rnd = _changeable(session, actor, slot_id)
     require_status(rnd, *CHANGEABLE_STATES, doing="change slots")
     if "capacity" in values and values["capacity"] < slot.filled:
         raise Conflict(f"{slot.filled} seats are already filled; capacity cannot go below that.")
+    values = dict(values)
+    org = session.get(Organisation, slot.organisation_id)
+    if org is not None and normalise(values.get("postcode")) != normalise(slot.postcode):
+        at_host(values, org)
+    fill_coordinates(session, values, current=slot, settings=settings)
     for key in ("latitude", "longitude"):
         if key in values and values[key] is None:
             raise InvalidInput(errors={key: ["Field may not be null."]})

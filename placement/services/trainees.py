@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
+from placement.config import Settings
 from placement.errors import Conflict, InvalidInput, NotFound
 from placement.models import RoundTrainee, Trainee, User, utcnow
 from placement.services.common import (
@@ -18,6 +19,7 @@ from placement.services.common import (
     snapshot,
     trainee_of,
 )
+from placement.services.postcodes import fill_coordinates
 
 PROFILE_FIELDS = (
     "name",
@@ -51,6 +53,21 @@ def missing_for_matching(trainee: Trainee) -> list[str]:
     return [name for name in MATCHING_FIELDS if getattr(trainee, name) is None]
 
 
+# What to do about each missing field, in the words the profile page uses.
+_TO_DO = (
+    (("level",), "Choose your level (4 or 5)"),
+    (("latitude", "longitude"), "Add your home postcode"),
+    (("max_travel_km",), "Say how far you can travel"),
+    (("available_from", "available_to"), "Add the dates you are available"),
+)
+
+
+def missing_in_words(trainee: Trainee) -> list[str]:
+    """What a trainee must still do before they can be matched, in plain words."""
+    missing = set(missing_for_matching(trainee))
+    return [text for names, text in _TO_DO if missing.intersection(names)]
+
+
 def _check(trainee: Trainee) -> None:
     if (
         trainee.available_from is not None
@@ -60,7 +77,16 @@ def _check(trainee: Trainee) -> None:
         raise InvalidInput(errors={"available_to": ["must not be before available_from"]})
 
 
-def _apply(trainee: Trainee, values: dict[str, Any], *, allow_email: bool) -> None:
+def _apply(
+    session: Session,
+    trainee: Trainee,
+    values: dict[str, Any],
+    *,
+    allow_email: bool,
+    settings: Settings | None,
+) -> None:
+    values = dict(values)
+    fill_coordinates(session, values, current=trainee, settings=settings)
     for key, value in values.items():
         if key in PROFILE_FIELDS or (allow_email and key == "email"):
             if key in ("name", "provider", "needs", "skills") and value is None:
@@ -82,11 +108,14 @@ def get_own_profile(*, session: Session, actor: User) -> Trainee:
     return trainee_of(session, actor)
 
 
-def update_own_profile(*, session: Session, actor: User, values: dict[str, Any]) -> Trainee:
-    """A trainee updates their own profile; their email is their login's and stays."""
+def update_own_profile(
+    *, session: Session, actor: User, values: dict[str, Any], settings: Settings | None = None
+) -> Trainee:
+    """A trainee updates their own profile; their email is their login's and stays.
+    A postcode given without coordinates sets them (see services.postcodes)."""
     trainee = trainee_of(session, actor)
     before = snapshot(trainee)
-    _apply(trainee, values, allow_email=False)
+    _apply(session, trainee, values, allow_email=False, settings=settings)
     audit(
         session,
         actor=actor,
@@ -125,12 +154,14 @@ def list_trainees(
     return paginate(session, statement.order_by(col(Trainee.id)), page, per_page)
 
 
-def create_trainee(*, session: Session, actor: User, values: dict[str, Any]) -> Trainee:
+def create_trainee(
+    *, session: Session, actor: User, values: dict[str, Any], settings: Settings | None = None
+) -> Trainee:
     """A profile without a login; whoever registers with its email takes it over."""
     require_role(actor, "coordinator")
     _email_free(session, values.get("email"))
     trainee = Trainee(name=values["name"])
-    _apply(trainee, values, allow_email=True)
+    _apply(session, trainee, values, allow_email=True, settings=settings)
     session.add(trainee)
     session.flush()
     audit(
@@ -155,7 +186,12 @@ def get_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
 
 
 def update_trainee(
-    *, session: Session, actor: User, trainee_id: int, values: dict[str, Any]
+    *,
+    session: Session,
+    actor: User,
+    trainee_id: int,
+    values: dict[str, Any],
+    settings: Settings | None = None,
 ) -> Trainee:
     trainee = get_trainee(session=session, actor=actor, trainee_id=trainee_id)
     if trainee.erased_at is not None:
@@ -165,7 +201,7 @@ def update_trainee(
             raise Conflict("The trainee has a login; their email is changed through it.")
         _email_free(session, values["email"], other_than=trainee.id)
     before = snapshot(trainee)
-    _apply(trainee, values, allow_email=True)
+    _apply(session, trainee, values, allow_email=True, settings=settings)
     audit(
         session,
         actor=actor,

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from placement.errors import Conflict, InvalidInput
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS, Organisation, Round, Slot
 from placement.services import organisations, slots
 from placement.services.pages import employer as pages
@@ -24,8 +24,9 @@ from placement.web.common import (
 
 bp = Blueprint("employer", __name__, url_prefix="/employer")
 
-ORG_FORM = ("name", "kind", "accreditations", "postcode", "latitude", "longitude", "website")
-SLOT_FORM = slots.EDITABLE
+# People type postcodes, never coordinates: the postcode sets them (services.postcodes).
+ORG_FORM = ("name", "kind", "accreditations", "postcode", "website")
+SLOT_FORM = tuple(n for n in slots.EDITABLE if n not in ("latitude", "longitude"))
 
 
 @bp.before_request
@@ -39,18 +40,23 @@ def _org_values(org: Organisation | None) -> dict[str, Any]:
         return {"kind": "test_lab"}
     values: dict[str, Any] = {name: getattr(org, name) for name in ORG_FORM}
     values["accreditations"] = ", ".join(org.accreditations)
-    for name in ("latitude", "longitude"):
-        values[name] = "" if values[name] is None else f"{values[name]:g}"
     return values
 
 
 def _save_organisation(org: Organisation | None) -> Organisation:
     loaded = load_form(OrganisationFields(), request.form, ORG_FORM)
+    settings = current_settings()
     if org is None:
-        return organisations.create_organisation(session=db_session(), actor=actor(), values=loaded)
+        return organisations.create_organisation(
+            session=db_session(), actor=actor(), values=loaded, settings=settings
+        )
     assert org.id is not None
     return organisations.update_organisation(
-        session=db_session(), actor=actor(), organisation_id=org.id, values=loaded
+        session=db_session(),
+        actor=actor(),
+        organisation_id=org.id,
+        values=loaded,
+        settings=settings,
     )
 
 
@@ -94,22 +100,21 @@ def _slot_values(slot: Slot | None, org: Organisation) -> dict[str, Any]:
     values["required_skills"] = ", ".join(slot.required_skills)
     for name in ("starts_on", "ends_on"):
         values[name] = values[name].isoformat()
-    for name in ("latitude", "longitude"):
-        values[name] = f"{values[name]:g}"
     return values
 
 
 def _save_slot(view: pages.SlotForm) -> Slot:
     assert view.org is not None
     loaded = load_form(SlotFields(), _with_org_location(request.form, view.org), SLOT_FORM)
+    settings = current_settings()
     if view.slot is None:
         round_id = _round_choice(request.form.get("round_id"), view.open_rounds)
         return slots.create_slot(
-            session=db_session(), actor=actor(), round_id=round_id, values=loaded
+            session=db_session(), actor=actor(), round_id=round_id, values=loaded, settings=settings
         )
     assert view.slot.id is not None
     return slots.update_slot(
-        session=db_session(), actor=actor(), slot_id=view.slot.id, values=loaded
+        session=db_session(), actor=actor(), slot_id=view.slot.id, values=loaded, settings=settings
     )
 
 
@@ -155,11 +160,10 @@ def _round_choice(raw: str | None, open_rounds: list[Round]) -> int:
 
 
 def _with_org_location(form: Any, org: Organisation) -> dict[str, str]:
-    """Blank coordinates mean 'at our organisation's address'."""
+    """A blank postcode means 'at our organisation's address'."""
     data = {k: form.get(k, "") for k in form}
-    for key in ("latitude", "longitude"):
-        if not str(data.get(key, "")).strip() and getattr(org, key) is not None:
-            data[key] = str(getattr(org, key))
+    if not str(data.get("postcode", "")).strip() and org.postcode:
+        data["postcode"] = org.postcode
     for key in ("remote", "requires_dbs"):
         data[key] = "1" if key in form else ""
     return data

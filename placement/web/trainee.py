@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS
 from placement.services import preferences, privacy, trainees
 from placement.services.pages import trainee as pages
@@ -28,7 +28,8 @@ from placement.web.common import (
 
 bp = Blueprint("trainee", __name__, url_prefix="/trainee")
 
-PROFILE_FORM = trainees.PROFILE_FIELDS
+# People type postcodes, never coordinates: the postcode sets them (services.postcodes).
+PROFILE_FORM = tuple(n for n in trainees.PROFILE_FIELDS if n not in ("latitude", "longitude"))
 
 
 @bp.before_request
@@ -42,9 +43,16 @@ def _profile_values(t: Any) -> dict[str, Any]:
     values["skills"] = ", ".join(t.skills)
     for name in ("available_from", "available_to"):
         values[name] = values[name].isoformat() if values[name] else ""
-    for name in ("latitude", "longitude", "max_travel_km"):
-        value = values[name]
-        values[name] = "" if value is None else f"{value:g}"
+    value = values["max_travel_km"]
+    values["max_travel_km"] = "" if value is None else f"{value:g}"
+    return values
+
+
+def _profile_form(had_postcode: bool) -> dict[str, Any]:
+    values = load_form(TraineeFields(), request.form, PROFILE_FORM)
+    if had_postcode and values.get("postcode") is None:
+        # Removing the postcode removes the home it placed; nothing else shows it here.
+        values["latitude"] = values["longitude"] = None
     return values
 
 
@@ -61,7 +69,8 @@ def profile() -> Any:
             lambda: trainees.update_own_profile(
                 session=db_session(),
                 actor=actor(),
-                values=load_form(TraineeFields(), request.form, PROFILE_FORM),
+                values=_profile_form(bool(me.postcode)),
+                settings=current_settings(),
             )
         )
         if saved.ok:
@@ -74,6 +83,7 @@ def profile() -> Any:
         values=values,
         errors=errors,
         email=me.email,
+        to_do=trainees.missing_in_words(me),
     ), status
 
 

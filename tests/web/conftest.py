@@ -22,7 +22,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from placement import create_app, migrate
 from placement.config import Settings
+from placement.db import session_scope
 from tests.conftest import CI, ROOT, create_postgres_database, require, truncate_all
+from tests.postcodes_support import load_demo_postcodes
 
 CHROMIUM = os.environ.get("PLACEMENT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -78,6 +80,8 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
     # Every test signs in from 127.0.0.1; the real limit is exercised by the API tests.
     env["PLACEMENT_LOGIN_RATE_LIMIT"] = "1000 per minute"
     settings = Settings.from_env(env)
+    with session_scope(settings) as session:
+        load_demo_postcodes(session)  # people on these pages type the demo's postcodes
     app = create_app(settings)
     server: BaseWSGIServer = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, name="live-server", daemon=True)

@@ -32,12 +32,10 @@ def test_employer_posts_a_slot_and_ranks_applicants(
     page.get_by_label("Organisation name").fill(org_name)
     page.get_by_label("Kind of host").select_option("device_maker")
     page.get_by_label("Accreditations").fill("ISO 13485; ISO 9001")
-    page.get_by_label("Postcode").fill("B90 4SS")
-    page.get_by_label("Latitude").fill("252.4")
-    page.get_by_label("Longitude").fill("-1.78")
+    page.get_by_label("Postcode").fill("ZE9 9ZZ")
     page.get_by_role("button", name="Create organisation").click()
-    expect(page.locator("#latitude-error")).to_be_visible()
-    page.get_by_label("Latitude").fill("52.41")
+    expect(page.locator("#postcode-error")).to_contain_text("could not find postcode ZE9 9ZZ")
+    page.get_by_label("Postcode").fill("b90 8ag")
     page.get_by_role("button", name="Create organisation").click()
     expect(page.get_by_role("heading", name="Awaiting verification")).to_be_visible()
     check_a11y(page, "organisation awaiting verification")
@@ -73,11 +71,19 @@ def test_employer_posts_a_slot_and_ranks_applicants(
     page.get_by_role("button", name="Post slot").click()
     expect(page.get_by_text(f"Slot “Sterilisation validation {tag}” posted.")).to_be_visible()
 
-    # Edit it.
+    # Edit it: more seats, and at another site (the postcode moves it).
     page.get_by_role("link", name=f"Edit Sterilisation validation {tag}").click()
+    expect(page.get_by_label("Site postcode")).to_have_value("B90 8AG")  # the host's
+    expect(page.get_by_label("Site latitude")).to_have_count(0)
     page.get_by_label("Seats").fill("3")
+    page.get_by_label("Site postcode").fill("cv4 7ez")
     page.get_by_role("button", name="Save slot").click()
     expect(page.get_by_text("saved").first).to_be_visible()
+    with session_scope(live_server.settings) as session:
+        moved = session.exec(
+            select(Slot).where(Slot.title == f"Sterilisation validation {tag}")
+        ).one()
+        assert (moved.postcode, moved.latitude, moved.longitude) == ("CV4 7EZ", 52.386, -1.556)
     expect(page.locator("main table")).to_contain_text("0 / 3")
     check_a11y(page, "slots")
     shoot(page, "employer-slots")

@@ -69,8 +69,10 @@ def test_trainee_edits_profile_and_ranks_slots(
     # The profile: a bad value is explained beside its field, then fixed.
     page.get_by_label("Qualification level").select_option("4")
     page.get_by_label("Skills").fill("pipetting, ELISA")
-    page.get_by_label("Home latitude").fill("52.4862")
-    page.get_by_label("Home longitude").fill("-1.8904")
+    to_do = page.get_by_role("region", name="Before you can rank placements")
+    expect(to_do).to_contain_text("Add your home postcode")
+    expect(page.get_by_label("Home latitude")).to_have_count(0)
+    page.get_by_label("Home postcode").fill("b7 4bb")
     page.get_by_label("Furthest you can travel (km)").fill("-5")
     page.get_by_label("Available from").fill("2027-01-04")
     page.get_by_label("Available until").fill("2027-07-02")
@@ -88,6 +90,8 @@ def test_trainee_edits_profile_and_ranks_slots(
     page.get_by_role("button", name="Save profile").click()
     expect(page.get_by_text("Your profile is saved.")).to_be_visible()
     assert page.get_by_label("Furthest you can travel (km)").input_value() == "60"
+    assert page.get_by_label("Home postcode").input_value() == "B7 4BB"
+    expect(to_do).to_have_count(0)
     check_a11y(page, "profile")
     shoot(page, "trainee-profile")
 

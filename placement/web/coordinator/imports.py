@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.services.imports import IMPORTERS
 from placement.services.pages import rounds as pages
 from placement.web.common import actor, attempt
@@ -39,7 +39,11 @@ def import_page(round_id: int, kind: str) -> Any:
         if request.form.get("step") == "import":
             done = attempt(
                 lambda: IMPORTERS[kind](
-                    session=db_session(), actor=actor(), round_id=round_id, data=data
+                    session=db_session(),
+                    actor=actor(),
+                    round_id=round_id,
+                    data=data,
+                    settings=current_settings(),
                 )
             )
             if done.value is not None:

@@ -1,0 +1,495 @@
+"""Postcodes to coordinates: people type postcodes, the matcher needs latitude and longitude.
+
+Where the answers come from, in order: a self-hosted postcodes.io when POSTCODES_IO_URL is
+set, then the `postcodes` table (loaded from the ONS Postcode Directory by
+`placement load-postcodes`). An unknown postcode in a known district (outward code, "B15")
+resolves to the mean of that district's postcodes, and says it is approximate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import func
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
+
+from placement.config import Settings
+from placement.errors import InvalidInput
+from placement.models import Organisation, Postcode, Trainee
+from placement.services.common import chunks
+
+# Outward code (area, district, optional sub-district letter), then inward code; GIR 0AA is
+# the one historic exception still in the directory.
+_POSTCODE = re.compile(r"([A-Z]{1,2}[0-9][A-Z0-9]?|GIR)([0-9][A-Z]{2})")
+_SPACES = re.compile(r"\s+")
+FORMAT_MESSAGE = "Enter a full UK postcode, like B15 2TT"
+
+# ONSPD: the postcode columns in order of preference (releases have used each of these
+# names), and the coordinate columns. Rows without a grid reference carry 99.999999.
+POSTCODE_COLUMNS = ("pcds", "pcd", "pcd7", "pcd2", "pcd8")
+LATITUDE_COLUMN, LONGITUDE_COLUMN = "lat", "long"
+NO_GRID_LATITUDE = 99.9
+DEMO_POSTCODES = Path(__file__).resolve().parent.parent / "data" / "postcodes_demo.csv"
+BATCH_SIZE = 5000
+HTTP_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class Location:
+    postcode: str
+    latitude: float
+    longitude: float
+    # True when the postcode itself is unknown and this is the centre of its district.
+    approximate: bool = False
+
+    @property
+    def note(self) -> str:
+        if not self.approximate:
+            return f"Located by postcode {self.postcode}."
+        return (
+            f"We could not find {self.postcode} itself, so we used the centre of "
+            f"{outward_of(self.postcode)}; distances may be a few kilometres out."
+        )
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    loaded: int
+    skipped_no_grid: int
+    skipped_unreadable: int
+    unreadable_rows: tuple[int, ...]  # the first few, as row numbers (the header is row 1)
+
+
+class HasLocation(Protocol):
+    @property
+    def postcode(self) -> str | None: ...
+    @property
+    def latitude(self) -> float | None: ...
+    @property
+    def longitude(self) -> float | None: ...
+
+
+# --- postcodes as text -----------------------------------------------------------------
+
+
+def normalise(raw: str | None) -> str | None:
+    """`raw` as the directory writes it ("b152tt" -> "B15 2TT"), or None if it is not a
+    UK postcode."""
+    if raw is None:
+        return None
+    match = _POSTCODE.fullmatch(_SPACES.sub("", raw).upper())
+    if match is None:
+        return None
+    return f"{match.group(1)} {match.group(2)}"
+
+
+def require_postcode(raw: str, *, field: str = "postcode") -> str:
+    postcode = normalise(raw)
+    if postcode is None:
+        raise InvalidInput(errors={field: [FORMAT_MESSAGE]})
+    return postcode
+
+
+def outward_of(postcode: str) -> str:
+    return postcode.split(" ", 1)[0]
+
+
+def not_found_message(postcode: str) -> str:
+    return f"We could not find postcode {postcode}; check it or enter the nearest postcode you know"
+
+
+def unreachable_message(postcode: str) -> str:
+    return (
+        f"We could not look up postcode {postcode} just now (the postcode service did not "
+        "answer); try again in a few minutes"
+    )
+
+
+# --- postcodes.io ----------------------------------------------------------------------
+
+
+class PostcodeServiceDown(Exception):
+    """The postcodes.io service timed out, refused, or answered with something unusable."""
+
+
+class PostcodesIo:
+    """A self-hosted postcodes.io: `GET /postcodes/{postcode}` and `GET /outcodes/{outcode}`."""
+
+    def __init__(self, base_url: str, *, timeout: float | None = None) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = HTTP_TIMEOUT if timeout is None else timeout
+
+    def _get(self, path: str) -> dict[str, Any] | None:
+        """The `result` of a GET, or None for a 404."""
+        url = f"{self.base_url}/{path}"
+        request = urllib.request.Request(url, headers={"Accept": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                body = json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            if exc.code == 404:
+                return None
+            raise PostcodeServiceDown(f"{url} answered HTTP {exc.code}") from exc
+        except (OSError, ValueError) as exc:  # URLError, timeouts, resets; bad JSON
+            raise PostcodeServiceDown(f"{url}: {exc}") from exc
+        result = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(result, dict):
+            raise PostcodeServiceDown(f"{url} answered without a result")
+        return result
+
+    @staticmethod
+    def _coordinates(result: dict[str, Any] | None) -> tuple[float, float] | None:
+        if result is None:
+            return None
+        lat, lon = result.get("latitude"), result.get("longitude")
+        if lat is None or lon is None:  # postcodes.io's "no grid reference"
+            return None
+        try:
+            return float(lat), float(lon)
+        except (TypeError, ValueError) as exc:
+            raise PostcodeServiceDown(f"unusable coordinates {lat!r}, {lon!r}") from exc
+
+    def find(self, postcode: str) -> Location | None:
+        found = self._coordinates(self._get(f"postcodes/{urllib.parse.quote(postcode)}"))
+        return None if found is None else Location(postcode, *found)
+
+    def find_outward(self, postcode: str) -> Location | None:
+        outward = urllib.parse.quote(outward_of(postcode))
+        found = self._coordinates(self._get(f"outcodes/{outward}"))
+        return None if found is None else Location(postcode, *found, approximate=True)
+
+
+# --- lookups ---------------------------------------------------------------------------
+
+
+def _adapter(settings: Settings | None) -> PostcodesIo | None:
+    if settings is None or not settings.postcodes_io_url:
+        return None
+    return PostcodesIo(settings.postcodes_io_url)
+
+
+def _from_table(session: Session, postcodes: list[str]) -> dict[str, Location]:
+    found: dict[str, Location] = {}
+    for chunk in chunks(postcodes):
+        rows = session.exec(select(Postcode).where(col(Postcode.postcode).in_(chunk))).all()
+        for row in rows:
+            found[row.postcode] = Location(row.postcode, row.latitude, row.longitude)
+    return found
+
+
+def _districts(session: Session, outwards: list[str]) -> dict[str, tuple[float, float]]:
+    centres: dict[str, tuple[float, float]] = {}
+    for chunk in chunks(outwards):
+        rows = session.exec(
+            select(Postcode.outward, func.avg(Postcode.latitude), func.avg(Postcode.longitude))
+            .where(col(Postcode.outward).in_(chunk))
+            .group_by(Postcode.outward)
+        ).all()
+        for outward, lat, lon in rows:
+            centres[outward] = (round(float(lat), 6), round(float(lon), 6))
+    return centres
+
+
+def lookup_many(
+    session: Session, postcodes: Iterable[str], *, settings: Settings | None = None
+) -> tuple[dict[str, Location], set[str]]:
+    """Locations of normalised `postcodes` (exact ones first, then district centres), and
+    the postcodes left unknown only because the postcode service did not answer."""
+    wanted = list(dict.fromkeys(postcodes))
+    found: dict[str, Location] = {}
+    adapter = _adapter(settings)
+    unanswered: set[str] = set()
+    if adapter is not None:
+        for postcode in wanted:
+            try:
+                location = adapter.find(postcode)
+            except PostcodeServiceDown:
+                unanswered.add(postcode)
+                continue
+            if location is not None:
+                found[postcode] = location
+    found.update(_from_table(session, [p for p in wanted if p not in found]))
+    left = [p for p in wanted if p not in found]
+    if adapter is not None:
+        for postcode in left:
+            if postcode in unanswered:
+                continue
+            try:
+                location = adapter.find_outward(postcode)
+            except PostcodeServiceDown:
+                unanswered.add(postcode)
+                continue
+            if location is not None:
+                found[postcode] = location
+    left = [p for p in left if p not in found]
+    centres = _districts(session, sorted({outward_of(p) for p in left}))
+    for postcode in left:
+        centre = centres.get(outward_of(postcode))
+        if centre is not None:
+            found[postcode] = Location(postcode, *centre, approximate=True)
+    return found, {p for p in unanswered if p not in found}
+
+
+def lookup(session: Session, postcode: str, *, settings: Settings | None = None) -> Location | None:
+    """Where `postcode` is (normalised or not), or None if neither it nor its district is
+    known. Raises InvalidInput when the format is wrong or the postcode service is down."""
+    normalised = require_postcode(postcode)
+    found, unanswered = lookup_many(session, [normalised], settings=settings)
+    if normalised in unanswered:
+        raise InvalidInput(errors={"postcode": [unreachable_message(normalised)]})
+    return found.get(normalised)
+
+
+def locate(
+    session: Session, postcode: str, *, settings: Settings | None = None, field: str = "postcode"
+) -> Location:
+    """Like `lookup`, but an unknown postcode is InvalidInput naming `field`."""
+    try:
+        location = lookup(session, postcode, settings=settings)
+    except InvalidInput as exc:
+        raise InvalidInput(errors={field: exc.errors["postcode"]}) from exc
+    if location is None:
+        raise InvalidInput(errors={field: [not_found_message(require_postcode(postcode))]})
+    return location
+
+
+# --- the rule the services share --------------------------------------------------------
+
+
+def needs_lookup(values: dict[str, Any], current: HasLocation | None) -> str | None:
+    """The normalised postcode whose coordinates `values` should take, if any.
+
+    Normalises `values["postcode"]` in place (InvalidInput on a malformed one; a blank one
+    becomes None). Coordinates given explicitly win. A new or changed postcode without
+    coordinates needs a lookup, so that no record keeps the old postcode's coordinates; so
+    does an unchanged postcode whose coordinates are missing or being cleared."""
+    if "postcode" not in values:
+        return None
+    raw = values["postcode"]
+    if raw is None or not str(raw).strip():
+        values["postcode"] = None
+        return None
+    postcode = require_postcode(str(raw))
+    values["postcode"] = postcode
+    if any(values.get(key) is not None for key in ("latitude", "longitude")):
+        return None
+    if current is not None and normalise(current.postcode) == postcode:
+        after = [values.get(key, getattr(current, key)) for key in ("latitude", "longitude")]
+        if all(value is not None for value in after):
+            return None
+    return postcode
+
+
+def fill_coordinates(
+    session: Session,
+    values: dict[str, Any],
+    *,
+    current: HasLocation | None = None,
+    settings: Settings | None = None,
+) -> Location | None:
+    """Apply the postcode rule (see `needs_lookup`) to `values` in place: latitude and
+    longitude from the postcode when it is given without them. An unknown postcode is
+    InvalidInput naming `postcode`."""
+    postcode = needs_lookup(values, current)
+    if postcode is None:
+        return None
+    location = locate(session, postcode, settings=settings)
+    values["latitude"], values["longitude"] = location.latitude, location.longitude
+    return location
+
+
+def fill_missing_coordinates(*, session: Session, settings: Settings | None = None) -> int:
+    """Give coordinates to trainees and organisations that have a postcode but none (saved
+    before the directory was loaded); those whose postcode is still unknown stay as they
+    are. Returns how many were filled. The caller commits."""
+    filled = 0
+    models: tuple[Any, ...] = (Trainee, Organisation)
+    for model in models:
+        rows = session.exec(
+            select(model).where(
+                col(model.postcode).is_not(None),
+                col(model.latitude).is_(None) | col(model.longitude).is_(None),
+            )
+        ).all()
+        wanted = [(row, normalise(row.postcode)) for row in rows]
+        found, _ = lookup_many(session, [p for _, p in wanted if p is not None], settings=settings)
+        for row, postcode in wanted:
+            location = found.get(postcode) if postcode is not None else None
+            if location is not None:
+                row.postcode = postcode
+                row.latitude, row.longitude = location.latitude, location.longitude
+                filled += 1
+    session.flush()
+    return filled
+
+
+# --- loading the ONS Postcode Directory ------------------------------------------------
+
+
+def _columns(header: list[str]) -> tuple[int, int, int]:
+    names = [name.strip().lower() for name in header]
+    missing = []
+    postcode_at = next((names.index(c) for c in POSTCODE_COLUMNS if c in names), None)
+    if postcode_at is None:
+        missing.append(" or ".join(POSTCODE_COLUMNS))
+    for name in (LATITUDE_COLUMN, LONGITUDE_COLUMN):
+        if name not in names:
+            missing.append(name)
+    if missing or postcode_at is None:
+        raise InvalidInput(
+            "The file is not in the ONS Postcode Directory (ONSPD) CSV format: "
+            f"the header lacks {', '.join(missing)}.",
+            errors={"columns": [f"missing: {name}" for name in missing]},
+        )
+    return postcode_at, names.index(LATITUDE_COLUMN), names.index(LONGITUDE_COLUMN)
+
+
+def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
+    table = Postcode.__table__  # type: ignore[attr-defined]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        statement: Any = pg.on_conflict_do_update(
+            index_elements=["postcode"],
+            set_={k: pg.excluded[k] for k in ("outward", "latitude", "longitude")},
+        )
+    elif dialect == "sqlite":
+        lite = sqlite.insert(table)
+        statement = lite.on_conflict_do_update(
+            index_elements=["postcode"],
+            set_={k: lite.excluded[k] for k in ("outward", "latitude", "longitude")},
+        )
+    else:  # pragma: no cover - the two supported databases are above
+        raise NotImplementedError(f"no postcode upsert for {dialect}")
+    session.execute(statement, rows)
+
+
+def _batches(
+    records: Iterator[list[str]], columns: tuple[int, int, int], batch_size: int
+) -> Iterator[tuple[list[dict[str, Any]], int, list[int]]]:
+    """(rows to write, no-grid rows skipped, unreadable row numbers) per batch."""
+    postcode_at, lat_at, lon_at = columns
+    width = max(columns)
+    batch: dict[str, dict[str, Any]] = {}
+    no_grid = 0
+    unreadable: list[int] = []
+    for number, record in enumerate(records, start=2):
+        if not any(cell.strip() for cell in record):
+            continue
+        postcode = normalise(record[postcode_at]) if len(record) > width else None
+        try:
+            lat = float(record[lat_at]) if postcode else None
+            lon = float(record[lon_at]) if postcode else None
+        except ValueError:
+            lat = lon = None
+        if postcode is None or lat is None or lon is None:
+            unreadable.append(number)
+        elif lat >= NO_GRID_LATITUDE or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+            no_grid += 1
+        else:
+            # A repeated postcode in one batch would update one row twice in one statement.
+            batch[postcode] = {
+                "postcode": postcode,
+                "outward": outward_of(postcode),
+                "latitude": lat,
+                "longitude": lon,
+            }
+        if len(batch) >= batch_size:
+            yield list(batch.values()), no_grid, unreadable
+            batch, no_grid, unreadable = {}, 0, []
+    yield list(batch.values()), no_grid, unreadable
+
+
+def load_postcodes(
+    *,
+    session: Session,
+    lines: Iterable[str],
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Load ONSPD CSV text (an open file, read as it goes) into the postcodes table.
+
+    Rows are written in batches of `batch_size`, so memory stays bounded however long the
+    file; a postcode already there is replaced (loading twice changes nothing). Rows without
+    a grid reference are skipped; terminated postcodes are kept (people still live at
+    them). The caller commits."""
+    if batch_size < 1:
+        raise InvalidInput(errors={"batch_size": ["must be at least 1"]})
+    records = csv.reader(iter(lines))
+    try:
+        header = next(records)
+    except StopIteration:
+        raise InvalidInput("The file is empty.", errors={"file": ["the file is empty"]}) from None
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput(f"The file is not readable as CSV text: {exc}.") from exc
+    columns = _columns(header)
+    loaded = no_grid = 0
+    unreadable: list[int] = []
+    unreadable_count = 0
+    try:
+        for rows, skipped, bad in _batches(records, columns, batch_size):
+            if rows:
+                _upsert(session, rows)
+                loaded += len(rows)
+                if progress is not None:
+                    progress(loaded)
+            no_grid += skipped
+            unreadable_count += len(bad)
+            unreadable.extend(bad[: max(0, 10 - len(unreadable))])
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput(
+            f"The file stopped being readable as CSV text after {loaded} postcodes: {exc}."
+        ) from exc
+    session.flush()
+    return LoadResult(
+        loaded=loaded,
+        skipped_no_grid=no_grid,
+        skipped_unreadable=unreadable_count,
+        unreadable_rows=tuple(unreadable),
+    )
+
+
+def _csv_in_zip(archive: zipfile.ZipFile) -> str:
+    """The directory's main CSV in an ONSPD download (Data/ONSPD_..._UK.csv), else the only
+    or largest CSV in the archive."""
+    names = [i for i in archive.infolist() if i.filename.lower().endswith(".csv")]
+    if not names:
+        raise InvalidInput("The zip file holds no CSV file.", errors={"file": ["no CSV inside"]})
+    main = [i for i in names if Path(i.filename).name.upper().startswith("ONSPD")]
+    return max(main or names, key=lambda i: i.file_size).filename
+
+
+def load_postcode_file(
+    *,
+    session: Session,
+    path: Path,
+    batch_size: int = BATCH_SIZE,
+    progress: Callable[[int], None] | None = None,
+) -> LoadResult:
+    """Load an ONSPD CSV file, or the ONSPD zip as downloaded, streaming it."""
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive, archive.open(_csv_in_zip(archive)) as raw:
+                text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
+                return load_postcodes(
+                    session=session, lines=text, batch_size=batch_size, progress=progress
+                )
+        with path.open(encoding="utf-8-sig", newline="") as fh:
+            return load_postcodes(
+                session=session, lines=fh, batch_size=batch_size, progress=progress
+            )
+    except OSError as exc:
+        raise InvalidInput(f"Cannot read {path}: {exc.strerror or exc}.") from exc
