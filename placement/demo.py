@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TypeVar
 
 from sqlmodel import Session, col, select
@@ -49,9 +49,12 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    utcnow,
 )
 
 SEED = 2027
+# The demo's DBS checks were seen a few months ago (recorded checks: see services.vetting).
+DBS_CHECKED_ON = utcnow().date() - timedelta(days=120)
 TRAINEE_COUNT = 160
 SHORTLIST = 10  # applicants an employer ranks on a slot
 LEARNER_EMAIL_DOMAIN = "learners.placement.test"
@@ -309,6 +312,7 @@ class _DemoBuilder:
                     available_from=date(2027, 1, 4),
                     available_to=date(2027, 12, 17),
                     dbs_cleared=True,
+                    dbs_checked_on=DBS_CHECKED_ON,
                 ),
                 ("Clinical immunology", "Sample handling"),
             )
@@ -358,7 +362,8 @@ class _DemoBuilder:
             max_travel_km=float(rng.choice(_TRAVEL_KM)),
             available_from=available_from,
             available_to=available_to,
-            dbs_cleared=rng.random() < 0.82,
+            dbs_cleared=(cleared := rng.random() < 0.82),
+            dbs_checked_on=DBS_CHECKED_ON if cleared else None,
             needs=rng.choice(NEEDS) if rng.random() < 0.07 else "",
         )
         return _Person(trainee, tuple(interests))

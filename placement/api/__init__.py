@@ -23,6 +23,7 @@ from placement.api import (
     runs,
     slots,
     trainees,
+    vetting,
 )
 from placement.api.common import BEARER, ErrorSchema, IdConverter, current_actor
 from placement.config import API_PREFIX
@@ -99,6 +100,7 @@ def register_api(app: Flask) -> None:
         placements,
         imports,
         audit,
+        vetting,
     )
     for module in modules:
         api.register_blueprint(module.blp)

@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from placement.errors import Conflict, Forbidden, NotFound
 from placement.models import Organisation, User
+from placement.services import vetting
 from placement.services.common import Page, audit, paginate, require_role
 
 EDITABLE = ("name", "kind", "accreditations", "postcode", "latitude", "longitude", "website")
@@ -37,9 +38,15 @@ def create_organisation(*, session: Session, actor: User, values: dict[str, Any]
         if owned is not None:
             raise Conflict("You already have an organisation.")
         values["owner_id"] = actor.id
+    # The names sent become accreditation records for the host to complete.
+    names = values.pop("accreditations", None) or []
+    verified = bool(values.pop("verified", False))
     org = Organisation(**values)
     session.add(org)
     session.flush()
+    vetting.records_from_names(session, actor=actor, org=org, names=names)
+    if verified:
+        vetting.verify(session, actor=actor, org=org)
     audit(
         session,
         actor=actor,
@@ -76,8 +83,11 @@ def update_organisation(
     org = _visible(session, actor, organisation_id)
     if "verified" in values and actor.role != "coordinator":
         raise Forbidden("Only a coordinator can verify an organisation.")
+    changes = vetting.changes_of(org, values, EDITABLE)
+    # Records for accreditation names, and a verification that lapses or is given.
+    vetting.owner_edits(session, actor=actor, org=org, values=values)
     for key, value in values.items():
-        if key in EDITABLE or key == "verified":
+        if key in EDITABLE and key != "accreditations":
             setattr(org, key, value)
     audit(
         session,
@@ -86,21 +96,16 @@ def update_organisation(
         object_type="organisation",
         object_id=org.id,
         fields=sorted(values),
+        changes=changes,
     )
     session.commit()
     return org
 
 
-def verify_organisation(*, session: Session, actor: User, organisation_id: int) -> Organisation:
-    require_role(actor, "coordinator")
-    org = _visible(session, actor, organisation_id)
-    org.verified = True
-    audit(
-        session,
-        actor=actor,
-        action="organisation.verify",
-        object_type="organisation",
-        object_id=org.id,
+def verify_organisation(
+    *, session: Session, actor: User, organisation_id: int, seen: str = ""
+) -> Organisation:
+    """A coordinator vets a host; `seen` says what they checked (see services.vetting)."""
+    return vetting.verify_organisation(
+        session=session, actor=actor, organisation_id=organisation_id, seen=seen
     )
-    session.commit()
-    return org

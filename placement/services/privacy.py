@@ -24,6 +24,7 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services import vetting
 from placement.services.common import audit, trainee_of
 from placement.services.trainees import get_trainee
 
@@ -79,6 +80,7 @@ def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
         ),
     )
     return {
+        **vetting.export_for(session, trainee),
         "format": "placement-personal-data/1",
         "exported_at": utcnow().isoformat(),
         "account": _row(actor, skip=("password_hash",)),
@@ -119,7 +121,7 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     trainee.max_travel_km = None
     trainee.available_from = None
     trainee.available_to = None
-    trainee.dbs_cleared = False
+    vetting.erase_dbs(session, trainee)
     trainee.needs = ""
     trainee.erased_at = utcnow()
     trainee.updated_at = trainee.erased_at
@@ -143,8 +145,6 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
         for event in session.exec(select(AuditEvent).where(AuditEvent.actor_id == user_id)):
             event.ip = None
         session.execute(delete(User).where(col(User.id) == user_id))
-    audit(
-        session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id
-    )
+    audit(session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id)
     session.commit()
     return trainee

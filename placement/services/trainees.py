@@ -22,9 +22,10 @@ PROFILE_FIELDS = (
     "max_travel_km",
     "available_from",
     "available_to",
-    "dbs_cleared",
     "needs",
 )
+# Follows from the DBS checks a coordinator records (services.vetting), never set directly.
+DBS_REFUSED = "is recorded by a coordinator who has seen the DBS certificate; it cannot be set here"
 
 
 # Without these the matcher cannot judge a trainee's eligibility for any slot.
@@ -53,6 +54,10 @@ def _check(trainee: Trainee) -> None:
 
 
 def _apply(trainee: Trainee, values: dict[str, Any], *, allow_email: bool) -> None:
+    if "dbs_cleared" in values:
+        raise InvalidInput(
+            "DBS clearance is recorded by a coordinator.", errors={"dbs_cleared": [DBS_REFUSED]}
+        )
     for key, value in values.items():
         if key in PROFILE_FIELDS or (allow_email and key == "email"):
             if key in ("name", "provider", "needs", "skills") and value is None:
