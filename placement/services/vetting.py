@@ -291,6 +291,74 @@ def attach_evidence(
     """Store a certificate (PDF, PNG or JPEG) for an accreditation record, replacing any
     earlier one. `storage` is the instance directory's evidence folder."""
     record, org = _own_accreditation(session, actor, accreditation_id)
+    stored, previous = _store_evidence(session, actor, record, org, data, filename, storage)
+    _owner_changed(session, actor=actor, org=org, what="uploaded new accreditation evidence")
+    _commit_with_file(session, storage, stored, previous)
+    return record
+
+
+@dataclass(frozen=True)
+class Upload:
+    data: bytes
+    filename: str
+
+
+def save_accreditation(
+    *,
+    session: Session,
+    actor: User,
+    values: Mapping[str, Any],
+    storage: Path,
+    organisation_id: int | None = None,
+    accreditation_id: int | None = None,
+    evidence: Upload | None = None,
+) -> Accreditation:
+    """The page's form: add a record to an organisation (or change one) and store its
+    evidence file, if one came, in one transaction."""
+    _check_dates(values)
+    if accreditation_id is not None:
+        record, org = _own_accreditation(session, actor, accreditation_id)
+        changes = changes_of(record, values, ACCREDITATION_FIELDS)
+        for key in changes:
+            setattr(record, key, values[key])
+        if changes:
+            record.updated_at = utcnow()
+            audit(
+                session,
+                actor=actor,
+                action="accreditation.update",
+                object_type="accreditation",
+                object_id=record.id,
+                organisation_id=org.id,
+                changes=changes,
+            )
+    else:
+        org = _own_organisation(session, actor, organisation_id or 0)
+        record = _add_record(session, actor=actor, org=org, values=values)
+        changes = {"standard": [None, record.standard]}
+    stored = previous = None
+    if evidence is not None:
+        stored, previous = _store_evidence(
+            session, actor, record, org, evidence.data, evidence.filename, storage
+        )
+    if changes or stored:
+        _sync_names(session, org)
+        _owner_changed(session, actor=actor, org=org, what="changed its accreditations")
+    _commit_with_file(session, storage, stored, previous)
+    return record
+
+
+def _store_evidence(
+    session: Session,
+    actor: User,
+    record: Accreditation,
+    org: Organisation,
+    data: bytes,
+    filename: str,
+    storage: Path,
+) -> tuple[str, str | None]:
+    """Write the file (checked by content) and point the record at it; the caller commits
+    with `_commit_with_file`. Returns the new and the replaced stored names."""
     content_type, extension = sniff_evidence(data)
     storage.mkdir(parents=True, exist_ok=True)
     stored = f"{uuid.uuid4().hex}{extension}"
@@ -298,6 +366,7 @@ def attach_evidence(
     partial.write_bytes(data)
     os.replace(partial, storage / stored)
     previous = record.evidence_file
+    before = record.evidence_name
     record.evidence_file = stored
     record.evidence_name = _safe_name(filename, extension)
     record.evidence_type = content_type
@@ -310,19 +379,25 @@ def attach_evidence(
         object_type="accreditation",
         object_id=record.id,
         organisation_id=org.id,
-        changes={"evidence_name": [None, record.evidence_name]},
+        changes={"evidence_name": [before, record.evidence_name]},
         size=len(data),
         content_type=content_type,
     )
-    _owner_changed(session, actor=actor, org=org, what="uploaded new accreditation evidence")
+    return stored, previous
+
+
+def _commit_with_file(
+    session: Session, storage: Path, stored: str | None, previous: str | None
+) -> None:
+    """Commit; a new file whose record was not saved goes, and so does a replaced one."""
     try:
         session.commit()
     except Exception:
-        (storage / stored).unlink(missing_ok=True)
+        if stored:
+            (storage / stored).unlink(missing_ok=True)
         raise
-    if previous:
+    if stored and previous:
         (storage / previous).unlink(missing_ok=True)
-    return record
 
 
 @dataclass(frozen=True)
@@ -423,6 +498,8 @@ def verify(session: Session, *, actor: User, org: Organisation, seen: str = "") 
     """Record a coordinator's verification of a host (the caller commits). Refused while
     an accreditation record has expired."""
     require_role(actor, "coordinator")
+    if len(seen) > 2000:
+        raise InvalidInput(errors={"seen": ["must be at most 2000 characters"]})
     today = utcnow().date()
     expired = [
         r.standard
