@@ -5,7 +5,7 @@ its status with a verification saying so; a trainee's own "DBS cleared" tick is 
 trusted (a coordinator records the check they see).
 
 Revision ID: b7e2f4a91c05
-Revises: 5a1d7c3e9b20
+Revises: a7c3e5f1d2b4
 Create Date: 2026-12-02 08:02:12.045165
 
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7e2f4a91c05"
-down_revision: str | None = "5a1d7c3e9b20"
+down_revision: str | None = "a7c3e5f1d2b4"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -16,6 +16,7 @@ from placement.api import (
     accounts,
     audit,
     imports,
+    notifications,
     organisations,
     placements,
     preferences,
@@ -101,6 +102,7 @@ def register_api(app: Flask) -> None:
         imports,
         audit,
         vetting,
+        notifications,
     )
     for module in modules:
         api.register_blueprint(module.blp)

@@ -13,7 +13,7 @@ from placement.web.errors import render_error
 
 
 def register_web(app: Flask) -> None:
-    from placement.web import coordinator, employer, home, trainee
+    from placement.web import coordinator, employer, home, notifications, trainee
 
     # CSRF is checked for every page form; the JSON API under /api authenticates with
     # bearer tokens (no ambient cookie), so it is left out of the check.
@@ -41,6 +41,6 @@ def register_web(app: Flask) -> None:
         )
 
     app.jinja_env.globals["nav_items"] = nav_items
-    blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp]
+    blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp, notifications.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from placement.models import Accreditation, MatchRun
+from placement.models import Accreditation, MatchRun, Notification
 from placement.services.instances import build_instance
 from placement.services.runs import pack_instance
 from tests.api.conftest import PASSWORD, ROLES, World, build_world, slot_body
@@ -61,6 +61,15 @@ def _accreditation(session: Session, w: World) -> None:
     session.flush()
     assert record.id is not None
     w.ids["accreditation_x"] = record.id
+
+
+def _notify_trainee_a(session: Session, w: World) -> None:
+    user = w.users["trainee_a"]
+    note = Notification(user_id=user.id, kind="results_placed", subject="Placed", body="Yes.")
+    session.add(note)
+    session.flush()
+    assert note.id is not None
+    w.ids["notification_a"] = note.id
 
 
 def _csv(text: str) -> Callable[[World], dict[str, Any]]:
@@ -341,6 +350,15 @@ MATRIX = [
         _("/placements/{published_placement}/safety/sign-off"),
         (401, 403, 403, 403, 403, 409),
     ),
+    # notifications
+    Cell("my notifications", "GET", _("/me/notifications"), EVERYONE),
+    Cell(
+        "mark notification read",
+        "POST",
+        _("/me/notifications/{notification_a}/read"),
+        (401, 200, 404, 404, 404, 404),
+        setup=_notify_trainee_a,
+    ),
 ]
 
 
@@ -376,6 +394,7 @@ _KEYS = (
     "placement",
     "published_placement",
     "accreditation_x",
+    "notification_a",
 )
 
 
