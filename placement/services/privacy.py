@@ -41,7 +41,7 @@ ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("postcode", "latitude", "longitude"), "Their home postcode and location"),
     (("max_travel_km",), "How far they can travel"),
     (("available_from", "available_to"), "When they are available"),
-    (("dbs_cleared",), "Their DBS check status"),
+    (("dbs_cleared", "dbs_checked_on"), "Their DBS checks: certificate numbers, levels, dates"),
     (("needs",), "What they told us about their needs"),
     (
         ("user_id",),
