@@ -16,7 +16,6 @@ Lapsing
 
 from __future__ import annotations
 
-import logging
 import os
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -46,8 +45,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services.common import audit, chunks, require_role, trainee_of
-
-log = logging.getLogger(__name__)
+from placement.services.mail import queue_mail
 
 EVIDENCE_MAX_BYTES = 5 * 1024 * 1024
 # What an evidence file may be, told by its first bytes, never by its name or the
@@ -611,8 +609,25 @@ def _and(names: Sequence[str]) -> str:
 
 
 def _tell_coordinators(session: Session, *, org: Organisation, reason: str) -> None:
-    """Every coordinator hears that a host is no longer verified (mail and notification)."""
-    log.info("verification of %s lapsed: %s", org.name, reason)
+    """Every coordinator hears that a host is no longer verified (mail and notification),
+    in the transaction of the change that lapsed it."""
+    for user in session.exec(
+        select(User)
+        .where(User.role == "coordinator", col(User.is_active).is_(True))
+        .order_by(col(User.id))
+    ):
+        queue_mail(
+            session,
+            to=user.email,
+            kind="verification_lapsed",
+            user_id=user.id,
+            context={
+                "recipient_name": user.name,
+                "organisation_name": org.name,
+                "organisation_id": org.id,
+                "reason": reason,
+            },
+        )
 
 
 def sweep(

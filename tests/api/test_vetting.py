@@ -10,7 +10,15 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlmodel import Session, col, select
 
-from placement.models import Accreditation, AuditEvent, DbsCheck, Organisation, Trainee
+from placement.models import (
+    Accreditation,
+    AuditEvent,
+    DbsCheck,
+    Notification,
+    Organisation,
+    OutboxMessage,
+    Trainee,
+)
 from placement.services.instances import build
 from placement.services.vetting import dbs_cutoff
 from tests.api.conftest import World
@@ -153,6 +161,20 @@ def test_verification_is_a_record_and_lapses_on_owner_changes(
     assert lapse.detail["changes"] == {"verified": [True, False]}
     update = _actions(session, "organisation.update")[-1]
     assert update.detail["changes"] == {"name": ["X Labs", "X Labs Ltd"]}
+    # The coordinators are told, in the app and by mail.
+    told = session.exec(
+        select(Notification).where(
+            Notification.user_id == world.users["coordinator"].id,
+            Notification.kind == "verification_lapsed",
+        )
+    ).one()
+    assert "no longer verified" in told.subject
+    assert "The host changed its name." in told.body
+    mail = session.exec(
+        select(OutboxMessage).where(OutboxMessage.kind == "verification_lapsed")
+    ).one()
+    assert mail.to_address == world.users["coordinator"].email
+    assert f"/coordinator/organisations/{org_id}" in mail.text_body
 
 
 def test_owner_adding_an_accreditation_lapses_the_verification(
