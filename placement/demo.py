@@ -41,6 +41,7 @@ from placement.demo_data import (
 from placement.errors import Conflict
 from placement.matching.geo import distance_km
 from placement.models import (
+    Accreditation,
     EmployerRanking,
     Organisation,
     Preference,
@@ -49,6 +50,7 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    Verification,
     utcnow,
 )
 
@@ -163,6 +165,7 @@ class _DemoBuilder:
     def build(self) -> str:
         users = self._users()
         orgs = self._organisations(owner=users["employer"])
+        self._vetting(orgs, coordinator=users["coordinator"])
         spring, autumn = self._rounds()
         spring_offers = self._spring_slots(spring, orgs)
         autumn_offers = self._autumn_slots(autumn, orgs)
@@ -217,6 +220,35 @@ class _DemoBuilder:
         }
         self._flush(list(orgs.values()))
         return orgs
+
+    def _vetting(self, orgs: dict[str, Organisation], *, coordinator: User) -> None:
+        """Each host's accreditations as complete records (current for two more years),
+        and the verification of the verified ones."""
+        expires = utcnow().date() + timedelta(days=730)
+        records = [
+            Accreditation(
+                organisation_id=org.id or 0,
+                standard=standard,
+                body="UKAS" if standard in ("ISO/IEC 17025", "ISO 15189") else "BSI",
+                number=f"{org.id or 0:04d}-{index}",
+                expires_on=expires,
+            )
+            for org in orgs.values()
+            for index, standard in enumerate(org.accreditations, start=1)
+        ]
+        self._flush(records)
+        self._flush(
+            [
+                Verification(
+                    organisation_id=org.id or 0,
+                    verified_by=coordinator.id,
+                    seen="Accreditation schedules checked on the UKAS and BSI registers.",
+                    snapshot={"name": org.name, "website": org.website},
+                )
+                for org in orgs.values()
+                if org.verified
+            ]
+        )
 
     def _rounds(self) -> tuple[Round, Round]:
         spring = Round(

@@ -38,7 +38,14 @@ ACCREDITATION = {
     "clinical_lab": "ISO 15189",
 }
 # Timestamps and password salts are the only values allowed to differ between two loads.
-VOLATILE = {"created_at", "updated_at", "joined_at", "last_login_at", "password_hash"}
+VOLATILE = {
+    "created_at",
+    "updated_at",
+    "joined_at",
+    "last_login_at",
+    "password_hash",
+    "verified_at",
+}
 
 
 def dump(session: Session, *, skip: Collection[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
