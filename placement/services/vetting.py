@@ -75,10 +75,18 @@ def _plain(value: Any) -> Any:
     return value.isoformat() if isinstance(value, date | datetime) else value
 
 
-def changes_of(obj: Any, values: Mapping[str, Any], fields: Iterable[str]) -> dict[str, Any]:
-    """`{field: [before, after]}` for each of `fields` that `values` changes on `obj`."""
+def _change(before: Any, after: Any) -> dict[str, Any]:
+    """One field's change, in the audit trail's shape."""
+    return {"before": _plain(before), "after": _plain(after)}
+
+
+def changes_of(
+    obj: Any, values: Mapping[str, Any], fields: Iterable[str]
+) -> dict[str, dict[str, Any]]:
+    """`{field: {"before": ..., "after": ...}}` for each of `fields` that `values` changes
+    on `obj` (the audit trail's shape)."""
     return {
-        key: [_plain(getattr(obj, key)), _plain(values[key])]
+        key: _change(getattr(obj, key), values[key])
         for key in fields
         if key in values and getattr(obj, key) != values[key]
     }
@@ -178,7 +186,7 @@ def _add_record(
         object_type="accreditation",
         object_id=record.id,
         organisation_id=org.id,
-        changes={k: [None, _plain(getattr(record, k))] for k in ACCREDITATION_FIELDS},
+        changes={k: _change(None, getattr(record, k)) for k in ACCREDITATION_FIELDS},
     )
     return record
 
@@ -191,7 +199,7 @@ def _delete_record(session: Session, *, actor: User, record: Accreditation) -> N
         object_type="accreditation",
         object_id=record.id,
         organisation_id=record.organisation_id,
-        changes={k: [_plain(getattr(record, k)), None] for k in ACCREDITATION_FIELDS},
+        changes={k: _change(getattr(record, k), None) for k in ACCREDITATION_FIELDS},
     )
     # Its evidence file, if any, is removed by the daily sweep once no record names it.
     session.delete(record)
@@ -333,7 +341,7 @@ def save_accreditation(
     else:
         org = _own_organisation(session, actor, organisation_id or 0)
         record = _add_record(session, actor=actor, org=org, values=values)
-        changes = {"standard": [None, record.standard]}
+        changes = {"standard": _change(None, record.standard)}
     stored = previous = None
     if evidence is not None:
         stored, previous = _store_evidence(
@@ -377,7 +385,7 @@ def _store_evidence(
         object_type="accreditation",
         object_id=record.id,
         organisation_id=org.id,
-        changes={"evidence_name": [before, record.evidence_name]},
+        changes={"evidence_name": _change(before, record.evidence_name)},
         size=len(data),
         content_type=content_type,
     )
@@ -534,7 +542,7 @@ def verify(session: Session, *, actor: User, org: Organisation, seen: str = "") 
         object_id=org.id,
         verification_id=record.id,
         seen=record.seen,
-        changes={"verified": [was, True]},
+        changes={"verified": _change(was, True)},
     )
     return record
 
@@ -571,7 +579,7 @@ def lapse(session: Session, *, actor: User | None, org: Organisation, reason: st
         object_type="organisation",
         object_id=org.id,
         reason=reason,
-        changes={"verified": [True, False]},
+        changes={"verified": _change(True, False)},
     )
     _tell_coordinators(session, org=org, reason=reason)
     return True
@@ -792,8 +800,8 @@ def _audit_check(
         issued_on=_plain(check.issued_on),
         source=check.source,
         changes={
-            "dbs_cleared": [before[0], trainee.dbs_cleared],
-            "dbs_checked_on": [before[1], _plain(trainee.dbs_checked_on)],
+            "dbs_cleared": _change(before[0], trainee.dbs_cleared),
+            "dbs_checked_on": _change(before[1], trainee.dbs_checked_on),
         },
     )
 
@@ -963,7 +971,7 @@ def update_safety(
     safety.updated_by = actor.id
     safety.updated_at = utcnow()
     if safety.signed_off_at is not None and changes:
-        changes["signed_off_at"] = [_plain(safety.signed_off_at), None]
+        changes["signed_off_at"] = _change(safety.signed_off_at, None)
         safety.signed_off_at = None
         safety.signed_off_by = None
     session.add(safety)
@@ -998,7 +1006,7 @@ def sign_off_safety(*, session: Session, actor: User, placement_id: int) -> Plac
             action="placement_safety.sign_off",
             object_type="placement",
             object_id=placement.id,
-            changes={"signed_off_at": [None, _plain(safety.signed_off_at)]},
+            changes={"signed_off_at": _change(None, safety.signed_off_at)},
         )
         session.commit()
     return safety

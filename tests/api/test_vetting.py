@@ -158,9 +158,9 @@ def test_verification_is_a_record_and_lapses_on_owner_changes(
     assert latest["lapse_reason"] == "The host changed its name."
     lapse = _actions(session, "organisation.lapse")[-1]
     assert lapse.actor_id == world.users["employer_x"].id
-    assert lapse.detail["changes"] == {"verified": [True, False]}
+    assert lapse.detail["changes"] == {"verified": {"before": True, "after": False}}
     update = _actions(session, "organisation.update")[-1]
-    assert update.detail["changes"] == {"name": ["X Labs", "X Labs Ltd"]}
+    assert update.detail["changes"] == {"name": {"before": "X Labs", "after": "X Labs Ltd"}}
     # The coordinators are told, in the app and by mail.
     told = session.exec(
         select(Notification).where(
@@ -189,7 +189,7 @@ def test_owner_adding_an_accreditation_lapses_the_verification(
     # The factory's host had a name without a record; the list follows the records.
     assert org.accreditations == ["ISO 15189"]
     audit = _actions(session, "accreditation.create")[-1]
-    assert audit.detail["changes"]["standard"] == [None, "ISO 15189"]
+    assert audit.detail["changes"]["standard"] == {"before": None, "after": "ISO 15189"}
     # Verifying again while an accreditation has expired is refused.
     session.add(
         Accreditation(
