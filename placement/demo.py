@@ -12,7 +12,7 @@ import math
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import TypeVar
 
 from sqlmodel import Session, col, select
@@ -41,6 +41,7 @@ from placement.demo_data import (
 from placement.errors import Conflict
 from placement.matching.geo import distance_km
 from placement.models import (
+    Accreditation,
     EmployerRanking,
     Organisation,
     Preference,
@@ -49,11 +50,14 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    Verification,
     utcnow,
 )
 from placement.services.postcodes import DEMO_POSTCODES, load_postcode_file
 
 SEED = 2027
+# The demo's DBS checks were seen a few months ago (recorded checks: see services.vetting).
+DBS_CHECKED_ON = utcnow().date() - timedelta(days=120)
 TRAINEE_COUNT = 160
 SHORTLIST = 10  # applicants an employer ranks on a slot
 LEARNER_EMAIL_DOMAIN = "learners.placement.test"
@@ -164,6 +168,7 @@ class _DemoBuilder:
     def build(self) -> str:
         users = self._users()
         orgs = self._organisations(owner=users["employer"])
+        self._vetting(orgs, coordinator=users["coordinator"])
         spring, autumn = self._rounds()
         spring_offers = self._spring_slots(spring, orgs)
         autumn_offers = self._autumn_slots(autumn, orgs)
@@ -220,6 +225,35 @@ class _DemoBuilder:
         }
         self._flush(list(orgs.values()))
         return orgs
+
+    def _vetting(self, orgs: dict[str, Organisation], *, coordinator: User) -> None:
+        """Each host's accreditations as complete records (current for two more years),
+        and the verification of the verified ones."""
+        expires = utcnow().date() + timedelta(days=730)
+        records = [
+            Accreditation(
+                organisation_id=org.id or 0,
+                standard=standard,
+                body="UKAS" if standard in ("ISO/IEC 17025", "ISO 15189") else "BSI",
+                number=f"{org.id or 0:04d}-{index}",
+                expires_on=expires,
+            )
+            for org in orgs.values()
+            for index, standard in enumerate(org.accreditations, start=1)
+        ]
+        self._flush(records)
+        self._flush(
+            [
+                Verification(
+                    organisation_id=org.id or 0,
+                    verified_by=coordinator.id,
+                    seen="Accreditation schedules checked on the UKAS and BSI registers.",
+                    snapshot={"name": org.name, "website": org.website},
+                )
+                for org in orgs.values()
+                if org.verified
+            ]
+        )
 
     def _rounds(self) -> tuple[Round, Round]:
         spring = Round(
@@ -315,6 +349,7 @@ class _DemoBuilder:
                     available_from=date(2027, 1, 4),
                     available_to=date(2027, 12, 17),
                     dbs_cleared=True,
+                    dbs_checked_on=DBS_CHECKED_ON,
                 ),
                 ("Clinical immunology", "Sample handling"),
             )
@@ -364,7 +399,8 @@ class _DemoBuilder:
             max_travel_km=float(rng.choice(_TRAVEL_KM)),
             available_from=available_from,
             available_to=available_to,
-            dbs_cleared=rng.random() < 0.82,
+            dbs_cleared=(cleared := rng.random() < 0.82),
+            dbs_checked_on=DBS_CHECKED_ON if cleared else None,
             needs=rng.choice(NEEDS) if rng.random() < 0.07 else "",
         )
         return _Person(trainee, tuple(interests))

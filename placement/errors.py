@@ -91,6 +91,11 @@ class InvalidInput(DomainError):
     default_message = "Some values are invalid."
 
 
+class TooLarge(DomainError):
+    status = 413
+    default_message = "The upload is too large."
+
+
 class SlotFull(Conflict):
     default_message = "The slot has no free seat."
 

@@ -147,6 +147,9 @@ def trainee(session: Session, **kw: Any) -> Trainee:
         "dbs_cleared": True,
     }
     values.update(kw)
+    # DBS clearance follows from a recorded check; a cleared factory trainee's counts from today.
+    if values["dbs_cleared"] and "dbs_checked_on" not in values:
+        values["dbs_checked_on"] = date.today()
     obj = Trainee(**values)
     session.add(obj)
     session.flush()

@@ -28,6 +28,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app.conf.beat_schedule = beat_schedule(settings)
     app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
     app.autodiscover_tasks(["workers"], related_name="maintenance", force=True)
+    app.autodiscover_tasks(["workers"], related_name="vetting", force=True)
     return app
 
 
@@ -45,6 +46,12 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": DEADLINE_REMINDERS_TASK,
             "schedule": 15 * 60.0,
             "options": {"expires": 15 * 60},
+        },
+        # Vetting: accreditations past their expiry date lapse their host's verification.
+        "vetting-sweep": {
+            "task": "workers.vetting.sweep_vetting",
+            "schedule": 86400.0,
+            "options": {"expires": 3600},
         },
         # Retention: failed logins, dead tokens, read notifications, unpublished instances.
         "retention-purge": {

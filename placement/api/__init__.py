@@ -24,6 +24,7 @@ from placement.api import (
     runs,
     slots,
     trainees,
+    vetting,
 )
 from placement.api.common import BEARER, ErrorSchema, IdConverter, current_actor
 from placement.config import API_PREFIX
@@ -104,6 +105,7 @@ def register_api(app: Flask) -> None:
         placements,
         imports,
         audit,
+        vetting,
         notifications,
     )
     for module in modules:

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import fields
+from marshmallow import Schema, fields
 
 from placement.api.common import (
     PageArgsSchema,
@@ -92,13 +92,22 @@ class Organisation(MethodView):
         )
 
 
+class VerifySchema(Schema):
+    seen = text(2000, metadata={"description": "what the coordinator checked"})
+
+
 @blp.route("/organisations/<id:organisation_id>/verify")
 class VerifyOrganisation(MethodView):
     @allow("coordinator")
+    @blp.arguments(VerifySchema)
     @blp.response(200, OrganisationSchema)
-    @documented_errors(401, 403, 404)
-    def post(self, organisation_id: int) -> Any:
-        """Mark an organisation as vetted (coordinator)"""
+    @documented_errors(401, 403, 404, 409)
+    def post(self, args: dict[str, Any], organisation_id: int) -> Any:
+        """Mark an organisation as vetted, saying what was seen (coordinator); 409 while
+        an accreditation has expired"""
         return organisations.verify_organisation(
-            session=db_session(), actor=current_actor(), organisation_id=organisation_id
+            session=db_session(),
+            actor=current_actor(),
+            organisation_id=organisation_id,
+            seen=args.get("seen", ""),
         )

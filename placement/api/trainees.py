@@ -34,6 +34,15 @@ class TraineeSchema(TraineeFields):
             "is 422."
         },
     )
+    dbs_cleared = fields.Boolean(
+        metadata={
+            "description": "follows from the DBS checks a coordinator recorded; a trainee "
+            "sending it gets 422; an import may vouch for it"
+        }
+    )
+    dbs_checked_on = fields.Date(
+        dump_only=True, allow_none=True, metadata={"description": "issue date of the newest check"}
+    )
     user_id = fields.Integer(dump_only=True, allow_none=True)
     created_at = fields.DateTime(dump_only=True)
     updated_at = fields.DateTime(dump_only=True)
@@ -77,6 +86,10 @@ class PersonalDataSchema(Schema):
     unplaced = fields.List(fields.Dict())
     placements = fields.List(fields.Dict())
     api_tokens = fields.List(fields.Dict())
+    dbs = fields.Dict(metadata={"description": "DBS status and the checks recorded"})
+    placement_safety = fields.List(
+        fields.Dict(), metadata={"description": "safety details of their placements"}
+    )
     activity = fields.List(fields.Dict(), metadata={"description": "what the trainee did"})
     about_you = fields.List(
         fields.Dict(),

@@ -31,6 +31,7 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services import vetting
 from placement.services.common import audit, chunks, require_role
 from placement.services.postcodes import (
     lookup_many,
@@ -42,9 +43,11 @@ from placement.services.postcodes import (
 from placement.services.rounds import require_status
 from placement.services.slots import EDITABLE, NO_PLACE_MESSAGE, at_host
 from placement.services.trainees import PROFILE_FIELDS
-from placement.services.validation import MAX_ID, SlotFields, TraineeFields
+from placement.services.validation import MAX_ID, DbsCheckFields, SlotFields, TraineeFields
 
-TRAINEE_COLUMNS = ("id", "email", *PROFILE_FIELDS, "preferences")
+# A row may vouch for a DBS check: `dbs_cleared` alone, or the certificate's fields.
+DBS_COLUMNS = ("dbs_certificate_number", "dbs_level", "dbs_issued_on")
+TRAINEE_COLUMNS = ("id", "email", *PROFILE_FIELDS, "dbs_cleared", *DBS_COLUMNS, "preferences")
 TRAINEE_REQUIRED = ("name", "email")
 SLOT_COLUMNS = ("id", "round_id", "organisation_id", *EDITABLE)
 SLOT_REQUIRED = ("organisation_id", "title", "starts_on", "ends_on")
@@ -289,8 +292,12 @@ def import_trainees(
 
     parsed: list[tuple[int, dict[str, Any], list[int] | None]] = []
     first_row_of_email: dict[str, int] = {}
+    dbs_by_email: dict[str, dict[str, Any]] = {}
     for number, cells in rows:
-        values = _load(schema, number, _typed(cells, skip=("id", "preferences")), errors)
+        values = _load(
+            schema, number, _typed(cells, skip=("id", "preferences", *DBS_COLUMNS)), errors
+        )
+        dbs = _dbs_check(cells, number, values, errors)
         trainee_id = _typed({"id": cells.get("id", "")}).get("id")
         if trainee_id is not None and not isinstance(trainee_id, int):
             errors.add(number, "id", "Not a valid integer.")
@@ -308,6 +315,9 @@ def import_trainees(
             errors.add(number, "email", f"repeats the email of row {first_row_of_email[email]}")
             continue
         first_row_of_email[email] = number
+        values.pop("dbs_cleared", None)
+        if dbs is not None:
+            dbs_by_email[email] = dbs
         if isinstance(trainee_id, int):
             values["id"] = trainee_id
         parsed.append((number, values, prefs))
@@ -367,11 +377,14 @@ def import_trainees(
     joins: list[dict[str, Any]] = []
     new_prefs: list[dict[str, Any]] = []
     replaced: list[int] = []
+    checks: list[tuple[int, dict[str, Any]]] = []
     for target, values, prefs in targets:
         # A row that names an existing trainee by id may change their email.
         known = target.id if target is not None else ids_by_email[values["email"]]
         assert known is not None
         trainee_id = known
+        if values["email"] in dbs_by_email:
+            checks.append((trainee_id, dbs_by_email[values["email"]]))
         if trainee_id not in enrolled:
             joins.append({"round_id": rnd.id, "trainee_id": trainee_id, "joined_at": now})
             enrolled.add(trainee_id)
@@ -397,6 +410,7 @@ def import_trainees(
         )
     if new_prefs:
         session.execute(insert(_table(Preference)), new_prefs)
+    vetting.record_imported_checks(session, actor=actor, checks=checks)
     audit(
         session,
         actor=actor,
@@ -406,10 +420,35 @@ def import_trainees(
         round_id=rnd.id,
         created=len(new_rows),
         updated=updated,
+        dbs_checks=len(checks),
         via="cli" if system else "api",
     )
     session.commit()
     return ImportResult(created=len(new_rows), updated=updated)
+
+
+def _dbs_check(
+    cells: dict[str, str], row: int, values: dict[str, Any] | None, errors: _Errors
+) -> dict[str, Any] | None:
+    """The DBS check a row vouches for: the certificate's fields (all three), `{}` for a
+    bare `dbs_cleared` true, None for none (false records nothing; earlier checks stay)."""
+    given = {name.removeprefix("dbs_"): cells[name] for name in DBS_COLUMNS if cells.get(name)}
+    cleared = values.get("dbs_cleared") if values is not None else None
+    if not given:
+        return {} if cleared else None
+    if cleared is False:
+        errors.add(row, "dbs_cleared", "is false, but the row gives a DBS certificate")
+        return None
+    try:
+        loaded: dict[str, Any] = DbsCheckFields().load(given)
+    except ValidationError as exc:
+        for key, messages in exc.messages_dict.items():
+            errors.add_validation(row, messages, f"dbs_{key}")
+        return None
+    if loaded["issued_on"] > utcnow().date():
+        errors.add(row, "dbs_issued_on", "must not be in the future")
+        return None
+    return loaded
 
 
 def _preferences(

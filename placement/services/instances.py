@@ -13,6 +13,11 @@ Who is in the instance
 Preferences
     In rank order, truncated to the round's `max_preferences` (the instance format rejects
     longer lists), restricted to slots of the round.
+Vetting
+    A trainee is `dbs_cleared` when their newest recorded DBS check was issued at most the
+    round's `dbs_max_age_years` before today. A slot of a host that is not verified gets
+    no new trainees: it keeps only the seats its live placements hold (left out when it
+    holds none), counted as `unverified_host_slots`.
 Employer rankings, locked and excluded pairs
     Restricted to trainees and slots in the instance. Live placements are `locked`;
     coordinator exclusions are `excluded`.
@@ -37,6 +42,7 @@ from placement.errors import InvalidInput, NotFound
 from placement.models import (
     EmployerRanking,
     Exclusion,
+    Organisation,
     Placement,
     PlacementStatus,
     Preference,
@@ -45,8 +51,10 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    utcnow,
 )
 from placement.services.common import get_round, require_role
+from placement.services.vetting import dbs_cutoff
 
 FORMAT = "placement-instance/1"
 WEIGHT_KEYS = ("preference", "employer", "skills", "distance")
@@ -157,7 +165,7 @@ def build(
             col(Trainee.max_travel_km),
             col(Trainee.available_from),
             col(Trainee.available_to),
-            col(Trainee.dbs_cleared),
+            col(Trainee.dbs_checked_on),
             col(Trainee.erased_at),
         )
         .join(participants, participants.c.tid == col(Trainee.id))
@@ -185,11 +193,15 @@ def build(
             col(Slot.requires_dbs),
             col(Slot.starts_on),
             col(Slot.ends_on),
+            col(Organisation.verified),
         )
+        .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
         .where(col(Slot.round_id) == round_id)
         .order_by(col(Slot.id))
     ).all()
     capacity = {row.id: row.capacity for row in s_rows}
+    unverified = {row.id for row in s_rows if not row.verified}
+    held: dict[int, int] = defaultdict(int)
 
     locked: list[dict[str, str]] = []
     for tid, sid in conn.execute(
@@ -201,11 +213,17 @@ def build(
             continue
         if tid in included:
             locked.append({"trainee_id": str(tid), "slot_id": str(sid)})
+            held[sid] += 1
         else:
             capacity[sid] -= 1
-    full = {sid for sid, cap in capacity.items() if cap <= 0}
+    for sid in unverified:
+        capacity[sid] = min(capacity[sid], held[sid])
+    if unverified:
+        left_out["unverified_host_slots"] = len(unverified)
+    full = {sid for sid, cap in capacity.items() if cap <= 0 and sid not in unverified}
     if full:
         left_out["full_slots"] = len(full)
+    full |= {sid for sid in unverified if capacity[sid] <= 0}
     slot_ids = {sid for sid in capacity if sid not in full}
 
     prefs: dict[int, list[str]] = defaultdict(list)
@@ -246,6 +264,7 @@ def build(
     ]
     locked = [p for p in locked if int(p["slot_id"]) in slot_ids]
 
+    dbs_since = dbs_cutoff(utcnow().date(), rnd.dbs_max_age_years)
     t_skills = _json_lists(row.skills for row in included.values())
     trainees = [
         {
@@ -257,7 +276,7 @@ def build(
             "max_travel_km": float(row.max_travel_km),
             "available_from": row.available_from.isoformat(),
             "available_to": row.available_to.isoformat(),
-            "dbs_cleared": bool(row.dbs_cleared),
+            "dbs_cleared": row.dbs_checked_on is not None and row.dbs_checked_on >= dbs_since,
             "preferences": prefs.get(tid, []),
         }
         for (tid, row), skills in zip(included.items(), t_skills, strict=True)

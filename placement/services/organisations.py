@@ -9,6 +9,7 @@ from sqlmodel import Session, col, select
 from placement.config import Settings
 from placement.errors import Conflict, Forbidden, NotFound
 from placement.models import Organisation, User
+from placement.services import vetting
 from placement.services.common import Page, audit, changes, paginate, require_role, snapshot
 from placement.services.postcodes import fill_coordinates
 
@@ -43,9 +44,15 @@ def create_organisation(
             raise Conflict("You already have an organisation.")
         values["owner_id"] = actor.id
     fill_coordinates(session, values, settings=settings)
+    # The names sent become accreditation records for the host to complete.
+    names = values.pop("accreditations", None) or []
+    verified = bool(values.pop("verified", False))
     org = Organisation(**values)
     session.add(org)
     session.flush()
+    vetting.records_from_names(session, actor=actor, org=org, names=names)
+    if verified:
+        vetting.verify(session, actor=actor, org=org)
     audit(
         session,
         actor=actor,
@@ -92,8 +99,10 @@ def update_organisation(
     before = snapshot(org)
     values = dict(values)
     fill_coordinates(session, values, current=org, settings=settings)
+    # Records for accreditation names, and a verification that lapses or is given.
+    vetting.owner_edits(session, actor=actor, org=org, values=values)
     for key, value in values.items():
-        if key in EDITABLE or key == "verified":
+        if key in EDITABLE and key != "accreditations":
             setattr(org, key, value)
     audit(
         session,
@@ -107,18 +116,10 @@ def update_organisation(
     return org
 
 
-def verify_organisation(*, session: Session, actor: User, organisation_id: int) -> Organisation:
-    require_role(actor, "coordinator")
-    org = _visible(session, actor, organisation_id)
-    before = snapshot(org)
-    org.verified = True
-    audit(
-        session,
-        actor=actor,
-        action="organisation.verify",
-        object_type="organisation",
-        object_id=org.id,
-        changes=changes(before, org),
+def verify_organisation(
+    *, session: Session, actor: User, organisation_id: int, seen: str = ""
+) -> Organisation:
+    """A coordinator vets a host; `seen` says what they checked (see services.vetting)."""
+    return vetting.verify_organisation(
+        session=session, actor=actor, organisation_id=organisation_id, seen=seen
     )
-    session.commit()
-    return org

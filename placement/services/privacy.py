@@ -28,6 +28,7 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services import vetting
 from placement.services.common import audit, snapshot, trainee_of
 from placement.services.runs.stored import lock_round_for_instances, scrub_stored_instances
 from placement.services.trainees import get_trainee
@@ -44,7 +45,7 @@ ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("postcode", "latitude", "longitude"), "Their home postcode and location"),
     (("max_travel_km",), "How far they can travel"),
     (("available_from", "available_to"), "When they are available"),
-    (("dbs_cleared",), "Their DBS check status"),
+    (("dbs_cleared", "dbs_checked_on"), "Their DBS checks: certificate numbers, levels, dates"),
     (("needs",), "What they told us about their needs"),
     (
         ("user_id",),
@@ -137,6 +138,7 @@ def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
         ),
     )
     return {
+        **vetting.export_for(session, trainee),
         "format": "placement-personal-data/1",
         "exported_at": utcnow().isoformat(),
         # Secrets stay out: the password hash and the TOTP secrets.
@@ -230,7 +232,7 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     trainee.max_travel_km = None
     trainee.available_from = None
     trainee.available_to = None
-    trainee.dbs_cleared = False
+    vetting.erase_dbs(session, trainee)
     trainee.needs = ""
     trainee.erased_at = utcnow()
     trainee.updated_at = trainee.erased_at

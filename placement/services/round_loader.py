@@ -180,6 +180,8 @@ def load_round(
                     "available_from": date.fromisoformat(t["available_from"]),
                     "available_to": date.fromisoformat(t["available_to"]),
                     "dbs_cleared": t["dbs_cleared"],
+                    # A cleared trainee's check counts from today (see services.vetting).
+                    "dbs_checked_on": now.date() if t["dbs_cleared"] else None,
                     "needs": "",
                     "created_at": now,
                     "updated_at": now,

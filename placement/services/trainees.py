@@ -32,9 +32,10 @@ PROFILE_FIELDS = (
     "max_travel_km",
     "available_from",
     "available_to",
-    "dbs_cleared",
     "needs",
 )
+# Follows from the DBS checks a coordinator records (services.vetting), never set directly.
+DBS_REFUSED = "is recorded by a coordinator who has seen the DBS certificate; it cannot be set here"
 
 
 # Without these the matcher cannot judge a trainee's eligibility for any slot.
@@ -85,6 +86,10 @@ def _apply(
     allow_email: bool,
     settings: Settings | None,
 ) -> None:
+    if "dbs_cleared" in values:
+        raise InvalidInput(
+            "DBS clearance is recorded by a coordinator.", errors={"dbs_cleared": [DBS_REFUSED]}
+        )
     values = dict(values)
     fill_coordinates(session, values, current=trainee, settings=settings)
     for key, value in values.items():

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from placement.models import ORGANISATION_KINDS
+from placement.models import DBS_LEVELS, ORGANISATION_KINDS
 
 MAX_ID = 2**31 - 1
 MAX_LIST = 100
@@ -116,6 +116,11 @@ class RoundFields(Schema):
     ends_on = fields.Date(required=True)
     preference_deadline = fields.Date(allow_none=True)
     max_preferences = fields.Integer(strict=True, validate=validate.Range(min=1, max=50))
+    dbs_max_age_years = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=10),
+        metadata={"description": "a DBS check counts when issued at most this many years ago"},
+    )
 
     @validates_schema(skip_on_field_errors=False)
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -163,6 +168,33 @@ class SlotFields(Schema):
     @validates_schema(skip_on_field_errors=False)
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
         _dates_ordered(data, "starts_on", "ends_on")
+
+
+class AccreditationFields(Schema):
+    standard = text(100, required=True, min_length=1)
+    body = text(200, metadata={"description": "the accrediting body, e.g. UKAS"})
+    number = text(100, metadata={"description": "the accreditation or certificate number"})
+    scope = text(2000)
+    expires_on = fields.Date(allow_none=True)
+
+
+class DbsCheckFields(Schema):
+    certificate_number = Text(
+        required=True,
+        validate=validate.Regexp(
+            r"^[0-9]{12}$", error="must be the 12-digit number printed on the certificate"
+        ),
+    )
+    level = Text(required=True, validate=validate.OneOf(DBS_LEVELS))
+    issued_on = fields.Date(required=True)
+
+
+class SafetyFields(Schema):
+    supervisor_name = text(200)
+    supervisor_contact = text(254, metadata={"description": "an email address or phone number"})
+    induction_arranged = fields.Boolean()
+    risk_assessment_done = fields.Boolean()
+    insurance_confirmed = fields.Boolean()
 
 
 WEIGHT_KEYS = ("preference", "employer", "skills", "distance")

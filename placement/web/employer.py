@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
 
-from placement.errors import Conflict, InvalidInput
+from placement.errors import Conflict, InvalidInput, TooLarge
 from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS, Organisation, Round, Slot
-from placement.services import organisations, slots
+from placement.services import organisations, slots, vetting
 from placement.services.pages import employer as pages
+from placement.services.pages import vetting as vetting_pages
 from placement.services.pages.placements import published_placements
-from placement.services.validation import OrganisationFields, SlotFields
+from placement.services.validation import AccreditationFields, OrganisationFields, SlotFields
 from placement.web.common import (
     actor,
     attempt,
@@ -21,11 +22,15 @@ from placement.web.common import (
     role_required,
     view_context,
 )
+from placement.web.safety import safety_form
 
 bp = Blueprint("employer", __name__, url_prefix="/employer")
 
 # People type postcodes, never coordinates: the postcode sets them (services.postcodes).
 ORG_FORM = ("name", "kind", "accreditations", "postcode", "website")
+# Once the organisation exists its accreditations are records with their own forms.
+ORG_EDIT_FORM = tuple(name for name in ORG_FORM if name != "accreditations")
+ACCREDITATION_FORM = vetting.ACCREDITATION_FIELDS
 SLOT_FORM = tuple(n for n in slots.EDITABLE if n not in ("latitude", "longitude"))
 
 
@@ -44,7 +49,9 @@ def _org_values(org: Organisation | None) -> dict[str, Any]:
 
 
 def _save_organisation(org: Organisation | None) -> Organisation:
-    loaded = load_form(OrganisationFields(), request.form, ORG_FORM)
+    loaded = load_form(
+        OrganisationFields(), request.form, ORG_FORM if org is None else ORG_EDIT_FORM
+    )
     settings = current_settings()
     if org is None:
         return organisations.create_organisation(
@@ -62,29 +69,143 @@ def _save_organisation(org: Organisation | None) -> Organisation:
 
 @bp.route("/organisation", methods=["GET", "POST"])
 def organisation() -> Any:
-    org = pages.own_organisation(db_session(), actor())
+    view = vetting_pages.own_accreditations(db_session(), actor())
+    org = view.org
     values = _org_values(org)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
         values = dict(request.form.to_dict())
+        was_verified = org is not None and org.verified
         saved = attempt(lambda: _save_organisation(org))
         if saved.ok:
             if org is None:
-                flash("Your organisation is saved. A coordinator will verify it.", "success")
+                flash(
+                    "Your organisation is saved. Complete its accreditations below; a "
+                    "coordinator will then verify it.",
+                    "success",
+                )
+            elif was_verified and saved.value is not None and not saved.value.verified:
+                flash(
+                    "Your organisation is saved. A coordinator will verify it again, as "
+                    "its name or website changed.",
+                    "warning",
+                )
             else:
                 flash("Your organisation is saved.", "success")
             return redirect(url_for(".organisation"))
         errors, status = saved.errors, saved.status
-        org = pages.own_organisation(db_session(), actor())
+        view = vetting_pages.own_accreditations(db_session(), actor())
+        org = view.org
     return render_template(
         "employer/organisation.html",
         title="Your organisation",
         org=org,
+        records=view.records,
+        lapse_reason=view.lapse_reason,
         values=values,
         errors=errors,
         kinds=ORGANISATION_KINDS,
     ), status
+
+
+# --- accreditations ----------------------------------------------------------------------
+
+
+def _accreditation_values(record: Any) -> dict[str, Any]:
+    if record is None:
+        return {}
+    values = {name: getattr(record, name) for name in ACCREDITATION_FORM}
+    values["expires_on"] = record.expires_on.isoformat() if record.expires_on else ""
+    return values
+
+
+def _evidence_upload() -> vetting.Upload | None:
+    upload = request.files.get("evidence")
+    if upload is None or not upload.filename:
+        return None
+    return vetting.Upload(upload.read(vetting.EVIDENCE_MAX_BYTES + 1), upload.filename)
+
+
+@bp.route("/accreditations/new", methods=["GET", "POST"])
+@bp.route("/accreditations/<id:accreditation_id>/edit", methods=["GET", "POST"])
+def accreditation_form(accreditation_id: int | None = None) -> Any:
+    view = vetting_pages.accreditation_form(db_session(), actor(), accreditation_id)
+    values = _accreditation_values(view.record)
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        values = dict(request.form.to_dict())
+        saved = attempt(
+            lambda: vetting.save_accreditation(
+                session=db_session(),
+                actor=actor(),
+                values=load_form(AccreditationFields(), request.form, ACCREDITATION_FORM),
+                storage=vetting.evidence_dir(current_settings().instance_dir),
+                organisation_id=view.org.id if view.record is None else None,
+                accreditation_id=accreditation_id,
+                evidence=_evidence_upload(),
+            ),
+            refused=(InvalidInput, TooLarge),
+        )
+        if saved.value is not None:
+            flash(f"{saved.value.standard} is saved.", "success")
+            return redirect(url_for(".organisation"))
+        errors, status = saved.errors, saved.status
+        if not errors:
+            errors = {"evidence": [saved.message]}
+        errors = {("evidence" if k == "file" else k): v for k, v in errors.items()}
+    return render_template(
+        "employer/accreditation_form.html",
+        title=f"Change {view.record.standard}" if view.record else "Add an accreditation",
+        record=view.record,
+        values=values,
+        errors=errors,
+        max_mb=vetting.EVIDENCE_MAX_BYTES // (1024 * 1024),
+    ), status
+
+
+@bp.get("/accreditations/<id:accreditation_id>/evidence")
+def evidence(accreditation_id: int) -> Response:
+    found = vetting.evidence_of(
+        session=db_session(),
+        actor=actor(),
+        accreditation_id=accreditation_id,
+        storage=vetting.evidence_dir(current_settings().instance_dir),
+    )
+    return send_file(
+        found.path, mimetype=found.content_type, as_attachment=True, download_name=found.name
+    )
+
+
+@bp.route("/accreditations/<id:accreditation_id>/delete", methods=["GET", "POST"])
+def delete_accreditation(accreditation_id: int) -> Any:
+    view = vetting_pages.accreditation_form(db_session(), actor(), accreditation_id)
+    assert view.record is not None
+    standard = view.record.standard
+    if request.method == "POST":
+        vetting.delete_accreditation(
+            session=db_session(), actor=actor(), accreditation_id=accreditation_id
+        )
+        flash(f"{standard} is removed.", "success")
+        return redirect(url_for(".organisation"))
+    return render_template(
+        "confirm.html",
+        title=f"Remove {standard}?",
+        verb="Remove",
+        danger=True,
+        facts=[
+            ("Standard", standard),
+            ("Accrediting body", view.record.body or "—"),
+            ("Number", view.record.number or "—"),
+        ],
+        consequence=(
+            "Its record and evidence file are removed. "
+            + ("Your organisation will need to be verified again." if view.org.verified else "")
+        ),
+        action=url_for(".delete_accreditation", accreditation_id=accreditation_id),
+        back=url_for(".organisation"),
+    )
 
 
 @bp.get("/slots", endpoint="slots")
@@ -257,3 +378,8 @@ def placements() -> Any:
         title="Placements",
         rows=published_placements(db_session(), actor()),
     )
+
+
+@bp.route("/placements/<id:placement_id>/safety", methods=["GET", "POST"])
+def safety(placement_id: int) -> Any:
+    return safety_form(placement_id, back=url_for(".placements"))

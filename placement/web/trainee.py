@@ -11,6 +11,7 @@ from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS
 from placement.services import preferences, privacy, trainees
 from placement.services.pages import trainee as pages
+from placement.services.pages import vetting as vetting_pages
 from placement.services.pages.placements import published_placements
 from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
@@ -58,13 +59,13 @@ def _profile_form(had_postcode: bool) -> dict[str, Any]:
 
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> Any:
-    me = trainees.get_own_profile(session=db_session(), actor=actor())
+    view = vetting_pages.own_dbs(db_session(), actor())
+    me = view.trainee
     values = _profile_values(me)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
         values = dict(request.form.to_dict())
-        values["dbs_cleared"] = "dbs_cleared" in request.form
         saved = attempt(
             lambda: trainees.update_own_profile(
                 session=db_session(),
@@ -84,6 +85,7 @@ def profile() -> Any:
         errors=errors,
         email=me.email,
         to_do=trainees.missing_in_words(me),
+        dbs=view.status,
     ), status
 
 
@@ -249,4 +251,18 @@ def data_json() -> Any:
         json.dumps(data, indent=2, ensure_ascii=False) + "\n",
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"'},
+    )
+
+
+@bp.get("/placement/<id:placement_id>/safety")
+def safety(placement_id: int) -> Any:
+    view = vetting_pages.safety_page(db_session(), actor(), placement_id)
+    return render_template(
+        "safety.html",
+        title=f"Safety details: {view.slot.title}",
+        values={},
+        errors={},
+        back=url_for(".placements"),
+        sign_off_url=None,
+        **view_context(view),
     )

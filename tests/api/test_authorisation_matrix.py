@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from placement.models import MatchRun, Notification
+from placement.models import Accreditation, MatchRun, Notification
 from placement.services.accounts import register, request_password_reset
 from placement.services.instances import build_instance
 from placement.services.runs import pack_instance
@@ -54,6 +54,15 @@ def _store_run_instance(session: Session, w: World) -> None:
         .values(instance_gz=packed, instance_sha256=sha256)
     )
     session.flush()
+
+
+def _accreditation(session: Session, w: World) -> None:
+    """A record of host X's to change, remove or upload evidence for."""
+    record = Accreditation(organisation_id=w.ids["org_x"], standard="ISO 15189", body="UKAS")
+    session.add(record)
+    session.flush()
+    assert record.id is not None
+    w.ids["accreditation_x"] = record.id
 
 
 def _notify_trainee_a(session: Session, w: World) -> None:
@@ -324,6 +333,83 @@ MATRIX = [
         },
     ),
     Cell("audit", "GET", _("/audit"), COORDINATOR),
+    # vetting and safeguarding
+    Cell(
+        "list accreditations",
+        "GET",
+        _("/organisations/{org_x}/accreditations"),
+        (401, 403, 403, 200, 404, 200),
+    ),
+    Cell(
+        "add accreditation",
+        "POST",
+        _("/organisations/{org_x}/accreditations"),
+        (401, 403, 403, 201, 404, 201),
+        body=lambda w: {"standard": "ISO 13485", "body": "BSI", "number": "MD 1"},
+    ),
+    Cell(
+        "change accreditation",
+        "PATCH",
+        _("/accreditations/{accreditation_x}"),
+        (401, 403, 403, 200, 404, 200),
+        body=lambda w: {"number": "0042"},
+        setup=_accreditation,
+    ),
+    Cell(
+        "remove accreditation",
+        "DELETE",
+        _("/accreditations/{accreditation_x}"),
+        (401, 403, 403, 204, 404, 204),
+        setup=_accreditation,
+    ),
+    Cell(
+        "upload evidence",
+        "PUT",
+        _("/accreditations/{accreditation_x}/evidence"),
+        (401, 403, 403, 200, 404, 200),
+        files=lambda w: {"file": (io.BytesIO(b"%PDF-1.7\n%%EOF\n"), "certificate.pdf")},
+        setup=_accreditation,
+    ),
+    Cell(
+        "evidence, none uploaded",
+        "GET",
+        _("/accreditations/{accreditation_x}/evidence"),
+        (401, 403, 403, 404, 404, 404),
+        setup=_accreditation,
+    ),
+    Cell("verifications", "GET", _("/organisations/{org_x}/verifications"), COORDINATOR),
+    Cell(
+        "record DBS check",
+        "POST",
+        _("/trainees/{trainee_a}/dbs-check"),
+        (401, 403, 403, 403, 403, 201),
+        body=lambda w: {
+            "certificate_number": "001234567890",
+            "level": "enhanced",
+            "issued_on": "2026-01-15",
+        },
+    ),
+    Cell("DBS checks", "GET", _("/trainees/{trainee_a}/dbs-checks"), COORDINATOR),
+    Cell("own DBS status", "GET", _("/trainees/me/dbs"), TRAINEES),
+    Cell(
+        "safety details",
+        "GET",
+        _("/placements/{published_placement}/safety"),
+        (401, 200, 404, 200, 404, 200),
+    ),
+    Cell(
+        "fill in safety details",
+        "PUT",
+        _("/placements/{published_placement}/safety"),
+        (401, 403, 403, 200, 404, 200),
+        body=lambda w: {"supervisor_name": "Sam Supervisor"},
+    ),
+    Cell(
+        "sign off incomplete safety details",
+        "POST",
+        _("/placements/{published_placement}/safety/sign-off"),
+        (401, 403, 403, 403, 403, 409),
+    ),
     # notifications
     Cell("my notifications", "GET", _("/me/notifications"), EVERYONE),
     Cell(
@@ -367,6 +453,7 @@ _KEYS = (
     "proposal_b",
     "placement",
     "published_placement",
+    "accreditation_x",
     "notification_a",
 )
 

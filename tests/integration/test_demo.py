@@ -45,6 +45,7 @@ VOLATILE = {
     "last_login_at",
     "password_hash",
     "email_verified_at",
+    "verified_at",
 }
 
 

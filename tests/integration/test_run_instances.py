@@ -209,10 +209,16 @@ def test_explanations_do_not_change_when_a_trainee_edits_their_profile(
                 "latitude": 50.1,
                 "longitude": -5.5,
                 "max_travel_km": 0.5,
-                "dbs_cleared": False,
                 "skills": [],
             },
         )
+        # DBS clearance is the coordinator's record, not the profile's: it lapses here.
+        session.execute(
+            update(Trainee)
+            .where(col(Trainee.id) == proposal.trainee_id)
+            .values(dbs_cleared=False, dbs_checked_on=None)
+        )
+        session.commit()
 
     with Session(get_engine(settings_)) as session:
         after = explanations.explain_proposal(

@@ -49,6 +49,7 @@ def test_employer_posts_a_slot_and_ranks_applicants(
     coordinator = other.new_page()
     sign_in(coordinator, account(live_server.settings, "coordinator"))
     coordinator.get_by_role("link", name="Hosts", exact=True).click()
+    coordinator.get_by_role("link", name=f"Review and verify {org_name}").click()
     coordinator.get_by_role("button", name=f"Verify {org_name}").click()
     expect(coordinator.get_by_text(f"{org_name} is verified")).to_be_visible()
     other.close()

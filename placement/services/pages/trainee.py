@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from placement.errors import NotFound
 from placement.matching.geo import distance_km
 from placement.models import Organisation, Round, RoundStatus, Slot, Trainee, User
-from placement.services import preferences
+from placement.services import preferences, vetting
 from placement.services.common import trainee_of
 from placement.services.pages.lookups import SlotLabel, rounds_with_status, slot_labels
 
@@ -142,6 +142,7 @@ def browse_page(session: Session, actor: User, query: BrowseQuery | None) -> Bro
 class SlotPage:
     listing: SlotListing
     chosen: bool
+    standards: list[vetting.Standard]  # the host's accreditations, current or not
 
 
 def _visible_listing(session: Session, slot_id: int, trainee: Trainee | None) -> SlotListing:
@@ -160,7 +161,12 @@ def slot_page(session: Session, actor: User, slot_id: int) -> SlotPage:
     me = trainee_of(session, actor)
     listing = _visible_listing(session, slot_id, me)
     open_rounds = rounds_with_status(session, RoundStatus.OPEN)
-    return SlotPage(listing=listing, chosen=slot_id in _chosen_ids(session, actor, open_rounds))
+    org_id = listing.organisation.id or 0
+    return SlotPage(
+        listing=listing,
+        chosen=slot_id in _chosen_ids(session, actor, open_rounds),
+        standards=vetting.standards_of(session, [org_id])[org_id],
+    )
 
 
 @dataclass(frozen=True)

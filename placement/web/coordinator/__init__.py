@@ -12,6 +12,7 @@ from placement.web.coordinator import (
     rounds,
     runs,
     trainees,
+    vetting,
 )
 from placement.web.coordinator.base import bp
 
@@ -24,4 +25,5 @@ __all__ = [
     "rounds",
     "runs",
     "trainees",
+    "vetting",
 ]

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 
-from placement.errors import InvalidInput
+from placement.errors import Conflict, InvalidInput
 from placement.flask_db import db_session
 from placement.services import audit, organisations
 from placement.services.pages import rounds as pages
 from placement.services.validation import MAX_ID
-from placement.web.common import actor, page_arg, search_arg, view_context
+from placement.web.common import actor, attempt, page_arg, search_arg, text, view_context
 from placement.web.coordinator.base import bp
 
 
@@ -26,11 +26,21 @@ def organisations_page() -> Any:
 
 @bp.post("/organisations/<id:organisation_id>/verify")
 def verify(organisation_id: int) -> Any:
-    org = organisations.verify_organisation(
-        session=db_session(), actor=actor(), organisation_id=organisation_id
+    done = attempt(
+        lambda: organisations.verify_organisation(
+            session=db_session(),
+            actor=actor(),
+            organisation_id=organisation_id,
+            seen=text(request.form, "seen"),
+        ),
+        refused=(Conflict, InvalidInput),
     )
-    flash(f"{org.name} is verified: it can now post slots.", "success")
-    return redirect(url_for(".organisations"))
+    if done.value is not None:
+        flash(f"{done.value.name} is verified: it can now post slots.", "success")
+    else:
+        problems = [m for messages in done.errors.values() for m in messages]
+        flash(" ".join([done.message, *problems]), "error")
+    return redirect(url_for(".host", organisation_id=organisation_id))
 
 
 @bp.get("/audit")
