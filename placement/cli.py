@@ -81,6 +81,18 @@ def worker(concurrency: int | None, pool: str, loglevel: str) -> None:
 
 
 @main.command()
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+def beat(loglevel: str) -> None:
+    """Run Celery beat: sends the periodic jobs (outbox sweep, deadline reminders). Run
+    exactly one beside the workers."""
+    from workers.celery_app import app
+
+    settings = app.conf.placement_settings
+    schedule = settings.instance_dir / "celerybeat-schedule"
+    app.start(["beat", f"--loglevel={loglevel}", f"--schedule={schedule}"])
+
+
+@main.command()
 def migrate() -> None:
     """Apply all migrations to DATABASE_URL."""
     from placement import migrate as migrations

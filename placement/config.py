@@ -46,6 +46,21 @@ class Settings:
     ratelimit_storage_uri: str = "memory://"
     session_cookie_secure: bool = False
     testing: bool = False
+    # Mail: `smtp://host:port` or `smtps://user:pass@host:port`; None writes .eml files
+    # under instance/mail/. Links in mail start with `base_url`.
+    mail_url: str | None = None
+    mail_from: str = "Placement <no-reply@placement.localhost>"
+    base_url: str = "http://127.0.0.1:5000"
+    # A failed send is tried again after base, 2 x base, 4 x base ... seconds (at most an
+    # hour apart), `mail_max_attempts` times in all.
+    mail_retry_base: float = 30.0
+    mail_max_attempts: int = 8
+    # How often beat sends the outbox sweep (mail the broker lost goes out within about this).
+    mail_sweep_seconds: float = 60.0
+
+    @property
+    def mail_dir(self) -> Path:
+        return self.instance_dir / "mail"
 
     @property
     def is_sqlite(self) -> bool:
@@ -80,6 +95,11 @@ class Settings:
             if not database_url.startswith("sqlite"):
                 raise ConfigError("SECRET_KEY must be set when the database is not SQLite")
             secret_key = _read_or_create_secret(instance_dir / "secret_key")
+        mail_url = env.get("MAIL_URL") or None
+        if mail_url is not None and not mail_url.startswith(("smtp://", "smtps://")):
+            raise ConfigError(
+                "MAIL_URL must look like smtp://host:port or smtps://user:pass@host:port"
+            )
         values: dict[str, object] = {
             "database_url": database_url,
             "broker_url": broker_url,
@@ -92,6 +112,12 @@ class Settings:
             "ratelimit_login": env.get("PLACEMENT_LOGIN_RATE_LIMIT", "10 per minute"),
             "ratelimit_storage_uri": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
             "session_cookie_secure": env.get("SESSION_COOKIE_SECURE", "") in {"1", "true", "yes"},
+            "mail_url": mail_url,
+            "mail_from": env.get("MAIL_FROM") or "Placement <no-reply@placement.localhost>",
+            "base_url": (env.get("PLACEMENT_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            "mail_retry_base": float(env.get("MAIL_RETRY_BASE_SECONDS", "30")),
+            "mail_max_attempts": int(env.get("MAIL_MAX_ATTEMPTS", "8")),
+            "mail_sweep_seconds": float(env.get("MAIL_SWEEP_SECONDS", "60")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -75,14 +75,17 @@ def session_scope(
 
     On SQLite it queues for the write lock up front unless `readonly` (see for_writing).
     """
-    engine = (
-        get_engine(settings_or_engine)
-        if isinstance(settings_or_engine, Settings)
-        else settings_or_engine
-    )
+    settings: Settings | None = None
+    if isinstance(settings_or_engine, Settings):
+        settings = settings_or_engine
+        engine = get_engine(settings)
+    else:
+        engine = settings_or_engine
     if not readonly:
         engine = for_writing(engine)
-    with Session(engine, expire_on_commit=False) as session:
+    # With the settings on the session, mail queued in it is enqueued after its commit.
+    info = {"placement_settings": settings} if settings is not None else {}
+    with Session(engine, expire_on_commit=False, info=info) as session:
         try:
             yield session
             session.commit()

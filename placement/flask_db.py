@@ -29,7 +29,11 @@ def db_session() -> Session:
     """The request's session, opened on first use and closed at teardown."""
     if "db_session" not in g:
         bind = current_app.extensions["placement_bind"]
-        kwargs: dict[str, Any] = {"expire_on_commit": False}
+        # The settings ride on the session: mail queued in it is enqueued after its commit.
+        kwargs: dict[str, Any] = {
+            "expire_on_commit": False,
+            "info": {"placement_settings": current_settings()},
+        }
         if isinstance(bind, Connection):
             kwargs["join_transaction_mode"] = "create_savepoint"
         else:

@@ -17,9 +17,9 @@ def _compose() -> dict[str, Any]:
     return data
 
 
-def test_compose_has_the_five_services() -> None:
+def test_compose_has_the_six_services() -> None:
     services = _compose()["services"]
-    assert set(services) == {"postgres", "redis", "migrate", "web", "worker"}
+    assert set(services) == {"postgres", "redis", "migrate", "web", "worker", "beat"}
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
 
@@ -35,8 +35,9 @@ def test_app_services_run_the_placement_commands() -> None:
     assert services["migrate"]["command"] == ["placement", "migrate"]
     assert services["web"]["command"][:2] == ["placement", "serve"]
     assert services["worker"]["command"][:2] == ["placement", "worker"]
+    assert services["beat"]["command"] == ["placement", "beat"]
     assert services["migrate"]["restart"] == "no"
-    for name in ("migrate", "web", "worker"):
+    for name in ("migrate", "web", "worker", "beat"):
         service = services[name]
         assert service["build"] == "."
         env = service["environment"]
@@ -49,11 +50,11 @@ def test_app_services_run_the_placement_commands() -> None:
 def test_dependencies_and_healthchecks() -> None:
     services = _compose()["services"]
     assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
-    for name in ("web", "worker"):
+    for name in ("web", "worker", "beat"):
         depends = services[name]["depends_on"]
         assert depends["migrate"] == {"condition": "service_completed_successfully"}
         assert depends["redis"] == {"condition": "service_healthy"}
-    for name in ("postgres", "redis", "web", "worker"):
+    for name in ("postgres", "redis", "web", "worker", "beat"):
         assert services[name]["healthcheck"]["test"], name
     assert "5000:5000" in services["web"]["ports"]
 

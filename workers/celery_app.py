@@ -11,6 +11,8 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from placement.config import Settings
 from placement.jobs import celery_config
+from placement.services.mail import SWEEP_OUTBOX_TASK
+from placement.services.notifications import DEADLINE_REMINDERS_TASK
 from placement.services.runs.claims import reconcile
 
 log = logging.getLogger(__name__)
@@ -22,8 +24,27 @@ def make_celery(settings: Settings | None = None) -> Celery:
     app = Celery("placement")
     app.conf.update(celery_config(settings))
     app.conf.placement_settings = settings
+    app.conf.beat_schedule = beat_schedule(settings)
     app.autodiscover_tasks(["workers"], related_name="tasks", force=True)
     return app
+
+
+def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
+    """The periodic jobs `placement beat` sends. Each is idempotent, so a beat that runs
+    twice, or late, does no harm; `expires` drops a send that waited a whole period."""
+    sweep = settings.mail_sweep_seconds
+    return {
+        "outbox-sweep": {
+            "task": SWEEP_OUTBOX_TASK,
+            "schedule": sweep,
+            "options": {"expires": sweep},
+        },
+        "deadline-reminders": {
+            "task": DEADLINE_REMINDERS_TASK,
+            "schedule": 15 * 60.0,
+            "options": {"expires": 15 * 60},
+        },
+    }
 
 
 app = make_celery()

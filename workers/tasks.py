@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import chord, current_app, shared_task
+from celery import Task, chord, current_app, shared_task
 
 from placement.config import Settings
 from placement.jobs import RUN_MATCH_TASK
+from placement.services import mail, notifications
 from placement.services.runs import execution
 
 SOLVE_COMPONENTS_TASK = "workers.tasks.solve_components"
@@ -49,3 +50,40 @@ def solve_components(run_id: int, attempt: int, indices: list[int]) -> Any:
 @shared_task(name=FINISH_COMPONENTS_TASK, acks_late=True, reject_on_worker_lost=True)
 def finish_components(results: list[Any], run_id: int, attempt: int) -> None:
     execution.finish_components(results, run_id, attempt, settings=_settings())
+
+
+# --- mail ------------------------------------------------------------------------------------
+
+
+@shared_task(
+    name=mail.SEND_MAIL_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    max_retries=None,
+)
+def send_mail(self: Task, outbox_id: int) -> str:
+    """Send one outbox message; a sent or claimed one is left alone. A failed attempt is
+    retried after the service's backoff (the row also records when, for the sweep)."""
+    delivery = mail.deliver(outbox_id, settings=_settings())
+    if delivery.outcome is mail.Outcome.RETRY:
+        raise self.retry(countdown=delivery.retry_in)
+    return delivery.outcome.value
+
+
+@shared_task(name=mail.DISPATCH_MAIL_TASK, acks_late=True, reject_on_worker_lost=True)
+def dispatch_mail(outbox_ids: list[int]) -> None:
+    """Fan a large commit's mail out into one send task per message."""
+    mail.dispatch(settings=_settings(), ids=outbox_ids)
+
+
+@shared_task(name=mail.SWEEP_OUTBOX_TASK)
+def sweep_outbox() -> list[int]:
+    """Periodic (beat): enqueue mail the broker lost."""
+    return mail.sweep_outbox(settings=_settings())
+
+
+@shared_task(name=notifications.DEADLINE_REMINDERS_TASK)
+def send_deadline_reminders() -> int:
+    """Periodic (beat): remind trainees 48 h before a round's preference deadline."""
+    return notifications.send_deadline_reminders(settings=_settings())

@@ -16,6 +16,7 @@ from placement.api import (
     accounts,
     audit,
     imports,
+    notifications,
     organisations,
     placements,
     preferences,
@@ -99,6 +100,7 @@ def register_api(app: Flask) -> None:
         placements,
         imports,
         audit,
+        notifications,
     )
     for module in modules:
         api.register_blueprint(module.blp)

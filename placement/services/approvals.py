@@ -33,6 +33,7 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services import notifications
 from placement.services.common import audit, bulk_insert, chunks, require_role
 from placement.services.rounds import require_status
 
@@ -379,5 +380,6 @@ def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> P
         slot_id=placement.slot_id,
         trainee_id=placement.trainee_id,
     )
+    notifications.placement_withdrawn(session, placement)
     session.commit()
     return placement

@@ -8,6 +8,7 @@ from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, WrongState
 from placement.models import Round, User
+from placement.services import notifications
 from placement.services.common import Page, audit, get_round, paginate, require_role
 
 # action -> (state it starts from, state it leads to)
@@ -62,6 +63,11 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
         raise WrongState(f"Cannot {action} a round that is {rnd.status}; it must be {source}.")
     rnd.status = target
     audit(session, actor=actor, action=f"round_{action}", object_type="round", object_id=rnd.id)
+    # The mail commits with the change that causes it (the outbox).
+    if action == "open":
+        notifications.round_opened(session, rnd)
+    elif action == "publish":
+        notifications.results_published(session, rnd)
     session.commit()
     return rnd
 

@@ -14,7 +14,7 @@ API_PREFIX = "/api/"
 
 
 def register_web(app: Flask) -> None:
-    from placement.web import coordinator, employer, home, trainee
+    from placement.web import coordinator, employer, home, notifications, trainee
 
     # CSRF is checked for every page form; the JSON API under /api authenticates with
     # bearer tokens (no ambient cookie), so it is left out of the check.
@@ -44,6 +44,6 @@ def register_web(app: Flask) -> None:
     # The API's HTTP error handler hands errors outside /api back to the pages.
     app.extensions["placement_html_error_handler"] = http_error_page
     app.jinja_env.globals["nav_items"] = nav_items
-    blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp]
+    blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp, notifications.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

@@ -19,7 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from placement.models import MatchRun
+from placement.models import MatchRun, Notification
 from placement.services.instances import build_instance
 from placement.services.runs import pack_instance
 from tests.api.conftest import PASSWORD, ROLES, World, build_world, slot_body
@@ -52,6 +52,15 @@ def _store_run_instance(session: Session, w: World) -> None:
         .values(instance_gz=packed, instance_sha256=sha256)
     )
     session.flush()
+
+
+def _notify_trainee_a(session: Session, w: World) -> None:
+    user = w.users["trainee_a"]
+    note = Notification(user_id=user.id, kind="results_placed", subject="Placed", body="Yes.")
+    session.add(note)
+    session.flush()
+    assert note.id is not None
+    w.ids["notification_a"] = note.id
 
 
 def _csv(text: str) -> Callable[[World], dict[str, Any]]:
@@ -255,6 +264,15 @@ MATRIX = [
         },
     ),
     Cell("audit", "GET", _("/audit"), COORDINATOR),
+    # notifications
+    Cell("my notifications", "GET", _("/me/notifications"), EVERYONE),
+    Cell(
+        "mark notification read",
+        "POST",
+        _("/me/notifications/{notification_a}/read"),
+        (401, 200, 404, 404, 404, 404),
+        setup=_notify_trainee_a,
+    ),
 ]
 
 
@@ -289,6 +307,7 @@ _KEYS = (
     "proposal_b",
     "placement",
     "published_placement",
+    "notification_a",
 )
 
 
