@@ -24,6 +24,7 @@ PROFILE_FIELDS = (
     "available_to",
     "dbs_cleared",
     "needs",
+    "share_needs",
 )
 
 

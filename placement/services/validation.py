@@ -94,6 +94,7 @@ class RoundFields(Schema):
     ends_on = fields.Date(required=True)
     preference_deadline = fields.Date(allow_none=True)
     max_preferences = fields.Integer(strict=True, validate=validate.Range(min=1, max=50))
+    offer_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
 
     @validates_schema(skip_on_field_errors=False)
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -116,6 +117,7 @@ class TraineeFields(Schema):
     available_to = fields.Date(allow_none=True)
     dbs_cleared = fields.Boolean()
     needs = text(2000)
+    share_needs = fields.Boolean()
 
     @validates_schema(skip_on_field_errors=False)
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
