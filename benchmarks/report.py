@@ -6,7 +6,7 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BENCHMARKS_MD = DOCS / "benchmarks.md"
-ORDER = ("solver-benchmarks", "run-benchmarks", "import-benchmarks")
+ORDER = ("solver-benchmarks", "stable-benchmarks", "run-benchmarks", "import-benchmarks")
 
 
 def markers(name: str) -> tuple[str, str]:

@@ -134,11 +134,12 @@ def create_user(role: str, email: str, name: str, password: str) -> None:
 
 @main.command()
 @click.argument("instance", type=click.Path(allow_dash=True))
-def solve(instance: str) -> None:
+@click.option("--mode", type=click.Choice(["optimal", "stable"]), help="overrides the file's mode")
+def solve(instance: str, mode: str | None) -> None:
     """Solve an instance file offline and print the result file (`-` reads stdin)."""
     from placement.matching import run_solve_cli
 
-    sys.exit(run_solve_cli(instance, sys.stdout, sys.stderr))
+    sys.exit(run_solve_cli(instance, sys.stdout, sys.stderr, mode=mode))
 
 
 @main.command("export-instance")

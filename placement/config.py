@@ -7,7 +7,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-API_PREFIX = "/api/"  # the JSON API; everything else is a page
+# Where the JSON API lives; everything else is a page.
+API_PREFIX = "/api/"
 
 DEFAULT_INSTANCE_DIR = Path(os.environ.get("PLACEMENT_INSTANCE_DIR", "instance")).resolve()
 

@@ -12,8 +12,11 @@ Public interface
 ``parse_instance_json(text: str | bytes) -> Instance``
     The same from JSON text (``not valid JSON: ...`` when it is not JSON).
 ``solve(instance: Instance, *, method: str = "auto") -> Result``
-    Most trainees placed, then least total cost, exactly; ``method`` is ``"mcf"``
-    (OR-Tools min-cost flow), ``"scipy"`` (SciPy assignment) or ``"auto"``.
+    Most trainees placed, then least total cost, exactly, ties broken by the seeded
+    lottery; ``method`` is ``"mcf"`` (OR-Tools min-cost flow), ``"scipy"`` (SciPy
+    assignment) or ``"auto"``. With ``instance.mode == "stable"``: the trainee-optimal
+    stable matching and its ``lottery``; with ``instance.seat_values``: the exact value of
+    one more seat at every slot.
 ``result_to_dict(result: Result) -> dict`` and ``result_from_dict(data: Mapping) -> Result``
     The `placement-result/1` document, and back.
 ``explain(instance: Instance, result: Result, trainee_id) -> list[dict]``
@@ -45,7 +48,15 @@ from .instance import (
     parse_instance_json,
 )
 from .partition import components, merge_results
-from .result import Assignment, Result, Stats, Unplaced, result_from_dict, result_to_dict
+from .result import (
+    Assignment,
+    Result,
+    SeatValue,
+    Stats,
+    Unplaced,
+    result_from_dict,
+    result_to_dict,
+)
 from .solver import solve
 
 __all__ = [
@@ -55,6 +66,7 @@ __all__ = [
     "InstanceError",
     "Pair",
     "Result",
+    "SeatValue",
     "Slot",
     "Stats",
     "Trainee",

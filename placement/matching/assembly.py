@@ -2,14 +2,45 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from operator import attrgetter
 
 import numpy as np
 
 from .diagnostics import blocking_pairs
+from .lottery import trainee_order
 from .prepared import Prepared
 from .problem import cost_edges
 from .result import Assignment, Result, Stats, Unplaced
+from .seat_values import seat_values
+
+
+def assemble_mode(
+    prep: Prepared, slot_of: np.ndarray, seconds: float, *, pot: np.ndarray | None = None
+) -> Result:
+    """:func:`assemble` plus the mode, the stable mode's lottery and the seat values.
+
+    Parameters
+    ----------
+    prep : Prepared
+        From :func:`placement.matching.prepared.prepare_mode`.
+    slot_of : ndarray
+        The slot index of each trainee (-1 if none).
+    seconds : float
+        ``solve_seconds``.
+    pot : ndarray, optional
+        The optimal potentials of the solve, if it computed them (seat values reuse them).
+    """
+    instance = prep.instance
+    values = None
+    if instance.mode != "stable" and instance.seat_values:
+        values = seat_values(prep, slot_of, pot)
+    lottery = None
+    if instance.mode == "stable":
+        order = trainee_order(prep.arr).tolist()
+        lottery = tuple(map(attrgetter("id"), map(instance.trainees.__getitem__, order)))
+    result = assemble(prep, slot_of, seconds)
+    return replace(result, mode=instance.mode, lottery=lottery, seat_values=values)
 
 
 def _round(x: float) -> float:

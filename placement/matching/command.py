@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from typing import TextIO
 
-from .instance import InstanceError, parse_instance_json
+from .instance import MODES, InstanceError, parse_instance_json
 from .result import result_to_dict
 from .solver import solve
 
 
-def run_solve_cli(path: str, stdout: TextIO, stderr: TextIO) -> int:
+def run_solve_cli(path: str, stdout: TextIO, stderr: TextIO, *, mode: str | None = None) -> int:
     """Solve the instance file at ``path`` (``"-"`` for standard input).
 
     Parameters
@@ -20,6 +21,9 @@ def run_solve_cli(path: str, stdout: TextIO, stderr: TextIO) -> int:
         Instance file, or ``"-"`` to read standard input.
     stdout, stderr : text streams
         The result JSON goes to ``stdout``; a one-line error to ``stderr``.
+    mode : {"optimal", "stable"}, optional
+        Overrides the instance's ``mode``. The result carries ``mode``, and ``lottery``
+        (stable) or ``seat_values`` (optimal, when the instance asks) as API.md says.
 
     Returns
     -------
@@ -41,6 +45,11 @@ def run_solve_cli(path: str, stdout: TextIO, stderr: TextIO) -> int:
     except InstanceError as exc:
         stderr.write(f"placement solve: {' '.join(str(exc).split())}\n")
         return 2
+    if mode is not None:
+        if mode not in MODES:
+            stderr.write("placement solve: --mode: must be 'optimal' or 'stable'\n")
+            return 2
+        instance = replace(instance, mode=mode)
     document = result_to_dict(solve(instance))
     stdout.write(json.dumps(document, ensure_ascii=False))
     stdout.write("\n")

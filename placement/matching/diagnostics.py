@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from .instance import Id, Instance
+from .lottery import priorities
 from .prepared import Prepared
 from .problem import (
     OK,
@@ -23,12 +24,14 @@ _NEVER = np.iinfo(np.int64).max
 
 
 def blocking_pairs(prep: Prepared, slot_of: np.ndarray, picked: Edges) -> int:
-    """Count blocking pairs (vectorised over the candidate pairs).
+    """Count blocking pairs (vectorised over the candidate pairs); the same in both modes.
 
-    A trainee t and a slot s block when t ranks s above their outcome (or t is unplaced and
-    s is one of their candidates) and s either has a free seat or its employer ranked t
-    above someone the solver placed there (locked placements are not movable, so they do
-    not count).
+    A trainee t and a slot s block when t ranked s (and the pair is a candidate) above their
+    outcome (or t is unplaced, or placed in a slot they did not rank), and s either has a
+    free seat or prefers t to one of the trainees the match placed there. A slot prefers
+    the trainees its employer ranked, in that order, then everyone else in the run's
+    lottery order (:func:`placement.matching.lottery.priorities`). Locked placements take
+    their seats but are not movable, so they are never the ones displaced.
     """
     arr, e = prep.arr, prep.edges
     n_t, n_s = len(arr.t_level), len(arr.s_cap)
@@ -38,18 +41,12 @@ def blocking_pairs(prep: Prepared, slot_of: np.ndarray, picked: Edges) -> int:
     outcome_rank = np.full(n_t, _NEVER, dtype=np.int64)
     ranked = picked.rank > 0
     outcome_rank[picked.t[ranked]] = picked.rank[ranked]
-    # Worst employer rank among the movable occupants of each slot (unranked = worst).
-    worst = np.zeros(n_s, dtype=np.int64)
-    np.maximum.at(worst, picked.s, np.where(picked.emp_rank > 0, picked.emp_rank, _NEVER))
-
-    placed = slot_of[e.t] >= 0
-    better = np.where(
-        placed,
-        (e.rank > 0) & (e.rank < outcome_rank[e.t]) & (slot_of[e.t] != e.s),
-        True,  # unplaced: every candidate
-    )
-    emp_prefers = (e.emp_rank > 0) & (e.emp_rank < worst[e.s])
-    willing = (occupied[e.s] < arr.s_cap[e.s]) | emp_prefers
+    # Worst priority among the movable occupants of each slot.
+    worst = np.full(n_s, -1, dtype=np.int64)
+    np.maximum.at(worst, picked.s, priorities(arr, picked.t, picked.emp_rank))
+    better = (e.rank > 0) & (e.rank < outcome_rank[e.t]) & (slot_of[e.t] != e.s)
+    prefers = priorities(arr, e.t, e.emp_rank) < worst[e.s]
+    willing = (occupied[e.s] < arr.s_cap[e.s]) | prefers
     return int(np.count_nonzero(better & willing))
 
 

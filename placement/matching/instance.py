@@ -18,6 +18,7 @@ from operator import attrgetter
 from typing import Any, TypeAlias
 
 FORMAT = "placement-instance/1"
+MODES = ("optimal", "stable")
 
 Id: TypeAlias = str | int
 
@@ -92,6 +93,9 @@ class Pair:
 class Instance:
     """A validated matching problem.
 
+    ``mode`` is ``"optimal"`` or ``"stable"`` and ``seat_values`` asks an optimal solve for
+    the value of one more seat at every slot (API.md, "Instance file").
+
     Sub-instances made by :func:`placement.matching.components` may name slots (in
     preferences) or trainees (in rankings) that they do not contain: ranks keep their
     positions in the original lists, and the absent records are simply not candidates.
@@ -105,6 +109,8 @@ class Instance:
     max_preferences: int = 10
     allow_unranked: bool = False
     seed: int = 0
+    mode: str = "optimal"
+    seat_values: bool = False
 
 
 def parse_instance_json(text: str | bytes) -> Instance:
@@ -165,6 +171,10 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
     max_preferences = _int(data, "max_preferences", "max_preferences", 1, 50, default=10)
     allow_unranked = _bool(data, "allow_unranked", "allow_unranked", default=False)
     seed = _int(data, "seed", "seed", 0, 2**63 - 1, default=0)
+    mode = data.get("mode", "optimal")
+    if mode not in MODES:
+        raise InstanceError("mode: must be 'optimal' or 'stable'")
+    seat_values = _bool(data, "seat_values", "seat_values", default=False)
     weights = _weights(data.get("weights"))
 
     trainee_list = _list(data, "trainees", "trainees")
@@ -206,6 +216,8 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
         max_preferences=max_preferences,
         allow_unranked=allow_unranked,
         seed=seed,
+        mode=mode,
+        seat_values=seat_values,
     )
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .assembly import assemble
+from .assembly import assemble_mode
 from .instance import Instance, Pair
-from .prepared import component_labels, prepare
+from .prepared import component_labels, prepare, prepare_mode
 from .result import Result
 
 
@@ -57,6 +57,8 @@ def components(instance: Instance) -> list[Instance]:
                 max_preferences=instance.max_preferences,
                 allow_unranked=instance.allow_unranked,
                 seed=instance.seed,
+                mode=instance.mode,
+                seat_values=instance.seat_values,
             )
         )
     return parts
@@ -83,12 +85,13 @@ def merge_results(instance: Instance, results: list[Result]) -> Result:
     Returns
     -------
     Result
-        Equal to ``solve(instance)`` except ``solve_seconds``, the sum over the parts.
+        Equal to ``solve(instance)`` except ``solve_seconds``, the sum over the parts, in
+        either mode; the seat values (when asked) are computed here on the whole round.
     """
-    prep = prepare(instance)
+    prep = prepare_mode(instance)
     slot_of = np.full(len(prep.arr.t_level), -1, dtype=np.int64)
     for result in results:
         for a in result.assignments:
             slot_of[prep.arr.t_index[a.trainee_id]] = prep.arr.s_index[a.slot_id]
     seconds = sum(r.stats.solve_seconds for r in results)
-    return assemble(prep, slot_of, seconds)
+    return assemble_mode(prep, slot_of, seconds)

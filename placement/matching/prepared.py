@@ -4,7 +4,7 @@ diagnostics share."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.sparse import csr_matrix
@@ -30,6 +30,13 @@ def prepare(instance: Instance) -> Prepared:
     edges = candidate_edges(instance, arr)
     solver = np.flatnonzero(arr.s_free[edges.s] > 0)
     return Prepared(instance, arr, edges, solver)
+
+
+def prepare_mode(instance: Instance) -> Prepared:
+    """:func:`prepare` for the instance's mode: the stable mode uses ranked pairs only."""
+    if instance.mode == "stable":
+        return prepare(replace(instance, allow_unranked=False))
+    return prepare(instance)
 
 
 def component_labels(prep: Prepared) -> tuple[int, np.ndarray, np.ndarray]:

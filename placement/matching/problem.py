@@ -25,8 +25,10 @@ from .instance import Id, Instance, Slot, Trainee
 OK, LEVEL, AVAILABILITY, DBS, DISTANCE, EXCLUDED = range(6)
 RULES = ("ok", "level", "availability", "dbs", "distance", "excluded")
 
-# Largest quantised cost of one pair, before the tie-break is appended (see `quantum`).
+# Largest quantised cost of one pair (see `quantum`).
 Q_BUDGET = 2**20
+# Bits of each pair's seeded lottery draw (see placement.matching.lottery).
+LOTTERY_BITS = 32
 # Trainees per block when every eligible pair is a candidate (allow_unranked).
 _BLOCK = 2048
 
@@ -87,7 +89,7 @@ class Edges:
     skills: np.ndarray
     distance: np.ndarray
     q: np.ndarray  # int64 quantised cost, round(cost * quantum)
-    lottery: np.ndarray  # uint64 16-bit seeded tie-break
+    lottery: np.ndarray  # int64: 32-bit seeded draw of the pair (the tie-break lottery)
 
     @property
     def cost(self) -> np.ndarray:
@@ -482,7 +484,9 @@ def cost_edges(
     skills = w["skills"] * skills_raw
     distance = w["distance"] * dist_raw
     q = np.rint((preference + employer + skills + distance) * quantum(instance)).astype(np.int64)
-    lottery = _mix(arr.t_hash[t] ^ _mix(arr.s_hash)[s]) >> np.uint64(48)
+    lottery = (_mix(arr.t_hash[t] ^ _mix(arr.s_hash)[s]) >> np.uint64(64 - LOTTERY_BITS)).astype(
+        np.int64
+    )
     return Edges(t, s, rank, emp, preference, employer, skills, distance, q, lottery)
 
 

@@ -52,12 +52,28 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class SeatValue:
+    """How the optimum would change with one more seat at a slot (see API.md)."""
+
+    slot_id: Id
+    placed_gain: int
+    cost_change: float
+
+
+@dataclass(frozen=True, slots=True)
 class Result:
-    """Every trainee of the instance exactly once, in ``assignments`` or ``unplaced``."""
+    """Every trainee of the instance exactly once, in ``assignments`` or ``unplaced``.
+
+    ``mode`` repeats the instance's; ``lottery`` (stable mode) is every trainee id, best
+    first; ``seat_values`` is set when the instance asks for them (optimal mode).
+    """
 
     assignments: tuple[Assignment, ...]
     unplaced: tuple[Unplaced, ...]
     stats: Stats
+    mode: str = "optimal"
+    lottery: tuple[Id, ...] | None = None
+    seat_values: tuple[SeatValue, ...] | None = None
 
 
 def result_to_dict(result: Result) -> dict[str, Any]:
@@ -70,11 +86,13 @@ def result_to_dict(result: Result) -> dict[str, Any]:
     Returns
     -------
     dict
-        JSON-ready: ``format``, ``assignments``, ``unplaced`` and ``stats``.
+        JSON-ready: ``format``, ``mode``, ``assignments``, ``unplaced`` and ``stats``, and
+        ``lottery`` and ``seat_values`` when the result has them.
     """
     s = result.stats
-    return {
+    doc: dict[str, Any] = {
         "format": RESULT_FORMAT,
+        "mode": result.mode,
         "assignments": [
             {
                 "trainee_id": a.trainee_id,
@@ -99,6 +117,14 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             "solve_seconds": s.solve_seconds,
         },
     }
+    if result.lottery is not None:
+        doc["lottery"] = list(result.lottery)
+    if result.seat_values is not None:
+        doc["seat_values"] = [
+            {"slot_id": v.slot_id, "placed_gain": v.placed_gain, "cost_change": v.cost_change}
+            for v in result.seat_values
+        ]
+    return doc
 
 
 def result_from_dict(data: Mapping[str, Any]) -> Result:
@@ -108,6 +134,7 @@ def result_from_dict(data: Mapping[str, Any]) -> Result:
     ----------
     data : mapping
         ``assignments``, ``unplaced`` and ``stats``; a stat missing from ``stats`` reads 0.
+        ``mode`` (default ``"optimal"``), ``lottery`` and ``seat_values`` when present.
 
     Returns
     -------
@@ -130,4 +157,11 @@ def result_from_dict(data: Mapping[str, Any]) -> Result:
             Unplaced(trainee_id=u["trainee_id"], reason=u["reason"]) for u in data["unplaced"]
         ),
         stats=Stats(**{f.name: stats.get(f.name, 0) for f in fields(Stats)}),
+        mode=data.get("mode", "optimal"),
+        lottery=None if data.get("lottery") is None else tuple(data["lottery"]),
+        seat_values=None
+        if data.get("seat_values") is None
+        else tuple(
+            SeatValue(v["slot_id"], v["placed_gain"], v["cost_change"]) for v in data["seat_values"]
+        ),
     )

@@ -3,28 +3,25 @@
 How exactness is kept
 ---------------------
 Costs are integers. A pair's real cost is quantised once (``q = round(cost * quantum)``,
-see :func:`placement.matching.problem.quantum`), then a seeded 16-bit lottery ``lam`` is
-appended below it as ``C = q * M + (lam >> (16 - b))`` with ``L = 2**b`` and
-``M = m * (L - 1) + 1``, where ``m = min(trainees, slots)`` of the connected component.
-
-*Why M is large enough.* Two maximum placements differ by a set of simple alternating
-cycles and paths of the slot-level flow network, each using at most ``m`` trainee-slot
-arcs. If a placement X minimised ``C`` but another Y had a smaller ``q`` total, one of those
-cycles would lower ``q`` by at least 1, hence ``C`` by at least ``M - m * (L - 1) = 1`` > 0:
-a contradiction. So minimising ``C`` minimises ``q`` first and the lottery only breaks ties.
+see :func:`placement.matching.problem.quantum`) and the solvers optimise ``q`` alone.
 
 *Why "placed first" holds.* The OR-Tools backend computes a maximum flow of minimum cost
 (``SolveMaxFlowWithMinCost``): no penalty is involved. The SciPy backend gives each trainee a
-private "unplaced" column of cost ``P = m * (Cmax + 1) + 1``: an augmenting path adds at
-most ``m`` arcs, so it always lowers the penalised cost, and a penalised optimum is a
-maximum placement. ``b`` (the lottery bits, 0..16) is the largest value for which
-``Cmax * (nodes + 1) <= 2**59`` (OR-Tools scales costs by the node count in int64) and
-``4 * P <= 2**50`` (SciPy works in float64, exact for integers below 2**53). ``b`` depends on
-the component only, never on the backend, so both backends optimise the same integers.
+private "unplaced" column of cost ``P = m * (qmax + 2) + 1`` (``m = min(trainees, slots)``
+of the component): an augmenting path adds at most ``m`` arcs, so it always lowers the
+penalised cost, and a penalised optimum is a maximum placement. With ``q <= 2**20`` every
+figure stays far inside OR-Tools' int64 and SciPy's exact float64 integers.
+
+*Ties.* The first solve returns some optimum; :func:`placement.matching.lottery.break_ties`
+then picks, among all placements with the same number placed and the same quantised cost,
+the one with the least total of the 32-bit seeded pair draws (a second min-cost flow on the
+arcs of zero reduced cost under the optimal dual of :mod:`placement.matching.residual`).
+Both backends reach the same set of optima, so they return the same placement.
 
 Determinism: components are solved independently, in a canonical order (ids hashed with the
-instance ``seed``), so the result does not depend on the order of the file, on the backend,
-or on whether a component is solved alone (:func:`components`, :func:`merge_results`).
+instance ``seed``), and the lottery draws come from the ids, so the result does not depend on
+the order of the file, on the backend, or on whether a component is solved alone
+(:func:`components`, :func:`merge_results`).
 
 Before solving, an exact reduction (:func:`reduce_exact`) drops every pair dearer than the
 trainee's cheapest pair into a slot that can take all its candidates, and fixes trainees whose
@@ -40,15 +37,15 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
-from .assembly import assemble
+from .assembly import assemble_mode
 from .instance import Instance
-from .prepared import Prepared, component_labels, prepare
+from .lottery import break_ties
+from .prepared import Prepared, component_labels, prepare_mode
+from .residual import potentials, slot_graph
 from .result import Result
+from .stable import deferred_acceptance
 
 METHODS = ("auto", "mcf", "scipy")
-LOTTERY_BITS = 16
-MCF_BUDGET = 2**59
-SCIPY_BUDGET = 2**50
 # Below this many matrix entries the dense SciPy solver beats the sparse one.
 _DENSE_ENTRIES = 250_000
 # "auto" uses SciPy for components up to this many trainees (measured: both backends are
@@ -57,47 +54,6 @@ _AUTO_SCIPY_TRAINEES = 24
 # OR-Tools networks with at least this many trainees are split by a maximum flow first
 # (see `_split_by_max_flow`); below it the extra max flow does not pay.
 _SPLIT_TRAINEES = 2000
-
-
-def tie_bits(n_trainees: np.ndarray, n_slots: np.ndarray, q_max: np.ndarray) -> np.ndarray:
-    """Lottery bits per component: the most that keep both backends exact (see module)."""
-    m = np.minimum(n_trainees, n_slots).astype(np.float64)
-    nodes = (n_trainees + n_slots + 3).astype(np.float64)
-    q = np.maximum(q_max, 0).astype(np.float64)
-    bits = np.zeros(len(m), dtype=np.int64)
-    # float64 is exact enough here: the budgets are a factor 2 below the hard limits.
-    for b in range(LOTTERY_BITS, -1, -1):
-        span = float(2**b - 1)
-        c_max = q * (m * span + 1.0) + span
-        penalty = m * (c_max + 1.0) + 1.0
-        fits = (c_max * nodes <= MCF_BUDGET) & (4.0 * penalty <= SCIPY_BUDGET) & (bits == 0)
-        bits[fits & (b > 0)] = b
-        if b == 0:
-            break
-    return bits
-
-
-def integer_costs(prep: Prepared, labels: np.ndarray, n_comp: int) -> np.ndarray:
-    """``C = q * M + lottery`` for every solver edge (see the module docstring)."""
-    e = prep.edges
-    idx = prep.solver
-    lab = labels[e.t[idx]]
-    # distinct trainees and slots per component
-    s_lab = np.full(len(prep.arr.s_cap), -1, dtype=np.int64)
-    s_lab[e.s[idx]] = lab
-    n_sl = np.bincount(s_lab[s_lab >= 0], minlength=n_comp)
-    t_lab = np.full(len(prep.arr.t_level), -1, dtype=np.int64)
-    t_lab[e.t[idx]] = lab
-    n_tr = np.bincount(t_lab[t_lab >= 0], minlength=n_comp)
-    q = e.q[idx]
-    q_max = np.zeros(n_comp, dtype=np.int64)
-    np.maximum.at(q_max, lab, q)
-    bits = tie_bits(n_tr, n_sl, q_max)
-    span = (np.int64(1) << bits) - 1
-    mult = np.minimum(n_tr, n_sl) * span + 1
-    shift = (LOTTERY_BITS - bits).astype(np.uint64)
-    lam = (e.lottery[idx] >> shift[lab]).astype(np.int64)
-    return q * mult[lab] + lam
 
 
 def reduce_exact(
@@ -329,11 +285,17 @@ def _backend(method: str, n: int) -> str:
     return method
 
 
+def integer_costs(prep: Prepared, labels: np.ndarray | None = None, n_comp: int = 0) -> np.ndarray:
+    """The integer cost ``q`` of every solver edge (the arguments are kept for callers)."""
+    return prep.edges.q[prep.solver]
+
+
 def assign(
     prep: Prepared,
     method: str = "auto",
     *,
     reduce: bool = True,
+    lottery: bool = True,
     timings: dict[str, float] | None = None,
 ) -> np.ndarray:
     """The slot index given to each trainee by the optimum (-1 if none; locked kept).
@@ -344,13 +306,52 @@ def assign(
     method : {"auto", "mcf", "scipy"}
     reduce : bool
         Apply the exact reduction first (tests switch it off to check it).
+    lottery : bool
+        Break ties with the seeded lottery (:func:`placement.matching.lottery.break_ties`);
+        tests switch it off to check the first solve alone.
     timings : dict, optional
-        If given, receives the CPU seconds of ``"reduce"`` (components, integer costs,
-        reduction, grouping) and ``"flow"`` (the solves), for the benchmarks.
+        If given, receives the CPU seconds of ``"reduce"`` (components, reduction,
+        grouping), ``"flow"`` (the first solves), ``"potentials"`` (the optimal dual) and
+        ``"lottery"`` (the tie-break solve), for the benchmarks.
     """
+    return optimise(prep, method, reduce=reduce, lottery=lottery, timings=timings)[0]
+
+
+def optimise(
+    prep: Prepared,
+    method: str = "auto",
+    *,
+    reduce: bool = True,
+    lottery: bool = True,
+    timings: dict[str, float] | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`assign` and the optimal potentials of its residual graph (None if unused)."""
+    out = _first_solve(prep, method, reduce=reduce, timings=timings)
+    if not lottery or len(prep.solver) == 0:
+        return out, None
+    clock = time.process_time()
+    e, arr = prep.edges, prep.arr
+    pot = potentials(slot_graph(e.t, e.s, e.q, out, arr.s_free))
+    if timings is not None:
+        timings["potentials"] = time.process_time() - clock
+        clock = time.process_time()
+    idx = prep.solver
+    out = break_ties(e.t[idx], e.s[idx], e.q[idx], e.lottery[idx], out, arr.s_free, pot)
+    if timings is not None:
+        timings["lottery"] = time.process_time() - clock
+    return out, pot
+
+
+def _first_solve(
+    prep: Prepared,
+    method: str,
+    *,
+    reduce: bool,
+    timings: dict[str, float] | None,
+) -> np.ndarray:
     clock = time.process_time()
     if timings is not None:
-        timings.update(reduce=0.0, flow=0.0)
+        timings.update(reduce=0.0, flow=0.0, potentials=0.0, lottery=0.0)
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}")
     arr, e, idx = prep.arr, prep.edges, prep.solver
@@ -421,14 +422,22 @@ def solve(instance: Instance, *, method: str = "auto") -> Result:
         minimum cost). ``"scipy"``: SciPy assignment (dense ``linear_sum_assignment`` or
         sparse ``min_weight_full_bipartite_matching``) with one column per usable seat.
         ``"auto"``: SciPy for tiny components, OR-Tools otherwise. All give the same
-        assignment: the tie-break is part of the integer costs.
+        assignment: the seeded lottery breaks ties among the same set of optima.
+        Ignored in the stable mode.
 
     Returns
     -------
     Result
-        Every trainee once; locked pairs included with ``locked=True``.
+        Every trainee once; locked pairs included with ``locked=True``. In the stable
+        mode (``instance.mode == "stable"``) the trainee-optimal stable matching
+        (:mod:`placement.matching.stable`) with its ``lottery``; in the optimal mode with
+        ``seat_values`` when ``instance.seat_values`` asks.
     """
     start = time.perf_counter()
-    prep = prepare(instance)
-    slot_of = assign(prep, method)
-    return assemble(prep, slot_of, time.perf_counter() - start)
+    prep = prepare_mode(instance)
+    pot = None
+    if instance.mode == "stable":
+        slot_of = deferred_acceptance(prep.arr, prep.edges)
+    else:
+        slot_of, pot = optimise(prep, method)
+    return assemble_mode(prep, slot_of, time.perf_counter() - start, pot=pot)

@@ -21,7 +21,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from placement.errors import AlreadyPlaced, Conflict, NotFound, SlotFull
+from placement.errors import AlreadyPlaced, Conflict, InvalidInput, NotFound, SlotFull
 from placement.models import (
     AuditEvent,
     Exclusion,
@@ -30,6 +30,7 @@ from placement.models import (
     Placement,
     Proposal,
     Round,
+    RoundStatus,
     Slot,
     User,
     utcnow,
@@ -39,7 +40,9 @@ from placement.services.common import audit, bulk_insert, chunks, require_role
 from placement.services.offers import free_seats, lock_round, offer_values, tell_offer_made
 from placement.services.rounds import require_status
 
-DECIDING_STATES = ("closed", "published")
+DECIDING_STATES = (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
+# The longest reason a rejection may give, for the API and the pages alike.
+REASON_MAX = 1000
 
 
 @dataclass(frozen=True)
@@ -162,6 +165,8 @@ def approve_proposal(*, session: Session, actor: User, proposal_id: int) -> Plac
 
 def reject_proposal(*, session: Session, actor: User, proposal_id: int, reason: str) -> Proposal:
     require_role(actor, "coordinator")
+    if len(reason) > REASON_MAX:
+        raise InvalidInput(errors={"reason": [f"must be at most {REASON_MAX} characters"]})
     proposal, rnd = _proposal(session, proposal_id)
     require_status(rnd, *DECIDING_STATES, doing="reject proposals")
     if proposal.status != "proposed":

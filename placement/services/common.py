@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
 from sqlalchemy import func, insert
-from sqlalchemy.sql import Select
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from placement.errors import Forbidden, NotFound
 from placement.models import AuditEvent, Organisation, Round, Trainee, User
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 MAX_PER_PAGE = 500
 
@@ -27,12 +28,25 @@ class Page(Generic[T]):
     per_page: int
 
 
-def paginate(session: Session, statement: Select[Any], page: int, per_page: int) -> Page[Any]:
-    """Run a select for one page; `statement` must already be ordered."""
+@overload
+def paginate(
+    session: Session, statement: SelectOfScalar[T], page: int, per_page: int
+) -> Page[T]: ...
+
+
+@overload
+def paginate(
+    session: Session, statement: Select[*Ts], page: int, per_page: int
+) -> Page[tuple[*Ts]]: ...
+
+
+def paginate(session: Session, statement: Any, page: int, per_page: int) -> Page[Any]:
+    """Run a select for one page; `statement` must already be ordered. A select of one
+    model gives a page of that model, a select of several columns a page of tuples."""
     page = max(page, 1)
     per_page = min(max(per_page, 1), MAX_PER_PAGE)
     total = session.exec(select(func.count()).select_from(statement.subquery())).one()
-    rows = session.exec(statement.limit(per_page).offset((page - 1) * per_page)).all()  # type: ignore[call-overload]
+    rows = session.exec(statement.limit(per_page).offset((page - 1) * per_page)).all()
     return Page(items=list(rows), total=int(total), page=page, per_page=per_page)
 
 

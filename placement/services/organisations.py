@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from placement.errors import Conflict, Forbidden, NotFound
 from placement.models import Organisation, User
@@ -60,7 +60,7 @@ def list_organisations(
         statement = statement.where(Organisation.owner_id == actor.id)
     elif actor.role == "trainee":
         statement = statement.where(Organisation.verified.is_(True))  # type: ignore[attr-defined]
-    return paginate(session, statement.order_by(Organisation.id), page, per_page)  # type: ignore[arg-type]
+    return paginate(session, statement.order_by(col(Organisation.id)), page, per_page)
 
 
 def get_organisation(*, session: Session, actor: User, organisation_id: int) -> Organisation:

@@ -115,7 +115,7 @@ def list_placements(
             statement = statement.where(Placement.trainee_id == trainee_of(session, actor).id)
     if status is not None:
         statement = statement.where(Placement.status == status)
-    raw = paginate(session, statement.order_by(Placement.id), page, per_page)  # type: ignore[arg-type]
+    raw = paginate(session, statement.order_by(col(Placement.id)), page, per_page)
     return Page(
         items=[_view(actor, p, t, s) for p, t, s in raw.items],
         total=raw.total,

@@ -5,11 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, WrongState
-from placement.models import Preference, Round, RoundTrainee, Slot, Trainee, User, utcnow
+from placement.models import (
+    Preference,
+    Round,
+    RoundStatus,
+    RoundTrainee,
+    Slot,
+    Trainee,
+    User,
+    utcnow,
+)
 from placement.services.common import get_round, trainee_of
 from placement.services.rounds import require_status
 from placement.services.trainees import missing_for_matching
@@ -61,7 +70,12 @@ def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list
 def replace_preferences(
     session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int]
 ) -> datetime:
-    """Write a checked list (no commit); the trainee joins the round."""
+    """Write a checked list (no commit); the trainee joins the round.
+
+    The caller holds the trainee's row lock (`lock_trainee`), so two replaces of one list
+    run one after the other and the last wins: they never interleave on the unique
+    `(trainee, round, rank)` index.
+    """
     assert rnd.id is not None and trainee.id is not None
     now = utcnow()
     session.execute(
@@ -69,16 +83,35 @@ def replace_preferences(
             col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id
         )
     )
-    session.flush()
-    session.add_all(
-        Preference(
-            round_id=rnd.id, trainee_id=trainee.id, slot_id=slot_id, rank=rank, updated_at=now
+    if slot_ids:
+        session.execute(
+            insert(Preference),
+            [
+                {
+                    "round_id": rnd.id,
+                    "trainee_id": trainee.id,
+                    "slot_id": slot_id,
+                    "rank": rank,
+                    "updated_at": now,
+                }
+                for rank, slot_id in enumerate(slot_ids, start=1)
+            ],
         )
-        for rank, slot_id in enumerate(slot_ids, start=1)
-    )
-    if session.get(RoundTrainee, (rnd.id, trainee.id)) is None:
-        session.add(RoundTrainee(round_id=rnd.id, trainee_id=trainee.id))
+    joined = session.exec(
+        select(RoundTrainee.trainee_id).where(
+            RoundTrainee.round_id == rnd.id, RoundTrainee.trainee_id == trainee.id
+        )
+    ).first()
+    if joined is None:
+        session.execute(
+            insert(RoundTrainee), [{"round_id": rnd.id, "trainee_id": trainee.id, "joined_at": now}]
+        )
     return now
+
+
+def lock_trainee(session: Session, trainee: Trainee) -> None:
+    """Serialise writes to one trainee's lists (a row lock; SQLite already serialises)."""
+    session.exec(select(Trainee.id).where(Trainee.id == trainee.id).with_for_update()).first()
 
 
 def set_preferences(
@@ -86,8 +119,9 @@ def set_preferences(
 ) -> Preferences:
     """Replace the trainee's ranked list (first = most wanted) while the round is open."""
     trainee = trainee_of(session, actor)
+    lock_trainee(session, trainee)
     rnd = get_round(session, round_id, actor=actor)
-    require_status(rnd, "open", doing="change preferences")
+    require_status(rnd, RoundStatus.OPEN, doing="change preferences")
     if rnd.preference_deadline is not None and utcnow().date() > rnd.preference_deadline:
         raise WrongState("The deadline for preferences in this round has passed.")
     missing = missing_for_matching(trainee)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -28,6 +29,43 @@ from placement.services.common import audit, trainee_of
 from placement.services.trainees import get_trainee
 
 ERASED_NAME = "Erased trainee"
+
+# What `privacy.erase_trainee` does, in words. Every trainee field is on one list or the
+# other (a test holds these lists to the service's behaviour).
+ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("name",), "Their name: from now on they are shown as “Erased trainee”"),
+    (("email",), "Their email address"),
+    (("provider",), "Their college or training provider"),
+    (("skills",), "Their skills"),
+    (("postcode", "latitude", "longitude"), "Their home postcode and location"),
+    (("max_travel_km",), "How far they can travel"),
+    (("available_from", "available_to"), "When they are available"),
+    (("dbs_cleared",), "Their DBS check status"),
+    (("needs",), "What they told us about their needs"),
+    (
+        ("user_id",),
+        "Their login, if they have one: the account's email, name and password, and its "
+        "sessions and API tokens (they are signed out everywhere)",
+    ),
+    ((), "The IP addresses recorded with the things they did"),
+    (
+        (),
+        "The stored input of every match run in their rounds (its fingerprint stays, so a "
+        "published result can still be identified, but it can no longer be re-run offline)",
+    ),
+)
+ERASURE_KEPT: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("id", "level"), "An anonymous record with its number and qualification level"),
+    ((), "The rounds they took part in, their ranked choices and employers' rankings of them"),
+    ((), "Match runs' proposals for them, and why a run did not place them"),
+    (
+        (),
+        "Their placements, live or withdrawn: they stay counted, and appear as "
+        "“Erased trainee” in lists and in the CSV export",
+    ),
+    ((), "The audit log of what was done, without their name, login or IP address"),
+    (("created_at", "updated_at", "erased_at"), "When the record was made, changed and erased"),
+)
 
 
 def _plain(value: Any) -> Any:
@@ -101,6 +139,32 @@ def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class ErasurePreview:
+    """What erasing a trainee would remove and keep, or why there is nothing to do."""
+
+    trainee: Trainee
+    removed: list[str]
+    kept: list[str]
+    problem: str | None
+
+
+def erasure_preview(*, session: Session, actor: User, trainee_id: int) -> ErasurePreview:
+    trainee = get_trainee(session=session, actor=actor, trainee_id=trainee_id)
+    problem = None
+    if trainee.erased_at is not None:
+        problem = (
+            "This trainee's personal data was already erased on "
+            f"{trainee.erased_at.strftime('%Y-%m-%d')}."
+        )
+    return ErasurePreview(
+        trainee=trainee,
+        removed=[text for _, text in ERASURE_REMOVED],
+        kept=[text for _, text in ERASURE_KEPT],
+        problem=problem,
+    )
+
+
 def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     """Remove a trainee's personal fields and their login; the match history (preferences,
     proposals, placements) stays, attached to the anonymised record."""
@@ -143,8 +207,6 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
         for event in session.exec(select(AuditEvent).where(AuditEvent.actor_id == user_id)):
             event.ip = None
         session.execute(delete(User).where(col(User.id) == user_id))
-    audit(
-        session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id
-    )
+    audit(session, actor=actor, action="trainee.erase", object_type="trainee", object_id=trainee.id)
     session.commit()
     return trainee

@@ -7,21 +7,21 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, WrongState
-from placement.models import Round, User
+from placement.models import Round, RoundStatus, User
 from placement.services import notifications, offers
 from placement.services.common import Page, audit, get_round, paginate, require_role
 
 # action -> (state it starts from, state it leads to)
-TRANSITIONS: dict[str, tuple[str, str]] = {
-    "open": ("draft", "open"),
-    "close": ("open", "closed"),
-    "publish": ("closed", "published"),
+TRANSITIONS: dict[str, tuple[RoundStatus, RoundStatus]] = {
+    "open": (RoundStatus.DRAFT, RoundStatus.OPEN),
+    "close": (RoundStatus.OPEN, RoundStatus.CLOSED),
+    "publish": (RoundStatus.CLOSED, RoundStatus.PUBLISHED),
 }
 
 
 def create_round(*, session: Session, actor: User, values: dict[str, Any]) -> Round:
     require_role(actor, "coordinator")
-    rnd = Round(**values, status="draft")
+    rnd = Round(**values, status=RoundStatus.DRAFT)
     _check_dates(rnd)
     session.add(rnd)
     session.flush()
@@ -42,7 +42,7 @@ def list_rounds(
     require_role(actor, "trainee", "employer", "coordinator")
     statement = select(Round)
     if actor.role != "coordinator":
-        statement = statement.where(Round.status != "draft")
+        statement = statement.where(Round.status != RoundStatus.DRAFT)
     if status is not None:
         statement = statement.where(Round.status == status)
     return paginate(session, statement.order_by(col(Round.id).desc()), page, per_page)
@@ -62,7 +62,7 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
     if rnd.status != source:
         raise WrongState(f"Cannot {action} a round that is {rnd.status}; it must be {source}.")
     rnd.status = target
-    audit(session, actor=actor, action=f"round_{action}", object_type="round", object_id=rnd.id)
+    audit(session, actor=actor, action=f"round.{action}", object_type="round", object_id=rnd.id)
     # The mail commits with the change that causes it (the outbox).
     if action == "open":
         notifications.round_opened(session, rnd)
@@ -74,16 +74,12 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
     return rnd
 
 
-def open_round(*, session: Session, actor: User, round_id: int) -> Round:
-    return transition_round(session=session, actor=actor, round_id=round_id, action="open")
-
-
-def close_round(*, session: Session, actor: User, round_id: int) -> Round:
-    return transition_round(session=session, actor=actor, round_id=round_id, action="close")
-
-
-def publish_round(*, session: Session, actor: User, round_id: int) -> Round:
-    return transition_round(session=session, actor=actor, round_id=round_id, action="publish")
+def next_action(status: str) -> str | None:
+    """The one step a round in `status` can take next, if any."""
+    for action, (source, _target) in TRANSITIONS.items():
+        if source == status:
+            return action
+    return None
 
 
 def require_status(rnd: Round, *allowed: str, doing: str) -> None:

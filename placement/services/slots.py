@@ -172,7 +172,7 @@ def list_slots(
         statement = statement.where(Slot.discipline == discipline)
     if organisation_id is not None:
         statement = statement.where(Slot.organisation_id == organisation_id)
-    return paginate(session, statement.order_by(Slot.id), page, per_page)  # type: ignore[arg-type]
+    return paginate(session, statement.order_by(col(Slot.id)), page, per_page)
 
 
 def get_slot(*, session: Session, actor: User, slot_id: int) -> Slot:
@@ -250,7 +250,7 @@ def list_applicants(
             col(Trainee.id),
         )
     )
-    raw = paginate(session, statement, page, per_page)  # type: ignore[arg-type]
+    raw = paginate(session, statement, page, per_page)
     items = [
         Applicant(
             id=t.id,
@@ -262,6 +262,7 @@ def list_applicants(
             employer_rank=employer_rank,
         )
         for t, rank, employer_rank in raw.items
+        if t.id is not None
     ]
     return Page(items=items, total=raw.total, page=raw.page, per_page=raw.per_page)
 

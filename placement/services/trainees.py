@@ -105,7 +105,7 @@ def list_trainees(
         statement = statement.where(
             or_(col(Trainee.name).ilike(pattern), col(Trainee.email).ilike(pattern))
         )
-    return paginate(session, statement.order_by(Trainee.id), page, per_page)  # type: ignore[arg-type]
+    return paginate(session, statement.order_by(col(Trainee.id)), page, per_page)
 
 
 def create_trainee(*, session: Session, actor: User, values: dict[str, Any]) -> Trainee:

@@ -7,10 +7,9 @@ from typing import Any
 from flask import Flask, request
 from flask_wtf.csrf import CSRFError
 
+from placement.config import API_PREFIX
 from placement.web.common import csrf, login_manager, nav_items
-from placement.web.errors import http_error_page, render_error
-
-API_PREFIX = "/api/"
+from placement.web.errors import render_error
 
 
 def register_web(app: Flask) -> None:
@@ -41,8 +40,6 @@ def register_web(app: Flask) -> None:
             "Go back, reload the page and try again.",
         )
 
-    # The API's HTTP error handler hands errors outside /api back to the pages.
-    app.extensions["placement_html_error_handler"] = http_error_page
     app.jinja_env.globals["nav_items"] = nav_items
     blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp, notifications.bp]
     for blueprint in blueprints:

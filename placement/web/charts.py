@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Protocol
 
 from markupsafe import Markup, escape
 
-from placement.services.pages import nice_number
-
 BAR = "#0b4f8a"
 AXIS = "#4a5360"
 GRID = "#c9d0d9"
 INK = "#1b1f24"
+
+
+def nice_number(value: float) -> float:
+    """A round axis maximum at or above `value` (1, 2, 5 x 10^k)."""
+    if value <= 0:
+        return 1.0
+    exponent = math.floor(math.log10(value))
+    for step in (1, 2, 5, 10):
+        candidate = step * 10**exponent
+        if candidate >= value:
+            return float(candidate)
+    return float(10 ** (exponent + 1))
 
 
 class Bar(Protocol):

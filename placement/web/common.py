@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from dataclasses import fields as dataclass_fields
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from flask import abort, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
-from placement.errors import InvalidInput
+from placement.errors import DomainError, InvalidInput
+from placement.flask_db import db_session
 from placement.models import User
 from placement.services.validation import MAX_ID
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 login_manager = LoginManager()
 login_manager.login_view = "web.sign_in"
@@ -120,6 +123,50 @@ def nav_items() -> list[NavItem]:
 
 
 # --- form parsing: shape only; the services judge the values -------------------------
+
+
+@dataclass(frozen=True)
+class Attempt(Generic[T]):
+    """The outcome of a service call a page shows on its own form: the value, or the
+    refusal (field -> messages in `errors`)."""
+
+    value: T | None = None
+    refusal: DomainError | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+    @property
+    def message(self) -> str:
+        return self.refusal.message if self.refusal is not None else ""
+
+    @property
+    def errors(self) -> dict[str, list[str]]:
+        return field_errors(self.refusal.errors) if self.refusal is not None else {}
+
+    @property
+    def status(self) -> int:
+        return self.refusal.status if self.refusal is not None else 200
+
+
+def attempt(
+    call: Callable[[], T], refused: tuple[type[DomainError], ...] = (InvalidInput,)
+) -> Attempt[T]:
+    """Run one service call (and the form parsing inside it) whose `refused` errors the
+    page shows inline instead of as an error page. The request's session is rolled back
+    after a refusal, so the page is drawn from what is stored. Every other error
+    propagates to the error pages."""
+    try:
+        return Attempt(value=call())
+    except refused as exc:
+        db_session().rollback()
+        return Attempt(refusal=exc)
+
+
+def view_context(view: Any) -> dict[str, Any]:
+    """A read model's fields as template variables (shallow: the rows stay rows)."""
+    return {f.name: getattr(view, f.name) for f in dataclass_fields(view)}
 
 
 def text(form: Any, name: str) -> str:

@@ -6,23 +6,23 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from placement.errors import Conflict, InvalidInput, NotFound
+from placement.errors import Conflict, InvalidInput
 from placement.flask_db import db_session
 from placement.models import ORGANISATION_KINDS, Organisation, Round, Slot
-from placement.services import organisations, pages, slots
-from placement.services.common import organisation_of
+from placement.services import organisations, slots
+from placement.services.pages import employer as pages
+from placement.services.pages.placements import published_placements
 from placement.services.validation import OrganisationFields, SlotFields
-from placement.web import errors
 from placement.web.common import (
     actor,
-    field_errors,
+    attempt,
     load_form,
     posted_order,
     role_required,
+    view_context,
 )
-from placement.web.trainee import published_placements
 
-bp = errors.install(Blueprint("employer", __name__, url_prefix="/employer"))
+bp = Blueprint("employer", __name__, url_prefix="/employer")
 
 ORG_FORM = ("name", "kind", "accreditations", "postcode", "latitude", "longitude", "website")
 SLOT_FORM = slots.EDITABLE
@@ -32,10 +32,6 @@ SLOT_FORM = slots.EDITABLE
 @role_required("employer")
 def _employers_only() -> None:
     return None
-
-
-def _org() -> Organisation | None:
-    return organisation_of(db_session(), actor())
 
 
 def _org_values(org: Organisation | None) -> dict[str, Any]:
@@ -48,33 +44,33 @@ def _org_values(org: Organisation | None) -> dict[str, Any]:
     return values
 
 
+def _save_organisation(org: Organisation | None) -> Organisation:
+    loaded = load_form(OrganisationFields(), request.form, ORG_FORM)
+    if org is None:
+        return organisations.create_organisation(session=db_session(), actor=actor(), values=loaded)
+    assert org.id is not None
+    return organisations.update_organisation(
+        session=db_session(), actor=actor(), organisation_id=org.id, values=loaded
+    )
+
+
 @bp.route("/organisation", methods=["GET", "POST"])
 def organisation() -> Any:
-    session = db_session()
-    org = _org()
+    org = pages.own_organisation(db_session(), actor())
     values = _org_values(org)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
         values = dict(request.form.to_dict())
-        try:
-            loaded = load_form(OrganisationFields(), request.form, ORG_FORM)
+        saved = attempt(lambda: _save_organisation(org))
+        if saved.ok:
             if org is None:
-                org = organisations.create_organisation(
-                    session=session, actor=actor(), values=loaded
-                )
                 flash("Your organisation is saved. A coordinator will verify it.", "success")
             else:
-                assert org.id is not None
-                organisations.update_organisation(
-                    session=session, actor=actor(), organisation_id=org.id, values=loaded
-                )
                 flash("Your organisation is saved.", "success")
-        except InvalidInput as exc:
-            session.rollback()
-            errors, status = field_errors(exc.errors), 422
-        else:
             return redirect(url_for(".organisation"))
+        errors, status = saved.errors, saved.status
+        org = pages.own_organisation(db_session(), actor())
     return render_template(
         "employer/organisation.html",
         title="Your organisation",
@@ -85,28 +81,10 @@ def organisation() -> Any:
     ), status
 
 
-def _my_slots(org: Organisation) -> list[tuple[Round, list[Slot]]]:
-    session = db_session()
-    grouped = []
-    for rnd in pages.rounds_with_status(session, "open", "closed", "published"):
-        assert rnd.id is not None and org.id is not None
-        page = slots.list_slots(
-            session=session, actor=actor(), round_id=rnd.id, organisation_id=org.id, per_page=500
-        )
-        if page.items or rnd.status == "open":
-            grouped.append((rnd, list(page.items)))
-    return grouped
-
-
 @bp.get("/slots", endpoint="slots")
 def slots_page() -> Any:
-    org = _org()
-    return render_template(
-        "employer/slots.html",
-        title="Your slots",
-        org=org,
-        grouped=_my_slots(org) if org is not None else [],
-    )
+    view = pages.slots_page(db_session(), actor())
+    return render_template("employer/slots.html", title="Your slots", **view_context(view))
 
 
 def _slot_values(slot: Slot | None, org: Organisation) -> dict[str, Any]:
@@ -121,52 +99,50 @@ def _slot_values(slot: Slot | None, org: Organisation) -> dict[str, Any]:
     return values
 
 
+def _save_slot(view: pages.SlotForm) -> Slot:
+    assert view.org is not None
+    loaded = load_form(SlotFields(), _with_org_location(request.form, view.org), SLOT_FORM)
+    if view.slot is None:
+        round_id = _round_choice(request.form.get("round_id"), view.open_rounds)
+        return slots.create_slot(
+            session=db_session(), actor=actor(), round_id=round_id, values=loaded
+        )
+    assert view.slot.id is not None
+    return slots.update_slot(
+        session=db_session(), actor=actor(), slot_id=view.slot.id, values=loaded
+    )
+
+
 @bp.route("/slots/new", methods=["GET", "POST"])
 @bp.route("/slots/<id:slot_id>/edit", methods=["GET", "POST"])
 def slot_form(slot_id: int | None = None) -> Any:
-    session = db_session()
-    org = _org()
-    if org is None:
+    view = pages.slot_form(db_session(), actor(), slot_id)
+    if view.org is None:
         flash("Describe your organisation before posting slots.", "warning")
         return redirect(url_for(".organisation"))
-    slot = slots.get_slot(session=session, actor=actor(), slot_id=slot_id) if slot_id else None
-    if slot is not None and slot.organisation_id != org.id:
-        raise NotFound("No such slot.")
-    open_rounds = pages.rounds_with_status(session, "open")
-    values = _slot_values(slot, org)
-    if slot is None:
-        values["round_id"] = request.args.get("round", open_rounds[0].id if open_rounds else "")
+    values = _slot_values(view.slot, view.org)
+    if view.slot is None:
+        first = view.open_rounds[0].id if view.open_rounds else ""
+        values["round_id"] = request.args.get("round", first)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
         values = dict(request.form.to_dict())
         values["remote"] = "remote" in request.form
         values["requires_dbs"] = "requires_dbs" in request.form
-        try:
-            loaded = load_form(SlotFields(), _with_org_location(request.form, org), SLOT_FORM)
-            if slot is None:
-                round_id = _round_choice(request.form.get("round_id"), open_rounds)
-                slot = slots.create_slot(
-                    session=session, actor=actor(), round_id=round_id, values=loaded
-                )
-                flash(f"Slot “{slot.title}” posted.", "success")
-            else:
-                assert slot.id is not None
-                slots.update_slot(session=session, actor=actor(), slot_id=slot.id, values=loaded)
-                flash(f"Slot “{slot.title}” saved.", "success")
-        except InvalidInput as exc:
-            session.rollback()
-            errors, status = field_errors(exc.errors), 422
-        else:
+        saved = attempt(lambda: _save_slot(view))
+        if saved.value is not None:
+            verb = "posted" if view.slot is None else "saved"
+            flash(f"Slot “{saved.value.title}” {verb}.", "success")
             return redirect(url_for(".slots"))
+        errors, status = saved.errors, saved.status
+        view = pages.slot_form(db_session(), actor(), slot_id)
     return render_template(
         "employer/slot_form.html",
-        title="Edit slot" if slot else "Post a slot",
-        slot=slot,
-        org=org,
+        title="Edit slot" if view.slot else "Post a slot",
         values=values,
         errors=errors,
-        open_rounds=open_rounds,
+        **view_context(view),
     ), status
 
 
@@ -191,69 +167,57 @@ def _with_org_location(form: Any, org: Organisation) -> dict[str, str]:
 
 @bp.route("/slots/<id:slot_id>/applicants", methods=["GET", "POST"])
 def applicants(slot_id: int) -> Any:
-    session = db_session()
-    slot = slots.get_slot(session=session, actor=actor(), slot_id=slot_id)
-    rnd = session.get(Round, slot.round_id)
-    assert rnd is not None
-    page = slots.list_applicants(session=session, actor=actor(), slot_id=slot_id, per_page=500)
-    by_id = {a.id: a for a in page.items}
-    ranked = slots.get_rankings(session=session, actor=actor(), slot_id=slot_id).trainee_ids
-    order = [t for t in ranked if t in by_id] + [a.id for a in page.items if a.id not in ranked]
+    view = pages.applicants_page(db_session(), actor(), slot_id)
+    order = view.order
     errors: list[str] = []
     status = 200
     unsaved = False
     if request.method == "POST":
         order, unsaved = posted_order("trainee_ids")
         if not unsaved:
-            try:
-                slots.set_rankings(
-                    session=session, actor=actor(), slot_id=slot_id, trainee_ids=order
+            saved = attempt(
+                lambda: slots.set_rankings(
+                    session=db_session(), actor=actor(), slot_id=slot_id, trainee_ids=order
                 )
-            except InvalidInput as exc:
-                session.rollback()
-                errors = field_errors(exc.errors).get("trainee_ids", [exc.message])
-                status = 422
-            else:
+            )
+            if saved.ok:
                 flash(f"Your ranking of {len(order)} applicants is saved.", "success")
                 return redirect(url_for(".applicants", slot_id=slot_id))
+            errors = saved.errors.get("trainee_ids", [saved.message])
+            status = saved.status
+            view = pages.applicants_page(db_session(), actor(), slot_id)
     return render_template(
         "employer/applicants.html",
-        title=f"Applicants for {slot.title}",
-        slot=slot,
-        round=rnd,
-        order=[t for t in order if t in by_id],
-        by_id=by_id,
-        ranked=set(ranked),
+        title=f"Applicants for {view.slot.title}",
+        slot=view.slot,
+        round=view.round,
+        order=[t for t in order if t in view.by_id],
+        by_id=view.by_id,
+        ranked=set(view.ranked),
         errors=errors,
         unsaved=unsaved,
-        editable=rnd.status == "open",
+        editable=view.editable,
     ), status
 
 
 @bp.route("/slots/<id:slot_id>/delete", methods=["GET", "POST"])
 def delete_slot(slot_id: int) -> Any:
-    session = db_session()
-    org = _org()
-    slot = slots.get_slot(session=session, actor=actor(), slot_id=slot_id)
-    if org is None or slot.organisation_id != org.id:
-        raise NotFound("No such slot.")
-    title = slot.title
+    view = pages.delete_slot_page(db_session(), actor(), slot_id)
+    title = view.slot.title
     problem = None
     status = 200
     if request.method == "POST":
-        try:
-            slots.delete_slot(session=session, actor=actor(), slot_id=slot_id)
-        except Conflict as exc:
-            # Shown on the confirmation page itself, with the way back.
-            session.rollback()
-            problem, status = exc.message, 409
-        else:
+        deleted = attempt(
+            lambda: slots.delete_slot(session=db_session(), actor=actor(), slot_id=slot_id),
+            refused=(Conflict,),
+        )
+        if deleted.ok:
             flash(f"Slot “{title}” deleted.", "success")
             return redirect(url_for(".slots"))
-    ranked_by = slots.list_applicants(
-        session=session, actor=actor(), slot_id=slot_id, per_page=1
-    ).total
-    rnd = session.get(Round, slot.round_id)
+        # Shown on the confirmation page itself, with the way back.
+        problem, status = deleted.message, deleted.status
+        view = pages.delete_slot_page(db_session(), actor(), slot_id)
+    ranked_by = view.ranked_by
     return render_template(
         "confirm.html",
         title=f"Delete “{title}”?",
@@ -261,9 +225,9 @@ def delete_slot(slot_id: int) -> Any:
         danger=True,
         facts=[
             ("Slot", title),
-            ("Round", rnd.name if rnd else "—"),
-            ("Dates", f"{slot.starts_on.isoformat()} to {slot.ends_on.isoformat()}"),
-            ("Seats", str(slot.capacity)),
+            ("Round", view.round.name),
+            ("Dates", f"{view.slot.starts_on.isoformat()} to {view.slot.ends_on.isoformat()}"),
+            ("Seats", str(view.slot.capacity)),
         ],
         consequence=(
             "Trainees will no longer see it or be able to choose it. "
@@ -285,5 +249,7 @@ def delete_slot(slot_id: int) -> Any:
 @bp.get("/placements")
 def placements() -> Any:
     return render_template(
-        "employer/placements.html", title="Placements", rows=published_placements()
+        "employer/placements.html",
+        title="Placements",
+        rows=published_placements(db_session(), actor()),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template
+from flask import render_template
 from werkzeug.exceptions import HTTPException
 
 from placement.errors import DomainError
@@ -43,10 +43,3 @@ def http_error_page(exc: HTTPException) -> Any:
         429: "Too many attempts in a short time. Wait a minute, then try again.",
     }
     return render_error(exc.code, messages.get(exc.code, exc.description or ""))
-
-
-def install(blueprint: Blueprint) -> Blueprint:
-    """Domain and HTTP errors inside `blueprint` render as pages (once, at import)."""
-    blueprint.register_error_handler(DomainError, domain_error_page)
-    blueprint.register_error_handler(HTTPException, http_error_page)
-    return blueprint

@@ -12,7 +12,6 @@ from placement.errors import Conflict, Forbidden, InvalidInput, Unauthorized
 from placement.extensions import limiter, login_account_key, login_ip_key, login_limit
 from placement.flask_db import db_session
 from placement.services import accounts
-from placement.web import errors
 from placement.web.common import (
     SignedIn,
     client_ip,
@@ -21,14 +20,12 @@ from placement.web.common import (
     text,
 )
 
-bp = errors.install(
-    Blueprint(
-        "web",
-        __name__,
-        template_folder="templates",
-        static_folder="static",
-        static_url_path="/assets",
-    )
+bp = Blueprint(
+    "web",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/assets",
 )
 
 HOME_BY_ROLE = {

@@ -12,10 +12,9 @@ from flask_login import current_user
 
 from placement.flask_db import db_session
 from placement.services import notifications
-from placement.web import errors
 from placement.web.common import SignedIn, actor, page_arg, role_required
 
-bp = errors.install(Blueprint("notifications_page", __name__))
+bp = Blueprint("notifications_page", __name__)
 
 PER_PAGE = 20
 ANY_ROLE = notifications.ANY_ROLE

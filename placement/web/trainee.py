@@ -5,27 +5,28 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from placement.errors import InvalidInput, NotFound
 from placement.flask_db import db_session
-from placement.models import ORGANISATION_KINDS, Round
-from placement.services import pages, placements, preferences, privacy, trainees
-from placement.services.common import trainee_of
+from placement.models import ORGANISATION_KINDS
+from placement.services import preferences, privacy, trainees
+from placement.services.pages import trainee as pages
+from placement.services.pages.placements import published_placements
+from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
-from placement.web import errors
 from placement.web.common import (
     actor,
-    field_errors,
+    attempt,
     id_arg,
     int_or_404,
     load_form,
     number_arg,
     posted_order,
     role_required,
+    view_context,
 )
 
-bp = errors.install(Blueprint("trainee", __name__, url_prefix="/trainee"))
+bp = Blueprint("trainee", __name__, url_prefix="/trainee")
 
 PROFILE_FORM = trainees.PROFILE_FIELDS
 
@@ -49,23 +50,24 @@ def _profile_values(t: Any) -> dict[str, Any]:
 
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> Any:
-    session = db_session()
-    me = trainees.get_own_profile(session=session, actor=actor())
+    me = trainees.get_own_profile(session=db_session(), actor=actor())
     values = _profile_values(me)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
         values = dict(request.form.to_dict())
         values["dbs_cleared"] = "dbs_cleared" in request.form
-        try:
-            loaded = load_form(TraineeFields(), request.form, PROFILE_FORM)
-            trainees.update_own_profile(session=session, actor=actor(), values=loaded)
-        except InvalidInput as exc:
-            session.rollback()
-            errors, status = field_errors(exc.errors), 422
-        else:
+        saved = attempt(
+            lambda: trainees.update_own_profile(
+                session=db_session(),
+                actor=actor(),
+                values=load_form(TraineeFields(), request.form, PROFILE_FORM),
+            )
+        )
+        if saved.ok:
             flash("Your profile is saved.", "success")
             return redirect(url_for(".profile"))
+        errors, status = saved.errors, saved.status
     return render_template(
         "trainee/profile.html",
         title="Your profile",
@@ -75,14 +77,8 @@ def profile() -> Any:
     ), status
 
 
-def _open_rounds() -> list[Round]:
-    return pages.rounds_with_status(db_session(), "open")
-
-
 @bp.get("/slots", endpoint="browse")
 def browse() -> Any:
-    session = db_session()
-    me = trainee_of(session, actor())
     filters = {
         "round": request.args.get("round", ""),
         "discipline": request.args.get("discipline", ""),
@@ -96,163 +92,99 @@ def browse() -> Any:
         errors["kind"] = ["is not a kind of host"]
     if "\x00" in filters["discipline"]:
         errors["discipline"] = ["must not contain NUL characters"]
-    listings = []
-    if not errors:
-        listings = pages.browse_slots(
-            session,
-            trainee=me,
-            round_id=round_id,
-            discipline=filters["discipline"] or None,
-            host_kind=filters["kind"] or None,
-            within_km=within,
-        )
-    chosen = _chosen_ids()
+    query = BrowseQuery(
+        round_id=round_id,
+        discipline=filters["discipline"] or None,
+        host_kind=filters["kind"] or None,
+        within_km=within,
+    )
+    view = pages.browse_page(db_session(), actor(), None if errors else query)
     return render_template(
         "trainee/browse.html",
         title="Find placements",
-        listings=listings,
+        listings=view.listings,
         filters=filters,
         errors=errors,
-        round_options=[(r.id, r.name) for r in _open_rounds()],
-        discipline_options=[(d, d) for d in pages.open_disciplines(session)],
+        round_options=[(r.id, r.name) for r in view.open_rounds],
+        discipline_options=[(d, d) for d in view.disciplines],
         kind_options=[(k, k.replace("_", " ")) for k in ORGANISATION_KINDS],
-        home_known=me.latitude is not None and me.longitude is not None,
-        chosen=chosen,
+        home_known=view.home_known,
+        chosen=view.chosen,
     ), (422 if errors else 200)
-
-
-def _chosen_ids() -> set[int]:
-    session = db_session()
-    chosen: set[int] = set()
-    for rnd in _open_rounds():
-        assert rnd.id is not None
-        prefs = preferences.get_preferences(session=session, actor=actor(), round_id=rnd.id)
-        chosen.update(prefs.slot_ids)
-    return chosen
 
 
 @bp.get("/slots/<id:slot_id>")
 def slot_page(slot_id: int) -> Any:
-    session = db_session()
-    me = trainee_of(session, actor())
-    listing = pages.slot_listing(session, slot_id, me)
-    if listing is None or listing.round.status == "draft" or not listing.organisation.verified:
-        raise NotFound("No such slot.")
-    return render_template(
-        "trainee/slot.html",
-        title=listing.slot.title,
-        listing=listing,
-        chosen=slot_id in _chosen_ids(),
-    )
+    view = pages.slot_page(db_session(), actor(), slot_id)
+    return render_template("trainee/slot.html", title=view.listing.slot.title, **view_context(view))
 
 
 @bp.post("/choices/add")
 def add_choice() -> Any:
-    session = db_session()
     slot_id = int_or_404(request.form.get("slot_id"))
-    listing = pages.slot_listing(session, slot_id, None)
-    if listing is None or listing.round.status == "draft":
-        raise NotFound("No such slot.")
-    round_id = listing.slot.round_id
-    current = preferences.get_preferences(session=session, actor=actor(), round_id=round_id)
-    if slot_id in current.slot_ids:
-        flash(f"“{listing.slot.title}” is already in your choices.", "success")
+    target = pages.choice_slot(db_session(), actor(), slot_id)
+    added = attempt(lambda: pages.add_choice(db_session(), actor(), slot_id))
+    if added.value is None:
+        problems = added.errors.get("slot_ids", [added.message])
+        flash(f"Could not add “{target.title}”: {'; '.join(problems)}.", "error")
+    elif added.value.position is None:
+        flash(f"“{target.title}” is already in your choices.", "success")
     else:
-        try:
-            preferences.set_preferences(
-                session=session,
-                actor=actor(),
-                round_id=round_id,
-                slot_ids=[*current.slot_ids, slot_id],
-            )
-        except InvalidInput as exc:
-            session.rollback()
-            problems = field_errors(exc.errors).get("slot_ids", [exc.message])
-            flash(f"Could not add “{listing.slot.title}”: {'; '.join(problems)}.", "error")
-        else:
-            flash(
-                f"“{listing.slot.title}” added as choice {len(current.slot_ids) + 1}. "
-                "Put your choices in order on this page.",
-                "success",
-            )
-    return redirect(url_for(".choices", round=round_id))
+        flash(
+            f"“{target.title}” added as choice {added.value.position}. "
+            "Put your choices in order on this page.",
+            "success",
+        )
+    return redirect(url_for(".choices", round=target.round_id))
 
 
 @bp.route("/choices", methods=["GET", "POST"])
 def choices() -> Any:
-    session = db_session()
-    open_rounds = _open_rounds()
-    visible = pages.rounds_with_status(session, "open", "closed", "published")
-    round_id = request.values.get("round")
-    rnd: Round | None = None
-    if round_id:
-        rnd = next((r for r in visible if str(r.id) == round_id), None)
-        if rnd is None:
-            abort(404)
-    elif open_rounds:
-        rnd = open_rounds[0]
-    if rnd is None:
+    raw = request.values.get("round")
+    round_id = int_or_404(raw) if raw else None
+    view = pages.choices_page(db_session(), actor(), round_id)
+    if view.round is None:
         return render_template("trainee/choices.html", title="Your choices", round=None)
-    assert rnd.id is not None
-    saved = preferences.get_preferences(session=session, actor=actor(), round_id=rnd.id)
-    slot_ids = list(saved.slot_ids)
+    rnd = view.round
     errors: list[str] = []
     status = 200
     unsaved = False
     if request.method == "POST":
         slot_ids, unsaved = posted_order("slot_ids")
         if not unsaved:
-            try:
-                result = preferences.set_preferences(
-                    session=session, actor=actor(), round_id=rnd.id, slot_ids=slot_ids
+            assert rnd.id is not None
+            chosen_round: int = rnd.id
+            saved = attempt(
+                lambda: preferences.set_preferences(
+                    session=db_session(), actor=actor(), round_id=chosen_round, slot_ids=slot_ids
                 )
-            except InvalidInput as exc:
-                session.rollback()
-                errors = field_errors(exc.errors).get("slot_ids", [exc.message])
-                status = 422
-            else:
-                count = len(result.slot_ids)
+            )
+            if saved.value is not None:
+                count = len(saved.value.slot_ids)
                 flash(
                     f"Your {count} choice{'s are' if count != 1 else ' is'} saved for {rnd.name}.",
                     "success",
                 )
                 return redirect(url_for(".choices", round=rnd.id))
-    labels = pages.slot_labels(session, slot_ids)
+            errors = saved.errors.get("slot_ids", [saved.message])
+            status = saved.status
+        view = pages.choices_page(db_session(), actor(), rnd.id, slot_ids=slot_ids)
     return render_template(
         "trainee/choices.html",
         title="Your choices",
-        round=rnd,
-        rounds=visible,
-        slot_ids=[s for s in slot_ids if s in labels],
-        labels=labels,
         errors=errors,
         unsaved=unsaved,
-        editable=rnd.status == "open",
-        saved_at=saved.updated_at,
+        **view_context(view),
     ), status
 
 
 @bp.get("/placement", endpoint="placements")
 def placements_page() -> Any:
     return render_template(
-        "trainee/placements.html", title="Your placement", placements=published_placements()
+        "trainee/placements.html",
+        title="Your placement",
+        placements=published_placements(db_session(), actor()),
     )
-
-
-def published_placements() -> list[tuple[Any, pages.SlotListing]]:
-    """The signed-in user's placements in published rounds (the service decides which)."""
-    session = db_session()
-    out = []
-    for rnd in pages.rounds_with_status(session, "published"):
-        assert rnd.id is not None
-        page = placements.list_placements(
-            session=session, actor=actor(), round_id=rnd.id, status="live", per_page=500
-        )
-        for item in page.items:
-            listing = pages.slot_listing(session, item.slot_id, None)
-            if listing is not None:
-                out.append((item, listing))
-    return out
 
 
 # What each part of the export holds, in the order the page shows them.

@@ -154,7 +154,7 @@ def pair_terms(inst: Instance, ti: int, si: int) -> dict[str, float] | None:
 def lottery(inst: Instance, ti: int, si: int) -> int:
     th = id_hashes([inst.trainees[ti].id], inst.seed)
     sh = id_hashes([inst.slots[si].id], inst.seed ^ 0x5EED)
-    return int(_mix(th ^ _mix(sh))[0] >> np.uint64(48))
+    return int(_mix(th ^ _mix(sh))[0] >> np.uint64(32))
 
 
 def brute_force(inst: Instance) -> tuple[int, int, dict[int, int], bool]:
@@ -206,6 +206,41 @@ def brute_force(inst: Instance) -> tuple[int, int, dict[int, int], bool]:
             count += 1
     assert best is not None
     return -best[0], best[1], best_assign, count == 1
+
+
+def optimal_assignments(inst: Instance) -> list[dict[int, int]]:
+    """Every assignment of the unlocked trainees reaching the optimum (placed, then q)."""
+    Q = quantum(inst)
+    idx = {s.id: i for i, s in enumerate(inst.slots)}
+    locked = {p.trainee_id for p in inst.locked}
+    free = [s.capacity for s in inst.slots]
+    for p in inst.locked:
+        free[idx[p.slot_id]] -= 1
+    movers = [i for i, t in enumerate(inst.trainees) if t.id not in locked]
+    options: list[list[tuple[int | None, int]]] = []
+    for ti in movers:
+        opts: list[tuple[int | None, int]] = [(None, 0)]
+        for si in range(len(inst.slots)):
+            terms = pair_terms(inst, ti, si)
+            if terms is not None and free[si] > 0:
+                opts.append((si, round(sum(terms.values()) * Q)))
+        options.append(opts)
+    best: tuple[int, int] | None = None
+    found: list[dict[int, int]] = []
+    for combo in itertools.product(*options):
+        used: dict[int, int] = {}
+        for si, _ in combo:
+            if si is not None:
+                used[si] = used.get(si, 0) + 1
+        if any(n > free[si] for si, n in used.items()):
+            continue
+        key = (-sum(used.values()), sum(q for _, q in combo))
+        assign = {ti: si for ti, (si, _) in zip(movers, combo, strict=True) if si is not None}
+        if best is None or key < best:
+            best, found = key, [assign]
+        elif key == best:
+            found.append(assign)
+    return found
 
 
 def q_total(inst: Instance, assignment: dict[int, int]) -> int:

@@ -10,7 +10,13 @@ from placement.matching import Instance, load_instance, result_to_dict, solve
 from placement.matching.prepared import component_labels, prepare
 from placement.matching.solver import assign, integer_costs, reduce_exact
 
-from .matching_support import brute_force, pair_terms, q_total, tiny_instance
+from .matching_support import (
+    brute_force,
+    optimal_assignments,
+    pair_terms,
+    q_total,
+    tiny_instance,
+)
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -169,7 +175,11 @@ def test_empty_round() -> None:
 @settings(max_examples=80, deadline=None)
 @given(st.integers(0, 2**32 - 1))
 def test_reduction_keeps_the_brute_force_optimum(seed: int) -> None:
-    """Fixed pairs are in the optimum and dropped pairs are not (when it is unique)."""
+    """Some optimum holds every fixed pair and no dropped one.
+
+    (The reduction works on the real cost alone, so with ties it keeps one optimum, not
+    all of them; the lottery breaks ties afterwards on the full graph.)
+    """
     inst = load_instance(tiny_instance(seed, max_trainees=6, max_slots=3))
     prep = prepare(inst)
     n_comp, t_lab, _ = component_labels(prep)
@@ -178,12 +188,11 @@ def test_reduction_keeps_the_brute_force_optimum(seed: int) -> None:
     t, s = e.t[idx], e.s[idx]
     fixed, alive = reduce_exact(t, s, cost, prep.arr.s_free, prep.arr.s_key)
     assert not (fixed & alive).any()
-    _, _, best, unique = brute_force(inst)
-    if unique:
-        optimum = set(best.items())
-        assert {(int(a), int(b)) for a, b in zip(t[fixed], s[fixed], strict=True)} <= optimum
-        kept = fixed | alive
-        assert optimum <= {(int(a), int(b)) for a, b in zip(t[kept], s[kept], strict=True)}
+    optima = [set(a.items()) for a in optimal_assignments(inst)]
+    pinned = {(int(a), int(b)) for a, b in zip(t[fixed], s[fixed], strict=True)}
+    kept = fixed | alive
+    kept_pairs = {(int(a), int(b)) for a, b in zip(t[kept], s[kept], strict=True)}
+    assert any(pinned <= optimum <= kept_pairs for optimum in optima)
 
 
 @settings(max_examples=80, deadline=None)

@@ -62,7 +62,7 @@ def test_backends_agree_at_4000_trainees(regional: Instance, regional_result: An
     prep = prepare(regional)
     a, b = assign(prep, "mcf"), assign(prep, "scipy")
     assert _integer_objective(regional, a) == _integer_objective(regional, b)
-    # The tie-break is part of the integer costs, so the assignments agree too.
+    # The lottery breaks ties among the same set of optima, so the assignments agree too.
     assert _pairs(scipy_result) == _pairs(regional_result)
     assert (
         result_to_dict(scipy_result)["assignments"]

@@ -80,14 +80,24 @@ def csrf_token(html: str) -> str:
     return match.group(1)
 
 
+def client_sign_in_as(client: Any, email: str, password: str = PASSWORD) -> str:
+    """Sign an existing account in on the test client through the real form; returns the
+    page it lands on."""
+    token = csrf_token(client.get("/sign-in").text)
+    response = client.post(
+        "/sign-in",
+        data={"email": email, "password": password, "csrf_token": token},
+        follow_redirects=True,
+    )
+    assert response.status_code == 200, response.text[:500]
+    assert response.request.path != "/sign-in", response.text[:500]
+    return str(response.text)
+
+
 def client_sign_in(client: Any, session: Session, role: str, email: str) -> User:
     """A new account of `role`, signed in on the test client through the real form."""
     user = create_user(
         session=session, email=email, name=f"{role} person", role=role, password=PASSWORD
     )
-    token = csrf_token(client.get("/sign-in").text)
-    response = client.post(
-        "/sign-in", data={"email": email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 302, response.text
+    client_sign_in_as(client, email)
     return user

@@ -213,7 +213,7 @@ def test_coordinator_runs_a_round_to_publication(
     assert csv.status == 200 and "Amara Osei" in csv.text()
 
     page.get_by_role("link", name="Audit log").click()
-    expect(page.locator("#audit")).to_contain_text("proposal_approved")
+    expect(page.locator("#audit")).to_contain_text("proposal.approve")
     check_a11y(page, "audit log")
     shoot(page, "coordinator-audit")
     page.get_by_role("link", name="Hosts", exact=True).click()

@@ -10,19 +10,7 @@ from sqlmodel import Session, select
 
 from placement.demo import AUTUMN_ROUND, DEMO_LOGINS, SPRING_ROUND, seed_demo
 from placement.models import Organisation, Trainee, User
-
-
-def _sign_in(client: Any, email: str, password: str) -> str:
-    page = client.get("/sign-in").text
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    response = client.post(
-        "/sign-in",
-        data={"email": email, "password": password, "csrf_token": token.group(1)},
-        follow_redirects=True,
-    )
-    assert response.status_code == 200, response.text[:500]
-    return str(response.text)
+from tests.web.helpers import client_sign_in_as
 
 
 @pytest.fixture
@@ -38,7 +26,7 @@ def _login(role: str) -> tuple[str, str]:
 
 
 def test_the_coordinator_lands_on_the_demo_rounds(client: Any, demo: Session) -> None:
-    landing = _sign_in(client, *_login("coordinator"))
+    landing = client_sign_in_as(client, *_login("coordinator"))
     assert SPRING_ROUND in landing and AUTUMN_ROUND in landing
     assert "closed" in landing and "open" in landing
     assert "2 host organisations are awaiting verification" in landing
@@ -50,7 +38,7 @@ def test_the_employer_lands_on_their_organisation_and_slots(client: Any, demo: S
     email, password = _login("employer")
     owner = demo.exec(select(User).where(User.email == email)).one()
     org = demo.exec(select(Organisation).where(Organisation.owner_id == owner.id)).one()
-    landing = _sign_in(client, email, password)
+    landing = client_sign_in_as(client, email, password)
     assert org.name in landing
     slots = client.get("/employer/slots").text
     assert slots.count("/applicants") >= 2  # slots in both rounds, each with applicants
@@ -60,7 +48,7 @@ def test_the_trainee_lands_on_a_filled_profile_with_choices(client: Any, demo: S
     email, password = _login("trainee")
     user = demo.exec(select(User).where(User.email == email)).one()
     trainee = demo.exec(select(Trainee).where(Trainee.user_id == user.id)).one()
-    landing = _sign_in(client, email, password)
+    landing = client_sign_in_as(client, email, password)
     assert trainee.name in landing and str(trainee.max_travel_km).rstrip("0").rstrip(".") in landing
     choices = client.get("/trainee/choices").text
     assert re.search(r"<ol[^>]*ranking", choices) and choices.count("Move up") >= 2

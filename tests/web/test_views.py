@@ -310,7 +310,7 @@ def test_round_placements_are_paginated(client: Any, session: Session) -> None:
 def test_trainee_erasure_says_what_goes_and_what_stays_and_does_just_that(
     client: Any, session: Session
 ) -> None:
-    from placement.web.coordinator import ERASURE_KEPT, ERASURE_REMOVED
+    from placement.services.privacy import ERASURE_KEPT, ERASURE_REMOVED
 
     _sign_in(client, session, "coordinator")
     rnd = f.round_(session, name="Spring round")

@@ -1,0 +1,179 @@
+"""Time the stable mode, the seat values and the tie-break lottery (issue 12).
+
+    .venv/bin/python -m benchmarks.bench_stable [--sizes 20000,145000] [--write]
+
+For each size, one seeded instance from :mod:`benchmarks.generate` (default weights), and
+one fresh process that times, in CPU and wall seconds:
+
+- **stable**: ``solve`` with ``"mode": "stable"`` end to end (eligibility, deferred
+  acceptance, result records, stats), and deferred acceptance alone on prepared pairs;
+- **optimal**: the stages of the optimal mode on prepared pairs: the first solve (exact
+  reduction and flow), the optimal potentials (Bellman-Ford on the folded residual
+  graph), the tie-break lottery (the second min-cost flow, on its own line), and the seat
+  values of every slot (Dijkstra from the source and the sink).
+
+With ``--write`` the figures replace the region between ``<!-- stable-benchmarks:start -->``
+and ``<!-- stable-benchmarks:end -->`` of ``docs/benchmarks.md``; other sections are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import write_section
+
+ROOT = Path(__file__).resolve().parent.parent
+NAME = "stable-benchmarks"
+GOAL_SECONDS = 5.0
+GOAL_TRAINEES = 145_000
+
+
+def _clock() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(start: tuple[float, float]) -> tuple[float, float]:
+    return time.perf_counter() - start[0], time.process_time() - start[1]
+
+
+def worker(path: str) -> dict[str, Any]:
+    """Time the stable mode and the optimal stages on the instance at ``path``."""
+    from dataclasses import replace
+
+    from ortools.graph.python import max_flow, min_cost_flow  # noqa: F401
+
+    from placement.matching import parse_instance_json, solve
+    from placement.matching.prepared import prepare
+    from placement.matching.seat_values import seat_changes
+    from placement.matching.solver import optimise
+    from placement.matching.stable import deferred_acceptance
+
+    inst = parse_instance_json(Path(path).read_bytes())
+    out: dict[str, Any] = {"trainees": len(inst.trainees), "slots": len(inst.slots)}
+    stable = replace(inst, mode="stable")
+    start = _clock()
+    result = solve(stable)
+    out["stable_wall"], out["stable_cpu"] = _since(start)
+    out["stable_placed"] = result.stats.placed
+    out["stable_blocking"] = result.stats.blocking_pairs
+    prep = prepare(replace(stable, allow_unranked=False))
+    start = _clock()
+    deferred_acceptance(prep.arr, prep.edges)
+    out["da_wall"], out["da_cpu"] = _since(start)
+
+    prep = prepare(inst)
+    out["pairs"] = len(prep.solver)
+    stages: dict[str, float] = {}
+    start = _clock()
+    slot_of, pot = optimise(prep, "auto", timings=stages)
+    out["optimal_wall"], out["optimal_cpu"] = _since(start)
+    out["stages"] = stages
+    out["optimal_placed"] = int(((slot_of >= 0) & (prep.arr.t_locked < 0)).sum())
+    start = _clock()
+    gain, _ = seat_changes(prep, slot_of, pot)
+    out["seat_wall"], out["seat_cpu"] = _since(start)
+    out["seats_placing"] = int(gain.sum())
+    return out
+
+
+def _run(path: Path) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_stable", "--worker", str(path)],
+        capture_output=True, text=True, cwd=ROOT, check=True,
+    )  # fmt: skip
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _region(rows: list[dict[str, Any]]) -> str:
+    load = os.getloadavg()[0]
+    lines = [
+        "## Stable mode, seat values and the tie-break lottery",
+        "",
+        "Written by `python -m benchmarks.bench_stable --write` (issue 12): one run per size,",
+        "in a fresh process, on the seeded instances of `benchmarks/generate.py` (default",
+        "weights). *Stable* is `solve` in the stable mode end to end (eligibility, deferred",
+        "acceptance, records, stats); *DA* is deferred acceptance alone on prepared pairs.",
+        "The optimal columns are stages on prepared pairs (CPU s): the first solve",
+        "(reduction and flow), the optimal potentials, the tie-break lottery (the second",
+        "min-cost flow on the zero-reduced-cost arcs) and the seat values of every slot.",
+        "",
+        f"Machine: {platform.platform()}; {os.cpu_count()} CPUs; Python "
+        f"{platform.python_version()}; load average {load:.1f} at the end (shared machine).",
+        "",
+        "| trainees | candidate pairs | stable wall s | stable CPU s | DA CPU s | placed stable "
+        "| blocking pairs stable | first solve CPU s | potentials CPU s | lottery CPU s "
+        "| seat values CPU s | placed optimal | slots where a seat places one more |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        st = r["stages"]
+        first = st.get("reduce", 0.0) + st.get("flow", 0.0)
+        lines.append(
+            f"| {r['trainees']:,} | {r['pairs']:,} | {r['stable_wall']:.2f} | "
+            f"{r['stable_cpu']:.2f} | {r['da_cpu']:.2f} | {r['stable_placed']:,} | "
+            f"{r['stable_blocking']} | {first:.2f} | {st.get('potentials', 0.0):.2f} | "
+            f"{st.get('lottery', 0.0):.2f} | {r['seat_cpu']:.2f} | {r['optimal_placed']:,} | "
+            f"{r['seats_placing']:,} |"
+        )
+    lines.append("")
+    for r in rows:
+        st = r["stages"]
+        first = st.get("reduce", 0.0) + st.get("flow", 0.0)
+        pot = st.get("potentials", 0.0)
+        line = (
+            f"- {r['trainees']:,} trainees: seat values of all {r['slots']:,} slots cost "
+            f"{r['seat_cpu']:.2f} CPU s given the potentials the lottery computes anyway, "
+            f"{r['seat_cpu'] + pot:.2f} s with them, against {first:.2f} s for the first solve "
+            f"(goal: at most the solve's own time again: "
+            f"{'met' if r['seat_cpu'] + pot <= first else 'not met'}). The lottery's second "
+            f"solve takes {st.get('lottery', 0.0):.2f} s."
+        )
+        if r["trainees"] >= GOAL_TRAINEES:
+            line += (
+                f" Stable mode end to end: {r['stable_cpu']:.2f} CPU s, {r['stable_wall']:.2f}"
+                f" s wall (goal < {GOAL_SECONDS:g} s: "
+                f"{'met' if r['stable_cpu'] < GOAL_SECONDS else 'not met'} in CPU time, "
+                f"{'met' if r['stable_wall'] < GOAL_SECONDS else 'not met'} in wall time at "
+                f"load average {load:.1f}; on an idle machine wall time is about CPU time)."
+            )
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="20000")
+    parser.add_argument("--write", action="store_true")
+    parser.add_argument("--worker")
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker)))
+        return 0
+    from placement.matching.synthetic import generate
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in (int(x) for x in args.sizes.split(",")):
+            path = Path(tmp) / f"round-{size}.json"
+            path.write_text(json.dumps(generate(size, seed=0)))
+            row = _run(path)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    region = _region(rows)
+    print(region)
+    if args.write:
+        write_section(NAME, region)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,78 @@
+"""Importing a round's trainees or slots from a CSV file: preview, then import."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+
+from placement.flask_db import db_session
+from placement.services.imports import IMPORTERS
+from placement.services.pages import rounds as pages
+from placement.web.common import actor, attempt
+from placement.web.coordinator.base import bp
+
+PREVIEW_ROWS = 20
+
+
+@bp.route("/rounds/<id:round_id>/import/<any(trainees, slots):kind>", methods=["GET", "POST"])
+def import_page(round_id: int, kind: str) -> Any:
+    view = pages.import_page(db_session(), actor(), round_id, kind)
+    context: dict[str, Any] = {
+        "title": f"Import {kind}",
+        "round": view.round,
+        "kind": kind,
+        "columns": view.columns,
+        "required": view.required,
+        "csv_text": "",
+        "preview": None,
+        "problems": [],
+        "message": None,
+    }
+    status = 200
+    if request.method == "POST":
+        data = _uploaded_csv()
+        if data is None:
+            context["message"] = "Choose a CSV file to import."
+            return render_template("coordinator/import.html", **context), 422
+        context["csv_text"] = data.decode("utf-8-sig", errors="replace")
+        if request.form.get("step") == "import":
+            done = attempt(
+                lambda: IMPORTERS[kind](
+                    session=db_session(), actor=actor(), round_id=round_id, data=data
+                )
+            )
+            if done.value is not None:
+                flash(
+                    f"Imported {kind}: {done.value.created} created, {done.value.updated} updated.",
+                    "success",
+                )
+                return redirect(url_for(".round_page", round_id=round_id))
+            context.update(message=done.message, problems=_rows_of(done.refusal))
+            status = done.status
+        preview = attempt(lambda: pages.import_preview(kind, data, limit=PREVIEW_ROWS))
+        if preview.value is None:
+            context.update(message=preview.message, problems=_rows_of(preview.refusal))
+            status = preview.status
+        else:
+            context["preview"] = {
+                "header": preview.value.header,
+                "rows": preview.value.rows,
+                "total": preview.value.total,
+                "bad_rows": {p.get("row") for p in context["problems"]},
+            }
+    return render_template("coordinator/import.html", **context), status
+
+
+def _rows_of(refusal: Any) -> list[dict[str, Any]]:
+    """The import's problems, one per bad row and field."""
+    errors = getattr(refusal, "errors", None)
+    return errors if isinstance(errors, list) else []
+
+
+def _uploaded_csv() -> bytes | None:
+    upload = request.files.get("file")
+    if upload is not None and upload.filename:
+        return upload.read()
+    text = request.form.get("csv_text", "")
+    return text.encode("utf-8") if text.strip() else None

@@ -1,0 +1,84 @@
+"""A round's placements: the list, withdrawing one, and the CSV export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+
+from placement.flask_db import db_session
+from placement.models import PlacementStatus
+from placement.services import placements
+from placement.services.pages import placements as pages
+from placement.web.common import actor, page_arg, view_context
+from placement.web.coordinator.base import bp
+
+PLACEMENTS_PER_PAGE = 50
+
+
+@bp.get("/rounds/<id:round_id>/placements")
+def round_placements(round_id: int) -> Any:
+    raw = request.args.get("status", "").strip()
+    if raw and raw not in tuple(PlacementStatus):
+        abort(404)
+    view = pages.round_placements(
+        db_session(),
+        actor(),
+        round_id,
+        status=PlacementStatus(raw) if raw else None,
+        page=page_arg(),
+        per_page=PLACEMENTS_PER_PAGE,
+    )
+    return render_template(
+        "coordinator/placements.html",
+        title=f"Placements in {view.round.name}",
+        status=raw,
+        status_options=[(s.value, s.value.capitalize()) for s in PlacementStatus],
+        **view_context(view),
+    )
+
+
+@bp.route("/placements/<id:placement_id>/withdraw", methods=["GET", "POST"])
+def withdraw(placement_id: int) -> Any:
+    if request.method == "POST":
+        done = pages.withdraw(db_session(), actor(), placement_id)
+        flash(
+            f"Placement withdrawn: {done.trainee_name} is no "
+            "longer placed, and the seat is free again.",
+            "success",
+        )
+        return redirect(url_for(".round_placements", round_id=done.placement.round_id))
+    view = pages.withdraw_page(db_session(), actor(), placement_id)
+    consequence = (
+        f"{view.trainee_name} will no longer be placed at {view.slot.title} "
+        f"({view.organisation}), and the seat there is free again. "
+        + ("The trainee and the host will no longer see this placement. " if view.published else "")
+        + "The approval stays in the run's history and the audit log. This cannot be undone."
+    )
+    return render_template(
+        "confirm.html",
+        title=f"Withdraw {view.trainee_name}'s placement?",
+        verb="Withdraw",
+        danger=True,
+        facts=[
+            ("Trainee", view.trainee_name),
+            ("Slot", f"{view.slot.title}, {view.organisation}"),
+            ("Dates", f"{view.slot.starts_on.isoformat()} to {view.slot.ends_on.isoformat()}"),
+            ("Round", view.round.name),
+            ("Status", view.placement.status),
+        ],
+        consequence=consequence,
+        problem=None if view.live else "This placement is already withdrawn.",
+        action=url_for(".withdraw", placement_id=placement_id),
+        back=url_for(".round_placements", round_id=view.round.id),
+    )
+
+
+@bp.get("/rounds/<id:round_id>/placements.csv")
+def placements_csv(round_id: int) -> Any:
+    text = placements.placements_csv(session=db_session(), actor=actor(), round_id=round_id)
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="round-{round_id}-placements.csv"'},
+    )
