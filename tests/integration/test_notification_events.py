@@ -46,7 +46,7 @@ def test_opening_a_round_tells_its_trainees_and_the_employers_with_slots(
     f.preference(session, trainee=imported, slot=slot, rank=1)
     session.commit()
 
-    rounds.open_round(session=session, actor=coordinator, round_id=rnd.id)  # type: ignore[arg-type]
+    rounds.transition_round(session=session, actor=coordinator, round_id=f.pk(rnd), action="open")
 
     mails = by_address(session)
     assert set(mails) == {"ava@example.test", "xavier@hosts.test"}
@@ -92,7 +92,9 @@ def _published_world(session: Session) -> dict[str, object]:
 def test_publishing_tells_each_trainee_their_result_with_the_reason(session: Session) -> None:
     world = _published_world(session)
     rnd = world["round"]
-    rounds.publish_round(session=session, actor=world["coordinator"], round_id=rnd.id)  # type: ignore[arg-type, attr-defined]
+    rounds.transition_round(
+        session=session, actor=world["coordinator"], round_id=f.pk(rnd), action="publish"
+    )
 
     mails = by_address(session)
     assert set(mails) == {
@@ -115,7 +117,9 @@ def test_publishing_tells_each_trainee_their_result_with_the_reason(session: Ses
 def test_withdrawing_a_published_placement_tells_the_trainee(session: Session) -> None:
     world = _published_world(session)
     rnd, placement = world["round"], world["placement"]
-    rounds.publish_round(session=session, actor=world["coordinator"], round_id=rnd.id)  # type: ignore[arg-type, attr-defined]
+    rounds.transition_round(
+        session=session, actor=world["coordinator"], round_id=f.pk(rnd), action="publish"
+    )
     before = len(outbox(session))
     approvals.withdraw_placement(
         session=session,
