@@ -84,8 +84,11 @@ def test_publishing_makes_every_live_placement_an_offer(
     assert offer["offer_status"] == "offered" and offer["status"] == "live"
     expires = _when(offer["offer_expires_at"])
     assert before + timedelta(days=3) <= expires <= utcnow() + timedelta(days=3)
-    # The results mail names the placement (the mail service's template).
-    assert _mail_to(session, world.users["trainee_b"].email, "results_placed")
+    # The results mail is the offer: it says by when to answer, and where.
+    [results] = _mail_to(session, world.users["trainee_b"].email, "results_placed")
+    assert "accept or decline it by" in results.text_body
+    assert offers.uk_time(expires) in results.text_body
+    assert "/trainee/placement\n" in results.text_body
 
 
 def test_accepting_an_offer(client: FlaskClient, world: World, session: Session) -> None:
