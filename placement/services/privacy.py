@@ -185,9 +185,14 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     trainee.available_to = None
     trainee.dbs_cleared = False
     trainee.needs = ""
+    trainee.share_needs = False
     trainee.erased_at = utcnow()
     trainee.updated_at = trainee.erased_at
     session.flush()
+    # A declined offer's reason is the trainee's own words.
+    session.execute(
+        update(Placement).where(col(Placement.trainee_id) == trainee.id).values(decline_reason=None)
+    )
     # Runs keep the instance they solved, which holds the trainee's location, skills and
     # availability under their id: erasure wins over re-running those runs offline. Each
     # run keeps the SHA-256 of what it solved.

@@ -349,3 +349,14 @@ def test_runs_of_a_published_round_are_clearing_runs(
     closed = call(client, world, "coordinator", "POST", f"{API}/rounds/{world.ids['closed']}/runs")
     assert closed.get_json()["clearing"] is False
     assert session.exec(select(MatchRun).where(col(MatchRun.clearing).is_(True))).first()
+
+
+def test_erasure_removes_a_decline_reason_and_keeps_the_offer(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    assert _decline(client, world, reason="My own words").status_code == 200
+    r = call(client, world, "coordinator", "DELETE", f"{API}/trainees/{world.ids['trainee_a']}")
+    assert r.status_code in (200, 204), r.get_data(as_text=True)
+    placement = _fresh(session, Placement, world.ids["published_placement"])
+    assert placement.decline_reason is None
+    assert (placement.status, placement.offer_status) == ("withdrawn", "declined")
