@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, case, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -99,10 +99,13 @@ def free_seats(session: Session, taken: Counter[int]) -> None:
     if not taken:
         return
     slots = Slot.__table__  # type: ignore[attr-defined]
+    # Never below zero, as withdrawals always did: a counter already wrong stays usable.
     session.execute(
         update(slots)
         .where(slots.c.id == bindparam("slot_id"))
-        .values(filled=slots.c.filled - bindparam("n")),
+        .values(
+            filled=case((slots.c.filled > bindparam("n"), slots.c.filled - bindparam("n")), else_=0)
+        ),
         [{"slot_id": slot_id, "n": n} for slot_id, n in taken.items()],
     )
 
