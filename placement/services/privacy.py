@@ -41,7 +41,11 @@ ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("max_travel_km",), "How far they can travel"),
     (("available_from", "available_to"), "When they are available"),
     (("dbs_cleared",), "Their DBS check status"),
-    (("needs",), "What they told us about their needs"),
+    (
+        ("needs", "share_needs"),
+        "What they told us about their needs, whether hosts may see them, and why they "
+        "declined any offer",
+    ),
     (
         ("user_id",),
         "Their login, if they have one: the account's email, name and password, and its "
