@@ -21,6 +21,7 @@ from placement.models import (
     Proposal,
     Round,
     Slot,
+    Trainee,
     utcnow,
 )
 from placement.services import offers
@@ -360,3 +361,31 @@ def test_erasure_removes_a_decline_reason_and_keeps_the_offer(
     placement = _fresh(session, Placement, world.ids["published_placement"])
     assert placement.decline_reason is None
     assert (placement.status, placement.offer_status) == ("withdrawn", "declined")
+
+
+def test_approve_all_on_a_clearing_run_makes_offers_and_tells_each_trainee(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    rnd = _fresh(session, Round, world.ids["published"])
+    org = _fresh(session, Organisation, world.ids["org_y"])
+    slot = f.slot(session, round=rnd, organisation=org, capacity=1)
+    run = f.match_run(session, round=rnd, status="succeeded", phase="done", clearing=True)
+    newcomer = f.trainee(session, user_id=f.user(session, role="trainee").id)
+    f.proposal(session, run=run, trainee=newcomer, slot=slot)
+    # Trainee A already holds an offer in the round: a second one is refused.
+    f.proposal(
+        session, run=run, trainee=_fresh(session, Trainee, world.ids["trainee_a"]), slot=slot
+    )
+    session.commit()
+    r = call(client, world, "coordinator", "POST", f"{API}/runs/{f.pk(run)}/approve-all")
+    assert r.status_code == 200, r.get_json()
+    assert (r.get_json()["approved"], r.get_json()["conflicts"]) == (1, 1)
+    made = session.exec(select(Placement).where(Placement.trainee_id == newcomer.id)).one()
+    assert made.offer_status == "offered" and made.offer_expires_at is not None
+    assert session.exec(select(OutboxMessage).where(OutboxMessage.kind == "offer_made")).one()
+    live_a = session.exec(
+        select(Placement).where(
+            Placement.trainee_id == world.ids["trainee_a"], Placement.status == "live"
+        )
+    ).all()
+    assert len(live_a) == 1
