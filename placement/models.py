@@ -485,6 +485,8 @@ class OutboxMessage(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(_in("status", OUTBOX_STATUSES), name="status"),
         sa.Index("ix_outbox_messages_due", "status", "next_attempt_at"),
+        # "How much mail went to this address lately" (rate limits) reads this index.
+        sa.Index("ix_outbox_messages_to_created", "to_address", "created_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

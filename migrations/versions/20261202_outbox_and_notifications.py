@@ -4,7 +4,7 @@
 worker (claimed, then marked sent). `notifications`: what each user was told, in the app.
 
 Revision ID: a7c3e5f1d2b4
-Revises: 9884cd18df6f
+Revises: 5a1d7c3e9b20
 Create Date: 2026-12-02 07:38:30.615328
 
 """
@@ -63,6 +63,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_messages_due', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index('ix_outbox_messages_to_created', ['to_address', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_kind'), ['kind'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_messages_user_id'), ['user_id'], unique=False)
 
@@ -74,6 +75,7 @@ def downgrade() -> None:
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_messages_user_id'))
         batch_op.drop_index(batch_op.f('ix_outbox_messages_kind'))
+        batch_op.drop_index('ix_outbox_messages_to_created')
         batch_op.drop_index('ix_outbox_messages_due')
 
     op.drop_table('outbox_messages')

@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import jinja2
-from sqlalchemy import and_, event, or_, update
+from sqlalchemy import and_, event, inspect, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -135,7 +135,8 @@ def queue_mail(
     notify: bool = True,
     dedupe_key: str | None = None,
 ) -> OutboxMessage:
-    """Queue one mail in the caller's transaction; the caller commits.
+    """Queue one mail in the caller's transaction; the caller commits (the row gets its id
+    when the session flushes).
 
     With `user_id` (and `notify`), the user also gets an in-app notification with the same
     subject and the text part's body (no greeting or footer). Pass `notify=False` for mail
@@ -172,36 +173,38 @@ def queue_mail(
         if user_id is not None and notify
         else None
     )
-    try:
-        with session.begin_nested():
-            session.add(message)
-            if notification is not None:
-                session.add(notification)
-    except IntegrityError:
-        if dedupe_key is None:
-            raise
-        # Another transaction queued the same key first.
-        existing = session.exec(
-            select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
-        ).first()
-        if existing is None:
-            raise
-        return existing
-    assert message.id is not None
-    session.info.setdefault(_PENDING_KEY, []).append(message.id)
+    rows = [message] if notification is None else [message, notification]
+    if dedupe_key is None:
+        # Flushed with the caller's other changes: thousands of mails are batched inserts.
+        session.add_all(rows)
+    else:
+        try:
+            with session.begin_nested():
+                session.add_all(rows)
+        except IntegrityError:
+            # Another transaction queued the same key first.
+            existing = session.exec(
+                select(OutboxMessage).where(OutboxMessage.dedupe_key == dedupe_key)
+            ).first()
+            if existing is None:
+                raise
+            return existing
+    session.info.setdefault(_PENDING_KEY, []).append(message)
     return message
 
 
 @event.listens_for(Session, "after_commit")
 def _enqueue_after_commit(session: Session) -> None:
-    pending: list[int] = session.info.pop(_PENDING_KEY, [])
-    if not pending:
+    pending: list[OutboxMessage] = session.info.pop(_PENDING_KEY, [])
+    # The primary key without loading anything: rows rolled back by a savepoint have none.
+    ids = [int(key[0]) for key in (inspect(m).identity for m in pending) if key]
+    if not ids:
         return
     settings = settings_of(session)
     if settings is None:
-        log.debug("no settings on the session: the outbox sweep will send %s", pending)
+        log.debug("no settings on the session: the outbox sweep will send %s", ids)
         return
-    enqueue_messages(settings, pending)
+    enqueue_messages(settings, ids)
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from placement.config import Settings
+from placement.config import ConfigError, Settings
 from placement.db import session_scope
 from placement.models import Notification, OutboxMessage, Round, utcnow
 from placement.services import mail
@@ -117,7 +117,12 @@ def test_every_template_says_why_in_both_parts() -> None:
     }
     templates = Path(mail.TEMPLATES)
     kinds = {p.stem for p in templates.glob("*.txt") if not p.stem.startswith("_")}
-    assert kinds == set(contexts)
+    assert set(contexts) <= kinds
+    for kind in kinds:  # every kind, these and any added later: both parts, and why
+        for suffix in (".txt", ".html"):
+            source = (templates / f"{kind}{suffix}").read_text()
+            assert "{% block why %}" in source, f"{kind}{suffix} does not say why"
+        assert "{% block subject %}" in (templates / f"{kind}.txt").read_text()
     for kind, context in contexts.items():
         rendered = render(kind, context, base_url="https://placement.example")
         assert rendered.subject and "\n" not in rendered.subject
@@ -389,3 +394,12 @@ def test_a_worker_that_died_mid_send_is_sent_again_and_logged(
     assert "never marked it sent" in caplog.text
     (got,) = smtp.inbox.wait_for(1)
     assert got.message["Message-ID"] == row(settings, outbox_id).message_id
+
+
+def test_a_mail_url_that_is_not_smtp_is_refused_at_start(tmp_path: Path) -> None:
+    env = {"PLACEMENT_INSTANCE_DIR": str(tmp_path), "SECRET_KEY": "k", "MAIL_URL": "http://x"}
+    with pytest.raises(ConfigError, match="MAIL_URL must look like smtp://"):
+        Settings.from_env(env)
+    ok = Settings.from_env({**env, "MAIL_URL": "smtps://u:p@mail.example:465"})
+    assert ok.mail_url == "smtps://u:p@mail.example:465"
+    assert Settings.from_env({**env, "MAIL_URL": ""}).mail_url is None

@@ -3,6 +3,7 @@ withdrawn, and two days before its preference deadline (SQLite and Postgres)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -10,7 +11,14 @@ from sqlmodel import Session, col, select
 
 from placement.config import Settings
 from placement.db import session_scope
-from placement.models import MatchRun, Notification, OutboxMessage, Placement, UnplacedTrainee
+from placement.models import (
+    MatchRun,
+    Notification,
+    OutboxMessage,
+    Placement,
+    UnplacedTrainee,
+    User,
+)
 from placement.services import approvals, notifications, rounds
 from tests import factories as f
 from tests.conftest import Backend
@@ -46,7 +54,8 @@ def test_opening_a_round_tells_its_trainees_and_the_employers_with_slots(
     f.preference(session, trainee=imported, slot=slot, rank=1)
     session.commit()
 
-    rounds.transition_round(session=session, actor=coordinator, round_id=f.pk(rnd), action="open")
+    assert rnd.id is not None
+    rounds.transition_round(session=session, actor=coordinator, round_id=rnd.id, action="open")
 
     mails = by_address(session)
     assert set(mails) == {"ava@example.test", "xavier@hosts.test"}
@@ -59,7 +68,14 @@ def test_opening_a_round_tells_its_trainees_and_the_employers_with_slots(
     assert {n.user_id for n in notes} == {ava.id, employer.id}
 
 
-def _published_world(session: Session) -> dict[str, object]:
+@dataclass(frozen=True)
+class Published:
+    coordinator: User
+    round_id: int
+    placement_id: int
+
+
+def _published_world(session: Session) -> Published:
     coordinator = f.user(session, role="coordinator")
     rnd = f.round_(session, status="closed", name="Autumn 2027")
     host = f.organisation(session, name="X Test Labs", postcode="B15 2TT")
@@ -86,15 +102,18 @@ def _published_world(session: Session) -> dict[str, object]:
     placement = Placement(round_id=rnd.id, trainee_id=people["placed"].id, slot_id=slot.id)
     session.add(placement)
     session.commit()
-    return {"coordinator": coordinator, "round": rnd, "placement": placement}
+    assert rnd.id is not None and placement.id is not None
+    return Published(coordinator, rnd.id, placement.id)
+
+
+def _publish(session: Session, world: Published) -> None:
+    rounds.transition_round(
+        session=session, actor=world.coordinator, round_id=world.round_id, action="publish"
+    )
 
 
 def test_publishing_tells_each_trainee_their_result_with_the_reason(session: Session) -> None:
-    world = _published_world(session)
-    rnd = world["round"]
-    rounds.transition_round(
-        session=session, actor=world["coordinator"], round_id=f.pk(rnd), action="publish"
-    )
+    _publish(session, _published_world(session))
 
     mails = by_address(session)
     assert set(mails) == {
@@ -116,15 +135,10 @@ def test_publishing_tells_each_trainee_their_result_with_the_reason(session: Ses
 
 def test_withdrawing_a_published_placement_tells_the_trainee(session: Session) -> None:
     world = _published_world(session)
-    rnd, placement = world["round"], world["placement"]
-    rounds.transition_round(
-        session=session, actor=world["coordinator"], round_id=f.pk(rnd), action="publish"
-    )
+    _publish(session, world)
     before = len(outbox(session))
     approvals.withdraw_placement(
-        session=session,
-        actor=world["coordinator"],  # type: ignore[arg-type]
-        placement_id=placement.id,  # type: ignore[attr-defined]
+        session=session, actor=world.coordinator, placement_id=world.placement_id
     )
     (withdrawn,) = outbox(session)[before:]
     assert withdrawn.kind == "placement_withdrawn"
@@ -135,9 +149,7 @@ def test_withdrawing_a_published_placement_tells_the_trainee(session: Session) -
 def test_withdrawing_before_publication_tells_nobody(session: Session) -> None:
     world = _published_world(session)
     approvals.withdraw_placement(
-        session=session,
-        actor=world["coordinator"],  # type: ignore[arg-type]
-        placement_id=world["placement"].id,  # type: ignore[attr-defined]
+        session=session, actor=world.coordinator, placement_id=world.placement_id
     )
     assert outbox(session) == []
 
