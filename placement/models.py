@@ -47,6 +47,17 @@ class PlacementStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
+class OfferStatus(StrEnum):
+    """A placement's offer, once its round is published. `offered` and `accepted` hold a
+    seat (the placement is live); the others ended it (the placement is withdrawn)."""
+
+    OFFERED = "offered"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+    WITHDRAWN = "withdrawn"
+
+
 ROLES = ("trainee", "employer", "coordinator")
 ORGANISATION_KINDS = ("test_lab", "device_maker", "clinical_lab", "other")
 ROUND_STATUSES = tuple(RoundStatus)
@@ -54,6 +65,9 @@ RUN_STATUSES = tuple(RunStatus)
 RUN_PHASES = ("queued", "loading", "solving", "writing", "done")
 PROPOSAL_STATUSES = tuple(ProposalStatus)
 PLACEMENT_STATUSES = tuple(PlacementStatus)
+OFFER_STATUSES = tuple(OfferStatus)
+HOLDING_OFFERS = (OfferStatus.OFFERED, OfferStatus.ACCEPTED)
+ENDED_OFFERS = (OfferStatus.DECLINED, OfferStatus.EXPIRED, OfferStatus.WITHDRAWN)
 UNPLACED_REASONS = ("no_eligible_slot", "outcompeted")
 DBS_LEVELS = ("basic", "standard", "enhanced")
 # How a DBS check came to be recorded: a coordinator saw the certificate, or a
@@ -263,6 +277,7 @@ class Round(SQLModel, table=True):
     __table_args__ = (
         sa.CheckConstraint(_in("status", ROUND_STATUSES), name="status"),
         sa.CheckConstraint("max_preferences BETWEEN 1 AND 50", name="max_preferences"),
+        sa.CheckConstraint("offer_days BETWEEN 1 AND 60", name="offer_days"),
         sa.CheckConstraint("starts_on <= ends_on", name="dates_ordered"),
         sa.CheckConstraint("dbs_max_age_years BETWEEN 1 AND 10", name="dbs_max_age_years"),
     )
@@ -279,6 +294,8 @@ class Round(SQLModel, table=True):
     dbs_max_age_years: int = Field(
         default=DEFAULT_DBS_MAX_AGE_YEARS, sa_column_kwargs={"server_default": sa.text("3")}
     )
+    # Days a trainee has to accept an offer, counted from when it is made.
+    offer_days: int = Field(default=7, sa_column_kwargs={"server_default": "7"})
     status: str = Field(default="draft", max_length=20, index=True)
     created_at: datetime = _ts(nullable=False, default=True)
 
@@ -356,6 +373,8 @@ class Trainee(SQLModel, table=True):
     dbs_cleared: bool = Field(default=False)
     dbs_checked_on: date | None = None
     needs: str = Field(default="")
+    # Whether the host of an accepted offer may read `needs`.
+    share_needs: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = _ts(nullable=False, default=True)
     updated_at: datetime = _ts(nullable=False, default=True)
     erased_at: datetime | None = _ts()
@@ -437,6 +456,8 @@ class MatchRun(SQLModel, table=True):
     progress: int = Field(default=0)
     weights: dict[str, float] = _json_dict()
     allow_unranked: bool = Field(default=False)
+    # A run started on a published round: it fills freed seats, its approvals are offers.
+    clearing: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     stats: dict[str, Any] | None = _json_dict(nullable=True)
     error: str | None = None
     attempts: int = Field(default=0)
@@ -496,6 +517,18 @@ class Placement(SQLModel, table=True):
     __tablename__: ClassVar[str] = "placements"
     __table_args__ = (
         sa.CheckConstraint(_in("status", PLACEMENT_STATUSES), name="status"),
+        # A live placement holds its seat as an offer (or before publication, no offer yet);
+        # an ended offer leaves the placement withdrawn, its row kept.
+        sa.CheckConstraint(
+            f"offer_status IS NULL OR (status = 'live' AND {_in('offer_status', HOLDING_OFFERS)})"
+            f" OR (status = 'withdrawn' AND {_in('offer_status', ENDED_OFFERS)})",
+            name="offer_status",
+        ),
+        sa.CheckConstraint(
+            "offer_status IS NULL OR offer_expires_at IS NOT NULL", name="offer_expires"
+        ),
+        # The expiry and reminder jobs look for offers by status and deadline.
+        sa.Index("ix_placements_offer_due", "offer_status", "offer_expires_at"),
         # At most one live placement per trainee per round, enforced by the database.
         sa.Index(
             "uq_placements_live_trainee",
@@ -516,6 +549,15 @@ class Placement(SQLModel, table=True):
     approved_by: int | None = _fk("users.id", "SET NULL", nullable=True, index=False)
     created_at: datetime = _ts(nullable=False, default=True)
     withdrawn_at: datetime | None = _ts()
+    # The offer (see OfferStatus); null until the round is published.
+    offer_status: str | None = Field(default=None, max_length=20)
+    offered_at: datetime | None = _ts()
+    offer_expires_at: datetime | None = _ts()
+    # When the trainee accepted or declined, or the offer expired or was withdrawn.
+    offer_decided_at: datetime | None = _ts()
+    decline_reason: str | None = Field(default=None, max_length=1000)
+    # Set once the 48-hour reminder is queued: it is sent once.
+    offer_reminded_at: datetime | None = _ts()
 
 
 class AuditEvent(SQLModel, table=True):

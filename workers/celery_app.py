@@ -14,6 +14,7 @@ from placement.config import Settings
 from placement.jobs import celery_config
 from placement.services.mail import SWEEP_OUTBOX_TASK
 from placement.services.notifications import DEADLINE_REMINDERS_TASK
+from placement.services.offers import EXPIRE_OFFERS_TASK, OFFER_REMINDERS_TASK
 from placement.services.runs.claims import reconcile
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,17 @@ def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:
             "task": "workers.maintenance.purge",
             "schedule": crontab(hour=3, minute=17),
             "options": {"expires": 6 * 3600},
+        },
+        # An offer lapses within a minute of its deadline; its seat is free at once.
+        "expire-offers": {
+            "task": EXPIRE_OFFERS_TASK,
+            "schedule": 60.0,
+            "options": {"expires": 60},
+        },
+        "offer-reminders": {
+            "task": OFFER_REMINDERS_TASK,
+            "schedule": 15 * 60.0,
+            "options": {"expires": 15 * 60},
         },
     }
 

@@ -8,7 +8,7 @@ from celery import Task, chord, current_app, shared_task
 
 from placement.config import Settings
 from placement.jobs import RUN_MATCH_TASK
-from placement.services import mail, notifications
+from placement.services import mail, notifications, offers
 from placement.services.runs import execution
 
 SOLVE_COMPONENTS_TASK = "workers.tasks.solve_components"
@@ -87,3 +87,18 @@ def sweep_outbox() -> list[int]:
 def send_deadline_reminders() -> int:
     """Periodic (beat): remind trainees 48 h before a round's preference deadline."""
     return notifications.send_deadline_reminders(settings=_settings())
+
+
+# --- offers ----------------------------------------------------------------------------------
+
+
+@shared_task(name=offers.EXPIRE_OFFERS_TASK)
+def expire_offers() -> int:
+    """Periodic (beat): end the offers past their deadline and free their seats."""
+    return offers.expire_due_offers(settings=_settings())
+
+
+@shared_task(name=offers.OFFER_REMINDERS_TASK)
+def send_offer_reminders() -> int:
+    """Periodic (beat): remind trainees once, 48 h before their offer lapses."""
+    return offers.remind_due_offers(settings=_settings())

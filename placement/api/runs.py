@@ -18,7 +18,14 @@ from placement.api.common import (
     page_of,
 )
 from placement.flask_db import db_session, settings_of
-from placement.models import PROPOSAL_STATUSES, RUN_PHASES, RUN_STATUSES, UNPLACED_REASONS
+from placement.models import (
+    OFFER_STATUSES,
+    PLACEMENT_STATUSES,
+    PROPOSAL_STATUSES,
+    RUN_PHASES,
+    RUN_STATUSES,
+    UNPLACED_REASONS,
+)
 from placement.services import approvals, instances, runs
 from placement.services.validation import WeightsFields, text
 
@@ -41,6 +48,9 @@ class RunSchema(Schema):
     finished_at = fields.DateTime(allow_none=True)
     weights = fields.Dict(keys=fields.String(), values=fields.Float())
     allow_unranked = fields.Boolean()
+    clearing = fields.Boolean(
+        metadata={"description": "a run on a published round, filling seats still free"}
+    )
     stats = fields.Dict(
         allow_none=True,
         metadata={
@@ -92,9 +102,20 @@ class PlacementSchema(Schema):
     trainee_id = fields.Integer(required=True)
     slot_id = fields.Integer(required=True)
     proposal_id = fields.Integer(allow_none=True)
-    status = fields.String()
+    status = fields.String(validate=validate.OneOf(PLACEMENT_STATUSES))
     created_at = fields.DateTime()
     withdrawn_at = fields.DateTime(allow_none=True)
+    offer_status = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(OFFER_STATUSES),
+        metadata={"description": "null before the round is published"},
+    )
+    offered_at = fields.DateTime(allow_none=True)
+    offer_expires_at = fields.DateTime(allow_none=True)
+    offer_decided_at = fields.DateTime(
+        allow_none=True,
+        metadata={"description": "when the offer was accepted, declined, expired or withdrawn"},
+    )
 
 
 class RefusalSchema(Schema):
@@ -132,7 +153,8 @@ class RoundRuns(MethodView):
     @blp.response(202, RunSchema, headers={"Location": {"schema": {"type": "string"}}})
     @documented_errors(401, 404, 409)
     def post(self, args: dict[str, Any], round_id: int) -> Any:
-        """Start a match run on a closed round (coordinator); poll the Location"""
+        """Start a match run on a closed round, or a clearing run on a published one
+        (coordinator); poll the Location"""
         run = runs.start_run(
             session=db_session(),
             actor=current_actor(),

@@ -5,7 +5,7 @@ a conditional UPDATE (`filled < capacity`, the slot row locked until commit) in 
 transaction as the placement insert, and the partial unique index on live placements
 refuses a trainee's second one.
 
-Every approval first locks its round's row (`_lock_round`), so approvals in one round take
+Every approval first locks its round's row (`offers.lock_round`), so approvals in one round take
 their turn: a single approval and an "approve all" never wait on each other's proposals
 and slots in opposite orders (no deadlock), and "approve all" can decide a whole run from
 one consistent reading of seats and placements, then write it set-wise.
@@ -26,6 +26,7 @@ from placement.models import (
     AuditEvent,
     Exclusion,
     MatchRun,
+    OfferStatus,
     Placement,
     Proposal,
     Round,
@@ -36,6 +37,7 @@ from placement.models import (
 )
 from placement.services import notifications
 from placement.services.common import audit, bulk_insert, changes, chunks, require_role, snapshot
+from placement.services.offers import free_seats, lock_round, offer_values, tell_offer_made
 from placement.services.rounds import require_status
 
 DECIDING_STATES = (RoundStatus.CLOSED, RoundStatus.PUBLISHED)
@@ -60,17 +62,6 @@ class ApproveAllResult:
     refused: list[Refusal] = field(default_factory=list)
 
 
-def _lock_round(session: Session, round_id: int) -> Round:
-    """The round's row, locked until commit (Postgres; SQLite's write lock is whole-file)."""
-    # populate_existing: what the lock protects, not what this session read before it.
-    return session.exec(
-        select(Round)
-        .where(Round.id == round_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one()
-
-
 def _proposal(session: Session, proposal_id: int) -> tuple[Proposal, Round]:
     """The proposal and its round, the round locked first, then the proposal."""
     found = session.execute(
@@ -80,7 +71,7 @@ def _proposal(session: Session, proposal_id: int) -> tuple[Proposal, Round]:
     ).scalar_one_or_none()
     if found is None:
         raise NotFound("No such proposal.")
-    rnd = _lock_round(session, found)
+    rnd = lock_round(session, found)
     proposal = session.exec(
         select(Proposal)
         .where(Proposal.id == proposal_id)
@@ -111,12 +102,17 @@ def _take_seat(session: Session, actor: User, proposal: Proposal, rnd: Round) ->
     if taken.rowcount != 1:  # type: ignore[attr-defined]
         raise SlotFull()
     assert rnd.id is not None
+    now = utcnow()
+    # On a published round (a clearing run's or a late approval) the placement is an offer
+    # at once: nobody waits for another publication.
     placement = Placement(
         round_id=rnd.id,
         trainee_id=proposal.trainee_id,
         slot_id=proposal.slot_id,
         proposal_id=proposal.id,
         approved_by=actor.id,
+        created_at=now,
+        **offer_values(rnd, now),
     )
     try:
         with session.begin_nested():
@@ -124,7 +120,6 @@ def _take_seat(session: Session, actor: User, proposal: Proposal, rnd: Round) ->
     except IntegrityError as exc:
         # Another coordinator placed the trainee between our check and our insert.
         raise AlreadyPlaced() from exc
-    now = utcnow()
     before = snapshot(proposal, fields=DECISION_FIELDS)
     proposal.status = "approved"
     proposal.decided_by = actor.id
@@ -153,6 +148,8 @@ def _take_seat(session: Session, actor: User, proposal: Proposal, rnd: Round) ->
         slot_id=proposal.slot_id,
         changes=changes(before, proposal),
     )
+    if placement.offer_status is not None:
+        tell_offer_made(session, placement)
     return placement
 
 
@@ -231,7 +228,7 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
     run = session.get(MatchRun, run_id)
     if run is None:
         raise NotFound("No such run.")
-    rnd = _lock_round(session, run.round_id)
+    rnd = lock_round(session, run.round_id)
     require_status(rnd, *DECIDING_STATES, doing="approve proposals")
     open_proposals = session.execute(
         sa_select(col(Proposal.id), col(Proposal.trainee_id), col(Proposal.slot_id))
@@ -292,6 +289,7 @@ def _write_approvals(
     """Seats, placements, proposal decisions, superseded proposals and one audit event per
     approval, for proposals `approve_all` found to fit; bulk statements, no commit."""
     now = utcnow()
+    offer = offer_values(rnd, now)
     taken = Counter(slot_id for _, _, slot_id in approved)
     slots = Slot.__table__  # type: ignore[attr-defined]
     # `CHECK (filled <= capacity)` still guards the counter.
@@ -314,6 +312,7 @@ def _write_approvals(
                 "approved_by": actor.id,
                 "created_at": now,
                 "withdrawn_at": None,
+                **offer,
             }
             for proposal_id, trainee_id, slot_id in approved
         ],
@@ -373,26 +372,39 @@ def _write_approvals(
         ],
     )
     session.expire_all()
+    if offer["offer_status"] is not None:
+        for placement_id in placement_of.values():
+            placement = session.get(Placement, placement_id)
+            assert placement is not None
+            tell_offer_made(session, placement)
 
 
 def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> Placement:
-    """Withdraw a live placement; its seat is free again."""
+    """Withdraw a live placement (an accepted or open offer included); its seat is free
+    again and the row is kept."""
     require_role(actor, "coordinator")
-    placement = session.exec(
-        select(Placement).where(Placement.id == placement_id).with_for_update()
-    ).first()
-    if placement is None:
+    round_id = session.execute(
+        sa_select(col(Placement.round_id)).where(col(Placement.id) == placement_id)
+    ).scalar_one_or_none()
+    if round_id is None:
         raise NotFound("No such placement.")
+    lock_round(session, round_id)
+    placement = session.exec(
+        select(Placement)
+        .where(Placement.id == placement_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
     if placement.status != "live":
         raise Conflict("The placement is already withdrawn.")
     before = snapshot(placement)
+    now = utcnow()
     placement.status = "withdrawn"
-    placement.withdrawn_at = utcnow()
-    session.execute(
-        update(Slot)
-        .where(col(Slot.id) == placement.slot_id, col(Slot.filled) > 0)
-        .values(filled=col(Slot.filled) - 1)
-    )
+    placement.withdrawn_at = now
+    if placement.offer_status is not None:
+        placement.offer_status = OfferStatus.WITHDRAWN
+        placement.offer_decided_at = now
+    free_seats(session, Counter([placement.slot_id]))
     audit(
         session,
         actor=actor,

@@ -33,6 +33,7 @@ from placement.models import (
 )
 from placement.services.common import Page, paginate, require_role
 from placement.services.mail import queue_mail
+from placement.services.offers import uk_time
 
 DEADLINE_REMINDERS_TASK = "workers.tasks.send_deadline_reminders"
 ANY_ROLE = ("trainee", "employer", "coordinator")
@@ -211,7 +212,7 @@ def results_published(session: Session, rnd: Round) -> int:
     for trainee, user in _round_trainees(session, rnd.id):
         assert trainee.id is not None
         if trainee.id in placed:
-            _, slot, organisation = placed[trainee.id]
+            placement, slot, organisation = placed[trainee.id]
             site = "remote" if slot.remote else (slot.postcode or organisation.postcode or "")
             queue_mail(
                 session,
@@ -226,6 +227,8 @@ def results_published(session: Session, rnd: Round) -> int:
                     "site": site or "site to be confirmed by the host",
                     "starts_on": slot.starts_on,
                     "ends_on": slot.ends_on,
+                    # Publishing made the placement an offer (services/offers.py).
+                    "deadline": uk_time(placement.offer_expires_at),
                 },
             )
         else:

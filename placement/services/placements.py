@@ -1,4 +1,5 @@
-"""Approved placements: who sees them, and the round's result as CSV."""
+"""Approved placements and their offers: who sees them, the round's result as CSV, and
+the round's offer report (counts by status, host kind and training provider)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,21 @@ import io
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from placement.errors import WrongState
-from placement.models import Organisation, Placement, Slot, Trainee, User
+from placement.models import (
+    OFFER_STATUSES,
+    OfferStatus,
+    Organisation,
+    Placement,
+    PlacementStatus,
+    RoundTrainee,
+    Slot,
+    Trainee,
+    User,
+)
 from placement.services.common import (
     Page,
     get_round,
@@ -34,10 +46,22 @@ class PlacementView:
     status: str
     created_at: datetime
     withdrawn_at: datetime | None
+    offer_status: str | None
+    offered_at: datetime | None
+    offer_expires_at: datetime | None
+    offer_decided_at: datetime | None
+    # Contact and shared needs: the coordinator and the trainee always; the host once the
+    # offer is accepted (needs only if the trainee chose to share them).
+    trainee_email: str | None
+    trainee_needs: str | None
+    # The trainee's own words: the coordinator and the trainee only.
+    decline_reason: str | None
 
 
-def _view(p: Placement, t: Trainee, s: Slot) -> PlacementView:
+def _view(actor: User, p: Placement, t: Trainee, s: Slot) -> PlacementView:
     assert p.id is not None
+    host = actor.role == "employer"
+    contact = not host or p.offer_status == OfferStatus.ACCEPTED
     return PlacementView(
         id=p.id,
         round_id=p.round_id,
@@ -50,6 +74,13 @@ def _view(p: Placement, t: Trainee, s: Slot) -> PlacementView:
         status=p.status,
         created_at=p.created_at,
         withdrawn_at=p.withdrawn_at,
+        offer_status=p.offer_status,
+        offered_at=p.offered_at,
+        offer_expires_at=p.offer_expires_at,
+        offer_decided_at=p.offer_decided_at,
+        trainee_email=t.email if contact else None,
+        trainee_needs=(t.needs if not host or t.share_needs else None) if contact else None,
+        decline_reason=None if host else p.decline_reason,
     )
 
 
@@ -62,8 +93,9 @@ def list_placements(
     page: int = 1,
     per_page: int = 50,
 ) -> Page[PlacementView]:
-    """Coordinators see all; once the round is published, an employer sees those at their
-    own slots and a trainee their own."""
+    """Coordinators see all; once the round is published, an employer sees the offers at
+    their own slots and a trainee their own (open, answered or ended); placements withdrawn
+    before publication were never offers and stay the coordinator's."""
     require_role(actor, "trainee", "employer", "coordinator")
     rnd = get_round(session, round_id, actor=actor)
     statement = (
@@ -75,7 +107,7 @@ def list_placements(
     if actor.role != "coordinator":
         if rnd.status != "published":
             raise WrongState("The round's placements are not published yet.")
-        statement = statement.where(Placement.status == "live")
+        statement = statement.where(col(Placement.offer_status).is_not(None))
         if actor.role == "employer":
             org = organisation_of(session, actor)
             statement = statement.where(Slot.organisation_id == (org.id if org else -1))
@@ -85,7 +117,7 @@ def list_placements(
         statement = statement.where(Placement.status == status)
     raw = paginate(session, statement.order_by(col(Placement.id)), page, per_page)
     return Page(
-        items=[_view(p, t, s) for p, t, s in raw.items],
+        items=[_view(actor, p, t, s) for p, t, s in raw.items],
         total=raw.total,
         page=raw.page,
         per_page=raw.per_page,
@@ -105,7 +137,16 @@ CSV_COLUMNS = (
     "starts_on",
     "ends_on",
     "approved_at",
+    "status",
+    "offer_status",
+    "offered_at",
+    "offer_expires_at",
+    "offer_decided_at",
 )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
 
 
 def _cell(value: object) -> str:
@@ -117,7 +158,8 @@ def _cell(value: object) -> str:
 
 
 def placements_csv(*, session: Session, actor: User, round_id: int) -> str:
-    """The round's live placements as CSV (UTF-8, header row first)."""
+    """The round's placements as CSV (UTF-8, header row first): live ones and those whose
+    offer ended (declined, expired, withdrawn), with the offer's status and dates."""
     require_role(actor, "coordinator")
     rnd = get_round(session, round_id, actor=actor)
     rows = session.exec(
@@ -125,7 +167,7 @@ def placements_csv(*, session: Session, actor: User, round_id: int) -> str:
         .join(Trainee, col(Trainee.id) == col(Placement.trainee_id))
         .join(Slot, col(Slot.id) == col(Placement.slot_id))
         .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
-        .where(Placement.round_id == rnd.id, Placement.status == "live")
+        .where(Placement.round_id == rnd.id)
         .order_by(col(Placement.id))
     ).all()
     out = io.StringIO()
@@ -147,6 +189,147 @@ def placements_csv(*, session: Session, actor: User, round_id: int) -> str:
                 s.starts_on.isoformat(),
                 s.ends_on.isoformat(),
                 p.created_at.isoformat(),
+                p.status,
+                p.offer_status,
+                _iso(p.offered_at),
+                _iso(p.offer_expires_at),
+                _iso(p.offer_decided_at),
             )
         )
+    return out.getvalue()
+
+
+# --- the round's offer report -------------------------------------------------------------
+
+NO_PROVIDER = "(no provider given)"
+
+
+@dataclass(frozen=True)
+class OfferCounts:
+    """Offers of one group (the round, a host kind, a training provider) by status."""
+
+    group: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(frozen=True)
+class FreeSeat:
+    slot_id: int
+    slot_title: str
+    organisation_name: str
+    capacity: int
+    free: int
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    round_id: int
+    round_name: str
+    round_status: str
+    statuses: tuple[str, ...]
+    overall: OfferCounts
+    by_host_kind: list[OfferCounts]
+    by_provider: list[OfferCounts]
+    free_seats: list[FreeSeat]
+    free_seat_total: int
+    # The round's trainees with neither an open nor an accepted offer (nor, before
+    # publication, a live placement): those a clearing run may still place.
+    unplaced: int
+
+
+def _grouped(rows: list[tuple[str | None, str, int]]) -> list[OfferCounts]:
+    groups: dict[str, dict[str, int]] = {}
+    for group, status, n in rows:
+        counts = groups.setdefault(group or NO_PROVIDER, dict.fromkeys(OFFER_STATUSES, 0))
+        counts[status] += int(n)
+    return [OfferCounts(group, counts) for group, counts in sorted(groups.items())]
+
+
+def round_report(*, session: Session, actor: User, round_id: int) -> RoundReport:
+    """Offers by status, by host kind and by training provider; the seats still free."""
+    require_role(actor, "coordinator")
+    rnd = get_round(session, round_id, actor=actor)
+    assert rnd.id is not None
+    offered = (
+        select(Organisation.kind, Trainee.provider, Placement.offer_status, func.count())
+        .join(Slot, col(Slot.id) == col(Placement.slot_id))
+        .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
+        .join(Trainee, col(Trainee.id) == col(Placement.trainee_id))
+        .where(Placement.round_id == rnd.id, col(Placement.offer_status).is_not(None))
+        .group_by(col(Organisation.kind), col(Trainee.provider), col(Placement.offer_status))
+    )
+    rows = [
+        (kind, provider, str(status), int(n)) for kind, provider, status, n in session.exec(offered)
+    ]
+    overall = _grouped([("all", status, n) for _, _, status, n in rows])
+    free_rows = session.exec(
+        select(Slot, Organisation)
+        .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
+        .where(Slot.round_id == rnd.id, col(Slot.filled) < col(Slot.capacity))
+        .order_by(col(Organisation.name), col(Slot.title), col(Slot.id))
+    ).all()
+    held = select(Placement.trainee_id).where(
+        Placement.round_id == rnd.id, Placement.status == PlacementStatus.LIVE
+    )
+    unplaced = session.exec(
+        select(func.count())
+        .select_from(RoundTrainee)
+        .where(RoundTrainee.round_id == rnd.id, col(RoundTrainee.trainee_id).not_in(held))
+    ).one()
+    free_seats = [
+        FreeSeat(
+            slot_id=pk_of(slot.id),
+            slot_title=slot.title,
+            organisation_name=organisation.name,
+            capacity=slot.capacity,
+            free=slot.capacity - slot.filled,
+        )
+        for slot, organisation in free_rows
+    ]
+    return RoundReport(
+        round_id=rnd.id,
+        round_name=rnd.name,
+        round_status=rnd.status,
+        statuses=OFFER_STATUSES,
+        overall=overall[0] if overall else OfferCounts("all", dict.fromkeys(OFFER_STATUSES, 0)),
+        by_host_kind=_grouped([(kind, status, n) for kind, _, status, n in rows]),
+        by_provider=_grouped([(provider, status, n) for _, provider, status, n in rows]),
+        free_seats=free_seats,
+        free_seat_total=sum(seat.free for seat in free_seats),
+        unplaced=int(unplaced),
+    )
+
+
+def pk_of(value: int | None) -> int:
+    assert value is not None
+    return value
+
+
+def round_report_csv(*, session: Session, actor: User, round_id: int) -> str:
+    """The round report as CSV: one row per group (`section` is round, host_kind or
+    provider), a column per offer status, then the total."""
+    report = round_report(session=session, actor=actor, round_id=round_id)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("section", "group", *report.statuses, "total"))
+    sections = (
+        ("round", [report.overall]),
+        ("host_kind", report.by_host_kind),
+        ("provider", report.by_provider),
+    )
+    for section, groups in sections:
+        for group in groups:
+            writer.writerow(
+                _cell(v)
+                for v in (
+                    section,
+                    report.round_name if section == "round" else group.group,
+                    *(group.counts[s] for s in report.statuses),
+                    group.total,
+                )
+            )
     return out.getvalue()

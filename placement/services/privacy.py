@@ -46,7 +46,11 @@ ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
     (("max_travel_km",), "How far they can travel"),
     (("available_from", "available_to"), "When they are available"),
     (("dbs_cleared", "dbs_checked_on"), "Their DBS checks: certificate numbers, levels, dates"),
-    (("needs",), "What they told us about their needs"),
+    (
+        ("needs", "share_needs"),
+        "What they told us about their needs, whether hosts may see them, and why they "
+        "declined any offer",
+    ),
     (
         ("user_id",),
         "Their login, if they have one: the account's email, name and password, and its "
@@ -234,9 +238,14 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     trainee.available_to = None
     vetting.erase_dbs(session, trainee)
     trainee.needs = ""
+    trainee.share_needs = False
     trainee.erased_at = utcnow()
     trainee.updated_at = trainee.erased_at
     session.flush()
+    # A declined offer's reason is the trainee's own words.
+    session.execute(
+        update(Placement).where(col(Placement.trainee_id) == trainee.id).values(decline_reason=None)
+    )
     rewritten = scrub_stored_instances(session, tid)
     if user_id is not None:
         # The account (email, name, password) goes; audit rows keep an empty actor and

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, WrongState
 from placement.models import Round, RoundStatus, User
-from placement.services import notifications
+from placement.services import notifications, offers
 from placement.services.common import (
     Page,
     audit,
@@ -92,6 +92,8 @@ def transition_round(*, session: Session, actor: User, round_id: int, action: st
     if action == "open":
         notifications.round_opened(session, rnd)
     elif action == "publish":
+        # Every live placement becomes an offer, before the results mail names its deadline.
+        offers.make_offers(session, rnd)
         notifications.results_published(session, rnd)
     session.commit()
     return rnd

@@ -33,6 +33,7 @@ PROFILE_FIELDS = (
     "available_from",
     "available_to",
     "needs",
+    "share_needs",
 )
 # Follows from the DBS checks a coordinator records (services.vetting), never set directly.
 DBS_REFUSED = "is recorded by a coordinator who has seen the DBS certificate; it cannot be set here"

@@ -121,6 +121,7 @@ class RoundFields(Schema):
         validate=validate.Range(min=1, max=10),
         metadata={"description": "a DBS check counts when issued at most this many years ago"},
     )
+    offer_days = fields.Integer(strict=True, validate=validate.Range(min=1, max=60))
 
     @validates_schema(skip_on_field_errors=False)
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:
@@ -143,6 +144,7 @@ class TraineeFields(Schema):
     available_to = fields.Date(allow_none=True)
     dbs_cleared = fields.Boolean()
     needs = text(2000)
+    share_needs = fields.Boolean()
 
     @validates_schema(skip_on_field_errors=False)
     def _dates(self, data: dict[str, Any], **kwargs: Any) -> None:

@@ -11,8 +11,8 @@ from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS, Organisation, Round, Slot
 from placement.services import organisations, slots, vetting
 from placement.services.pages import employer as pages
+from placement.services.pages import offers as offer_pages
 from placement.services.pages import vetting as vetting_pages
-from placement.services.pages.placements import published_placements
 from placement.services.validation import AccreditationFields, OrganisationFields, SlotFields
 from placement.web.common import (
     actor,
@@ -376,7 +376,7 @@ def placements() -> Any:
     return render_template(
         "employer/placements.html",
         title="Placements",
-        rows=published_placements(db_session(), actor()),
+        rows=offer_pages.host_offers(db_session(), actor()),
     )
 
 

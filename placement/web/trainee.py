@@ -7,12 +7,14 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from placement.errors import Conflict
 from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS
 from placement.services import preferences, privacy, trainees
+from placement.services.offers import DECLINE_REASON_MAX
+from placement.services.pages import offers as offer_pages
 from placement.services.pages import trainee as pages
 from placement.services.pages import vetting as vetting_pages
-from placement.services.pages.placements import published_placements
 from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
 from placement.web.common import (
@@ -24,6 +26,7 @@ from placement.web.common import (
     number_arg,
     posted_order,
     role_required,
+    text,
     view_context,
 )
 
@@ -66,6 +69,7 @@ def profile() -> Any:
     status = 200
     if request.method == "POST":
         values = dict(request.form.to_dict())
+        values["share_needs"] = "share_needs" in request.form
         saved = attempt(
             lambda: trainees.update_own_profile(
                 session=db_session(),
@@ -192,11 +196,60 @@ def choices() -> Any:
 
 @bp.get("/placement", endpoint="placements")
 def placements_page() -> Any:
-    return render_template(
-        "trainee/placements.html",
-        title="Your placement",
-        placements=published_placements(db_session(), actor()),
+    view = offer_pages.trainee_placements_page(db_session(), actor())
+    return render_template("trainee/placements.html", title="Your placement", **view_context(view))
+
+
+@bp.post("/placement/<id:placement_id>/accept")
+def accept_offer(placement_id: int) -> Any:
+    done = attempt(
+        lambda: offer_pages.accept(db_session(), actor(), placement_id), refused=(Conflict,)
     )
+    if done.value is not None:
+        flash(
+            f"You accepted {done.value.slot_title} at {done.value.organisation}. "
+            "Your host can now see how to contact you.",
+            "success",
+        )
+    else:
+        flash(done.message, "error")
+    return redirect(url_for(".placements"), code=303)
+
+
+@bp.route("/placement/<id:placement_id>/decline", methods=["GET", "POST"])
+def decline_offer(placement_id: int) -> Any:
+    values: dict[str, str] = {}
+    errors: dict[str, list[str]] = {}
+    status = 200
+    if request.method == "POST":
+        values = {"reason": text(request.form, "reason")}
+        if len(values["reason"]) > DECLINE_REASON_MAX:
+            errors = {"reason": [f"Longer than {DECLINE_REASON_MAX} characters."]}
+            status = 422
+        else:
+            done = attempt(
+                lambda: offer_pages.decline(
+                    db_session(), actor(), placement_id, values["reason"] or None
+                ),
+                refused=(Conflict,),
+            )
+            if done.value is not None:
+                flash(
+                    f"You declined {done.value.slot_title} at {done.value.organisation}. "
+                    "The place is free for someone else.",
+                    "success",
+                )
+                return redirect(url_for(".placements"), code=303)
+            flash(done.message, "error")
+            return redirect(url_for(".placements"), code=303)
+    view = offer_pages.answer_page(db_session(), actor(), placement_id)
+    return render_template(
+        "trainee/decline.html",
+        title=f"Decline {view.offer.listing.slot.title}?",
+        offer=view.offer,
+        values=values,
+        errors=errors,
+    ), status
 
 
 # What each part of the export holds, in the order the page shows them.

@@ -4,13 +4,14 @@ tokens to act as them through the Flask test client."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from placement.models import MatchRun, Placement, Proposal, Slot, Trainee, User
+from placement.models import MatchRun, Placement, Proposal, Slot, Trainee, User, utcnow
 from placement.services.accounts import issue_token
 from tests import factories as f
 
@@ -36,7 +37,7 @@ def build_world(session: Session) -> World:
     - round `open` (R) with slots SX (host X) and SY (host Y); A ranked SX, B ranked SY
     - round `draft` (D); round `closed` (RC) with slots CX, CY, a succeeded run M with
       proposals PA (A at CX) and PB (B at CX), and B placed at CY (PL)
-    - round `published` (RP) with A placed at a slot of X
+    - round `published` (RP) with A offered a slot of X (open for 7 days)
     - host U: unverified, no owner
     """
     w = World()
@@ -82,7 +83,14 @@ def build_world(session: Session) -> World:
     session.add(placed)
 
     px = f.slot(session, round=published, organisation=ox, capacity=1, filled=1)
-    published_placement = Placement(round_id=published.id, trainee_id=ta.id, slot_id=px.id)
+    published_placement = Placement(
+        round_id=published.id,
+        trainee_id=ta.id,
+        slot_id=px.id,
+        offer_status="offered",
+        offered_at=utcnow(),
+        offer_expires_at=utcnow() + timedelta(days=7),
+    )
     session.add(published_placement)
     session.flush()
 

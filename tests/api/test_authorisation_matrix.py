@@ -309,6 +309,22 @@ MATRIX = [
     Cell("placements after publication", "GET", _("/rounds/{published}/placements"), EVERYONE),
     Cell("placements csv", "GET", _("/rounds/{closed}/placements.csv"), COORDINATOR),
     Cell("withdraw placement", "DELETE", _("/placements/{placement}"), COORDINATOR),
+    # offers: only the placed trainee answers; another trainee is told it does not exist
+    Cell(
+        "accept offer",
+        "POST",
+        _("/placements/{published_placement}/accept"),
+        (401, 200, 404, 403, 403, 403),
+    ),
+    Cell(
+        "decline offer",
+        "POST",
+        _("/placements/{published_placement}/decline"),
+        (401, 200, 404, 403, 403, 403),
+        body=lambda w: {"reason": "I found another placement."},
+    ),
+    Cell("round report", "GET", _("/rounds/{published}/report"), COORDINATOR),
+    Cell("round report csv", "GET", _("/rounds/{published}/report.csv"), COORDINATOR),
     # import and audit
     Cell(
         "import trainees",

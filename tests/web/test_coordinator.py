@@ -235,7 +235,10 @@ def test_coordinator_runs_a_round_to_publication(
     # Her first or second choice, whichever the approved run proposed.
     assert f"Microbiology {tag}" in body or f"Haematology {tag}" in body
     assert f"Edgbaston Test Labs {tag}" in body
-    assert "2027-02-01 to 2027-05-28" in body
+    assert "1 Feb 2027 to 28 May 2027" in body
+    # Publishing made it an offer, to answer by a deadline.
+    assert "Accept or decline this placement by" in body
+    expect(trainee_page.get_by_role("button", name="Accept this placement")).to_be_visible()
     check_a11y(trainee_page, "trainee placement")
     shoot(trainee_page, "trainee-placement")
     trainee_page.context.close()
@@ -261,7 +264,7 @@ def test_coordinator_withdraws_a_placement_and_erases_a_trainee(
     page.get_by_role("link", name="Placements (2)").click()
     table = page.locator("#placements")
     expect(table).to_contain_text("2 of 2 seats filled")
-    expect(page.get_by_role("link", name="Export live placements (CSV)")).to_be_visible()
+    expect(page.get_by_role("link", name="Export placements and offers (CSV)")).to_be_visible()
     check_a11y(page, "round placements")
     shoot(page, "coordinator-placements")
     page.get_by_role("link", name=f"Withdraw Grace Hopper {tag}'s placement").click()

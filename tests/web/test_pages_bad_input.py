@@ -248,6 +248,8 @@ COORDINATOR_ID_PAGES = [
     "/coordinator/rounds/{id}/compare?run=1&run=2",
     "/coordinator/rounds/{id}/placements.csv",
     "/coordinator/rounds/{id}/placements",
+    "/coordinator/rounds/{id}/report",
+    "/coordinator/rounds/{id}/report.csv",
     "/coordinator/rounds/{id}/trainees",
     "/coordinator/runs/{id}",
     "/coordinator/runs/{id}/progress.json",
@@ -288,6 +290,10 @@ def test_trainee_and_employer_pages_answer_404_for_ids_that_name_nothing(
 ) -> None:
     trainee = _sign_in(client, session, "trainee")
     _ok(trainee.get(f"/trainee/slots/{bad}"), "Page not found", status=404)
+    _ok(trainee.get(f"/trainee/placement/{bad}/decline"), "Page not found", status=404)
+    for action in ("accept", "decline"):
+        url = f"/trainee/placement/{bad}/{action}"
+        _ok(trainee.post(url), "Page not found", status=404)
     client.post("/sign-out", data={"csrf_token": trainee.token})
     employer = _sign_in(client, session, "employer")
     _world(session, owner=employer.user)

@@ -1,6 +1,6 @@
 """Read models of the pages that decide proposals and show placements: approving one or
-all of a run's proposals, a round's placements, withdrawing one, and the placements a
-trainee or a host sees once their round is published."""
+all of a run's proposals, a round's placements, withdrawing one. (What a trainee or a host
+sees once their round is published is in pages/offers.py.)"""
 
 from __future__ import annotations
 
@@ -23,12 +23,10 @@ from placement.services import approvals, placements, rounds
 from placement.services.common import Page, require_role
 from placement.services.pages.lookups import (
     SlotLabel,
-    rounds_with_status,
     slot_labels,
     trainee_names,
 )
 from placement.services.pages.runs import _run_and_round, open_count
-from placement.services.pages.trainee import SlotListing, slot_listing
 from placement.services.placements import PlacementView
 
 
@@ -138,23 +136,3 @@ def withdraw_page(session: Session, actor: User, placement_id: int) -> WithdrawP
         live=placement.status == PlacementStatus.LIVE,
         published=rnd.status == RoundStatus.PUBLISHED,
     )
-
-
-def published_placements(session: Session, actor: User) -> list[tuple[PlacementView, SlotListing]]:
-    """The actor's live placements in published rounds (the placements service decides
-    which are theirs: a trainee's own, a host's at its slots)."""
-    out = []
-    for rnd in rounds_with_status(session, RoundStatus.PUBLISHED):
-        assert rnd.id is not None
-        found = placements.list_placements(
-            session=session,
-            actor=actor,
-            round_id=rnd.id,
-            status=PlacementStatus.LIVE,
-            per_page=500,
-        )
-        for item in found.items:
-            listing = slot_listing(session, item.slot_id, None)
-            if listing is not None:
-                out.append((item, listing))
-    return out

@@ -36,15 +36,20 @@ def start_run(
     allow_unranked: bool = False,
     settings: Settings,
 ) -> MatchRun:
-    """Create a queued run for a closed round, commit, then enqueue its id.
+    """Create a queued run for a closed round, or a clearing run for a published one
+    (it matches those without an offered or accepted placement to the seats still free:
+    live placements are locked pairs of its instance), commit, then enqueue its id.
 
     If the broker is unreachable the run stays queued and the reconciler of any worker
     enqueues it later: the database, not the broker, is the record of work to do.
     """
     actor = require_role(actor, "coordinator")
     rnd = get_round(session, round_id, actor=actor)
-    if rnd.status != RoundStatus.CLOSED:
-        raise WrongState(f"A run needs a closed round; this round is {rnd.status}.")
+    if rnd.status not in (RoundStatus.CLOSED, RoundStatus.PUBLISHED):
+        raise WrongState(
+            f"A run needs a closed round (or a published one, for a clearing run); "
+            f"this round is {rnd.status}."
+        )
     resolved = resolve_weights(weights)
     now = utcnow()
     run = MatchRun(
@@ -54,6 +59,7 @@ def start_run(
         progress=0,
         weights=resolved,
         allow_unranked=bool(allow_unranked),
+        clearing=rnd.status == RoundStatus.PUBLISHED,
         created_by=actor.id,
         created_at=now,
         enqueued_at=now,

@@ -1,4 +1,4 @@
-"""A round's placements: the list, withdrawing one, and the CSV export."""
+"""A round's placements: the list, withdrawing one, the CSV export, and the offer report."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from flask import Response, abort, flash, redirect, render_template, request, ur
 from placement.flask_db import db_session
 from placement.models import PlacementStatus
 from placement.services import placements
+from placement.services.pages import offers as offer_pages
 from placement.services.pages import placements as pages
 from placement.web.common import actor, page_arg, view_context
 from placement.web.coordinator.base import bp
@@ -81,4 +82,22 @@ def placements_csv(round_id: int) -> Any:
         text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}-placements.csv"'},
+    )
+
+
+@bp.get("/rounds/<id:round_id>/report")
+def round_report(round_id: int) -> Any:
+    view = offer_pages.report_page(db_session(), actor(), round_id)
+    return render_template(
+        "coordinator/report.html", title=f"Offers in {view.round.name}", **view_context(view)
+    )
+
+
+@bp.get("/rounds/<id:round_id>/report.csv")
+def round_report_csv(round_id: int) -> Any:
+    text = placements.round_report_csv(session=db_session(), actor=actor(), round_id=round_id)
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="round-{round_id}-report.csv"'},
     )

@@ -13,7 +13,15 @@ from placement.services.validation import RoundFields
 from placement.web.common import actor, attempt, load_form, view_context
 from placement.web.coordinator.base import bp
 
-ROUND_FORM = ("name", "region", "starts_on", "ends_on", "preference_deadline", "max_preferences")
+ROUND_FORM = (
+    "name",
+    "region",
+    "starts_on",
+    "ends_on",
+    "preference_deadline",
+    "max_preferences",
+    "offer_days",
+)
 ACTIONS = {
     "open": (
         "Open",
@@ -27,7 +35,8 @@ ACTIONS = {
     ),
     "publish": (
         "Publish",
-        "Approved placements become visible to the trainees and employers. This cannot be undone.",
+        "Approved placements become offers: trainees see them and accept or decline them "
+        "within the round's offer days, and hosts see them. This cannot be undone.",
     ),
 }
 
@@ -40,7 +49,7 @@ def dashboard() -> Any:
 
 @bp.route("/rounds/new", methods=["GET", "POST"])
 def new_round() -> Any:
-    values: dict[str, Any] = {"max_preferences": 10}
+    values: dict[str, Any] = {"max_preferences": 10, "offer_days": 7}
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":

@@ -61,7 +61,7 @@ def new_run(round_id: int) -> Any:
         status = started.status
     return render_template(
         "coordinator/run_form.html",
-        title="Start a match run",
+        title="Start a clearing run" if view.round.status == "published" else "Start a match run",
         round=view.round,
         values=values,
         errors=errors,
