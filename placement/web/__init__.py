@@ -10,6 +10,7 @@ from flask_wtf.csrf import CSRFError
 from placement.config import API_PREFIX
 from placement.web.common import csrf, login_manager, nav_items
 from placement.web.errors import render_error
+from placement.web.formatting import uk_date
 
 
 def register_web(app: Flask) -> None:
@@ -41,6 +42,7 @@ def register_web(app: Flask) -> None:
         )
 
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.filters["ukdate"] = uk_date
     blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

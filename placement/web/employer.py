@@ -21,6 +21,7 @@ from placement.web.common import (
     role_required,
     view_context,
 )
+from placement.web.formatting import uk_dates
 
 bp = Blueprint("employer", __name__, url_prefix="/employer")
 
@@ -226,7 +227,7 @@ def delete_slot(slot_id: int) -> Any:
         facts=[
             ("Slot", title),
             ("Round", view.round.name),
-            ("Dates", f"{view.slot.starts_on.isoformat()} to {view.slot.ends_on.isoformat()}"),
+            ("Dates", uk_dates(view.slot.starts_on, view.slot.ends_on)),
             ("Seats", str(view.slot.capacity)),
         ],
         consequence=(

@@ -13,6 +13,7 @@ from placement.services import approvals
 from placement.services.pages import placements as pages
 from placement.web.common import actor
 from placement.web.coordinator.base import bp
+from placement.web.formatting import uk_date
 
 DEFAULT_REASON = "Rejected by a coordinator"
 
@@ -70,7 +71,7 @@ def approve_all(run_id: int) -> Any:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "not yet"
+    return f"{uk_date(moment)} UTC" if moment is not None else "not yet"
 
 
 def _back_to_run() -> Any:

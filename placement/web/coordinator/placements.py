@@ -12,6 +12,7 @@ from placement.services import placements
 from placement.services.pages import placements as pages
 from placement.web.common import actor, page_arg, view_context
 from placement.web.coordinator.base import bp
+from placement.web.formatting import uk_dates
 
 PLACEMENTS_PER_PAGE = 50
 
@@ -63,7 +64,7 @@ def withdraw(placement_id: int) -> Any:
         facts=[
             ("Trainee", view.trainee_name),
             ("Slot", f"{view.slot.title}, {view.organisation}"),
-            ("Dates", f"{view.slot.starts_on.isoformat()} to {view.slot.ends_on.isoformat()}"),
+            ("Dates", uk_dates(view.slot.starts_on, view.slot.ends_on)),
             ("Round", view.round.name),
             ("Status", view.placement.status),
         ],
