@@ -8,9 +8,9 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFError
 
 from placement.config import API_PREFIX
+from placement.services.pages.words import uk_date
 from placement.web.common import csrf, login_manager, nav_items
 from placement.web.errors import render_error
-from placement.web.formatting import uk_date
 
 
 def register_web(app: Flask) -> None:

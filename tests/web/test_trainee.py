@@ -153,7 +153,7 @@ def test_trainee_sees_and_downloads_everything_held_about_them(
 
     page.get_by_role("link", name="Your data").click()
     main = page.locator("main")
-    for heading in ("Your account", "Your profile", "Your choices", "What you did"):
+    for heading in ("Your account", "Your profile", "Your rounds and choices", "What you did"):
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(main).to_contain_text(email)
     expect(main).to_contain_text(titles[0])

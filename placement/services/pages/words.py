@@ -1,5 +1,6 @@
 """How pages write dates and times: UK style, one way everywhere ("13 Sep 2027", and
-"13 Sep 2027, 14:05" for a moment). Templates use the `ukdate` filter."""
+"13 Sep 2027, 14:05" for a moment). Templates use it as the `ukdate` filter; read models that word
+facts use it directly."""
 
 from __future__ import annotations
 

@@ -11,9 +11,9 @@ from placement.errors import InvalidInput
 from placement.flask_db import db_session
 from placement.services import approvals
 from placement.services.pages import placements as pages
+from placement.services.pages.words import uk_date
 from placement.web.common import actor
 from placement.web.coordinator.base import bp
-from placement.web.formatting import uk_date
 
 DEFAULT_REASON = "Rejected by a coordinator"
 

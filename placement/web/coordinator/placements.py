@@ -10,9 +10,9 @@ from placement.flask_db import db_session
 from placement.models import PlacementStatus
 from placement.services import placements
 from placement.services.pages import placements as pages
+from placement.services.pages.words import uk_dates
 from placement.web.common import actor, page_arg, view_context
 from placement.web.coordinator.base import bp
-from placement.web.formatting import uk_dates
 
 PLACEMENTS_PER_PAGE = 50
 
