@@ -190,8 +190,8 @@ def check_a11y(axe_source: str) -> Any:
             page.evaluate(axe_source + "\n;undefined")
         results = page.evaluate(
             """async () => await window.axe.run(document, {
-                   runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa',
-                                                    'best-practice']}})"""
+                   runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
+                                                    'wcag22aa', 'best-practice']}})"""
         )
         bad = [v for v in results["violations"] if v.get("impact") in SERIOUS]
         summary = [
