@@ -144,6 +144,7 @@ class SlotFields(Schema):
 
 
 WEIGHT_KEYS = ("preference", "employer", "skills", "distance")
+RUN_NAME_MAX = 100
 
 
 class WeightsFields(Schema):

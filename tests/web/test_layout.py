@@ -162,6 +162,10 @@ def _build(live_server: LiveServer) -> Site:
             ("coordinator.why", f"/coordinator/runs/{i['run']}/trainees/{i['trainee']}/why"),
             ("coordinator.withdraw", f"/coordinator/placements/{i['placement']}/withdraw"),
             ("coordinator.erase", f"/coordinator/trainees/{i['trainee']}/erase"),
+            (
+                "coordinator.trainee_record",
+                f"/coordinator/trainees/{i['trainee']}?round={i['spring']}",
+            ),
         ],
         "employer": [
             ("employer.organisation", "/employer/organisation"),

@@ -34,3 +34,9 @@ def uk_date(value: Any, empty: str = "—") -> str:
 def uk_dates(start: Any, end: Any) -> str:
     """A period: "13 Sep 2027 to 17 Dec 2027"."""
     return f"{uk_date(start)} to {uk_date(end)}"
+
+
+def run_label(run: Any) -> str:
+    """A match run as pages name it: the coordinator's name for it, else "Run 12"."""
+    name = (getattr(run, "name", "") or "").strip()
+    return name or f"Run {run.id}"

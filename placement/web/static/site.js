@@ -281,7 +281,61 @@
     });
   }
 
+  /* Approving or rejecting a proposal on a run's page happens in place: the row changes,
+     the page keeps its scroll position, and focus moves to the next row's decision.
+     Without JavaScript the same forms post and the page comes back to the same filters. */
+  function setUpDecisions(table) {
+    var live = document.getElementById("decide-status");
+    table.addEventListener("submit", function (event) {
+      var form = event.target.closest("form[data-decide]");
+      if (!form) return;
+      event.preventDefault();
+      var row = form.closest("tr");
+      var cell = row.querySelector("[data-decide-cell]");
+      var buttons = row.querySelectorAll("[data-decide-cell] button");
+      buttons.forEach(function (b) { b.disabled = true; });
+      fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+        })
+        .then(function (result) {
+          if (!result.ok || !result.body.ok) throw new Error(result.body.message || "");
+          var status = row.querySelector("[data-status-cell]");
+          if (status) {
+            status.textContent = "";
+            var badge = document.createElement("span");
+            badge.className = "badge " + result.body.status;
+            badge.textContent = result.body.status;
+            status.appendChild(badge);
+          }
+          cell.textContent = result.body.message;
+          announce(live, result.body.message);
+          var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+          var next = null;
+          for (var i = rows.indexOf(row) + 1; i < rows.length && !next; i += 1) {
+            next = rows[i].querySelector("form[data-decide] button");
+          }
+          (next || cell).focus({ preventScroll: false });
+        })
+        .catch(function (error) {
+          buttons.forEach(function (b) { b.disabled = false; });
+          var problem = cell.querySelector(".decide-error") || document.createElement("p");
+          problem.className = "decide-error error";
+          problem.setAttribute("role", "alert");
+          problem.textContent = (error && error.message) || "That did not work; reload the page and try again.";
+          cell.appendChild(problem);
+        });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var proposals = document.getElementById("proposals");
+    if (proposals) setUpDecisions(proposals);
     document.querySelectorAll("details[data-why-url]").forEach(setUpWhy);
     document.querySelectorAll("ol[data-ranking]").forEach(function (list) {
       setUpRanking(list);
