@@ -233,6 +233,7 @@ def import_trainees(
     round_id: int,
     data: bytes,
     system: bool = False,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Create or update trainees (matched by `id`, else by email) and enrol them in the
     round; a `preferences` cell replaces their ranked list (slot ids or titles)."""
@@ -362,7 +363,7 @@ def import_trainees(
         updated=updated,
         via="cli" if system else "api",
     )
-    session.commit()
+    _finish(session, dry_run)
     return ImportResult(created=len(new_rows), updated=updated)
 
 
@@ -412,6 +413,7 @@ def import_slots(
     round_id: int,
     data: bytes,
     system: bool = False,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Create slots in the round (or update the round's slots named by `id`)."""
     rnd = _start(session, actor, round_id, system, ("draft", "open"), "import slots")
@@ -508,8 +510,16 @@ def import_slots(
         updated=updated,
         via="cli" if system else "api",
     )
-    session.commit()
+    _finish(session, dry_run)
     return ImportResult(created=len(created), updated=updated)
+
+
+def _finish(session: Session, dry_run: bool) -> None:
+    """Keep the import, or (a dry run: the preview's check of every value) undo it all."""
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
 
 
 IMPORTERS: dict[str, Callable[..., ImportResult]] = {

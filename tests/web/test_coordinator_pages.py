@@ -172,3 +172,30 @@ def test_a_proposal_is_decided_in_place_for_the_script(client: Any, session: Ses
     session.expire_all()
     decided = session.get(Proposal, p2.id)
     assert decided is not None and decided.status == "rejected"
+
+
+def test_imports_check_values_at_preview_and_offer_templates(client: Any, session: Session) -> None:
+    _coordinator(client, session)
+    rnd = f.round_(session, name="Import round")
+    url = f"/coordinator/rounds/{rnd.id}/import/trainees"
+    page = client.get(url).text
+    assert f"/coordinator/rounds/{rnd.id}/import/trainees/template.csv" in page
+    template = client.get(f"{url}/template.csv")
+    assert template.status_code == 200 and template.mimetype == "text/csv"
+    header, example = template.text.splitlines()[:2]
+    assert header.startswith("email,") or "name" in header.split(",")
+    assert "Amara Osei" in example
+    # The template itself imports cleanly: the preview says what the import would do.
+    token = csrf_token(page)
+    good = client.post(
+        url,
+        data={"csrf_token": token, "step": "preview", "csv_text": template.text},
+    )
+    assert good.status_code == 200, good.text[:2000]
+    assert "importing will create 1 and update 0" in good.text
+    bad = template.text.replace("2027-07-02", "2027-02-30")
+    refused = client.post(url, data={"csrf_token": token, "step": "preview", "csv_text": bad})
+    assert refused.status_code == 422 and 'id="import-errors"' in refused.text
+    assert 'value="import"' not in refused.text
+    slots = client.get(f"/coordinator/rounds/{rnd.id}/import/slots/template.csv")
+    assert "Calibration technician" in slots.text

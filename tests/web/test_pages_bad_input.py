@@ -945,7 +945,7 @@ def test_trainee_import_of_an_unreadable_file_says_what_is_wrong_and_imports_not
 @pytest.mark.parametrize(
     "label, content, message", CSV_VALUE_PROBES, ids=[p[0] for p in CSV_VALUE_PROBES]
 )
-def test_trainee_import_of_bad_values_previews_then_imports_nothing(
+def test_trainee_import_of_bad_values_is_refused_at_preview_and_imports_nothing(
     coordinator: Signed,
     world: World,
     session: Session,
@@ -955,8 +955,11 @@ def test_trainee_import_of_bad_values_previews_then_imports_nothing(
 ) -> None:
     before = _count(session, Trainee)
     url = f"/coordinator/rounds/{world.open_round.id}/import/trainees"
+    # The preview checks every value as the import would: the problems show before "Import".
     preview = coordinator.post(url, {"file": _upload(content), "step": "preview"})
-    _ok(preview, "Check them, then import.", status=200)
+    _ok(preview, message, status=422)
+    assert 'value="import"' not in preview.text  # no Import button for a bad file
+    assert _count(session, Trainee) == before
     response = coordinator.post(url, {"file": _upload(content), "step": "import"})
     _ok(response, "nothing was imported", message, status=422)
     assert _count(session, Trainee) == before
@@ -979,7 +982,7 @@ def test_slot_import_of_bad_ids_and_values_says_what_is_wrong(
     before = _count(session, Slot)
     url = f"/coordinator/rounds/{world.open_round.id}/import/slots"
     data = content.replace("{org}", str(world.org.id)).encode()
-    _ok(coordinator.post(url, {"file": _upload(data), "step": "preview"}), status=200)
+    _ok(coordinator.post(url, {"file": _upload(data), "step": "preview"}), message, status=422)
     response = coordinator.post(url, {"file": _upload(data), "step": "import"})
     _ok(response, "nothing was imported", message, status=422)
     assert _count(session, Slot) == before

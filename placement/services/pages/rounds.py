@@ -3,6 +3,8 @@ CSV imports, host organisations and the audit log."""
 
 from __future__ import annotations
 
+import csv
+import io
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -451,6 +453,49 @@ def import_preview(kind: str, data: bytes, *, limit: int) -> ImportPreview:
     rows = imports.read_csv(data, columns, required)
     header = [c for c in columns if any(c in cells for _, cells in rows)]
     return ImportPreview(header=header, rows=rows[:limit], total=len(rows))
+
+
+def import_check(
+    session: Session, actor: User, round_id: int, kind: str, data: bytes
+) -> imports.ImportResult:
+    """Every value of the file checked as the import would, nothing kept: how many rows
+    would be created and updated, or InvalidInput with every bad row and field."""
+    return imports.IMPORTERS[kind](
+        session=session, actor=actor, round_id=round_id, data=data, dry_run=True
+    )
+
+
+def import_template(kind: str) -> str:
+    """A CSV file with the import's columns and one example row, to fill in."""
+    examples = {
+        "trainees": {
+            "name": "Amara Osei",
+            "email": "amara.osei@example.org",
+            "level": "4",
+            "skills": "pipetting; ELISA",
+            "postcode": "B15 2TT",
+            "max_travel_km": "30",
+            "available_from": "2027-01-04",
+            "available_to": "2027-07-02",
+            "dbs_cleared": "true",
+        },
+        "slots": {
+            "organisation_id": "1",
+            "title": "Calibration technician",
+            "discipline": "metrology",
+            "required_skills": "calibration; documentation",
+            "min_level": "4",
+            "capacity": "2",
+            "starts_on": "2027-01-11",
+            "ends_on": "2027-07-02",
+        },
+    }[kind]
+    columns = [c for c in IMPORT_COLUMNS[kind][0] if c not in ("id", "round_id")]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(columns)
+    writer.writerow([examples.get(c, "") for c in columns])
+    return out.getvalue()
 
 
 # --- hosts and the audit log -----------------------------------------------------------

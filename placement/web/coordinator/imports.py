@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
 from placement.flask_db import db_session
 from placement.services.imports import IMPORTERS
@@ -28,6 +28,7 @@ def import_page(round_id: int, kind: str) -> Any:
         "preview": None,
         "problems": [],
         "message": None,
+        "would": None,
     }
     status = 200
     if request.method == "POST":
@@ -51,6 +52,14 @@ def import_page(round_id: int, kind: str) -> Any:
             context.update(message=done.message, problems=_rows_of(done.refusal))
             status = done.status
         preview = attempt(lambda: pages.import_preview(kind, data, limit=PREVIEW_ROWS))
+        if preview.value is not None and not context["problems"]:
+            # Every value is checked now, as the import would: problems show before "Import".
+            check = attempt(lambda: pages.import_check(db_session(), actor(), round_id, kind, data))
+            if check.value is None:
+                context.update(message=check.message, problems=_rows_of(check.refusal))
+                status = check.status
+            else:
+                context["would"] = check.value
         if preview.value is None:
             context.update(message=preview.message, problems=_rows_of(preview.refusal))
             status = preview.status
@@ -62,6 +71,16 @@ def import_page(round_id: int, kind: str) -> Any:
                 "bad_rows": {p.get("row") for p in context["problems"]},
             }
     return render_template("coordinator/import.html", **context), status
+
+
+@bp.get("/rounds/<id:round_id>/import/<any(trainees, slots):kind>/template.csv")
+def import_template(round_id: int, kind: str) -> Any:
+    pages.import_page(db_session(), actor(), round_id, kind)  # the round must be theirs
+    return Response(
+        pages.import_template(kind),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{kind}-template.csv"'},
+    )
 
 
 def _rows_of(refusal: Any) -> list[dict[str, Any]]:
