@@ -9,9 +9,7 @@ from tests.api.conftest import World, call
 API = "/api/v1"
 
 
-def test_a_run_carries_its_name_and_an_unnamed_run_an_empty_one(
-    client: Any, world: World
-) -> None:
+def test_a_run_carries_its_name_and_an_unnamed_run_an_empty_one(client: Any, world: World) -> None:
     url = f"{API}/rounds/{world.ids['closed']}/runs"
     named = call(client, world, "coordinator", "POST", url, json={"name": "  More travel  "})
     assert named.status_code == 202, named.json

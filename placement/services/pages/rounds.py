@@ -480,7 +480,7 @@ def import_template(kind: str) -> str:
             "dbs_cleared": "true",
         },
         "slots": {
-            "organisation_id": "1",
+            "organisation": "Tame Valley Test Laboratories",
             "title": "Calibration technician",
             "discipline": "metrology",
             "required_skills": "calibration; documentation",
