@@ -199,3 +199,69 @@ def test_imports_check_values_at_preview_and_offer_templates(client: Any, sessio
     assert 'value="import"' not in refused.text
     slots = client.get(f"/coordinator/rounds/{rnd.id}/import/slots/template.csv")
     assert "Calibration technician" in slots.text
+
+
+def test_imports_read_and_write_xlsx_with_the_same_rules(client: Any, session: Session) -> None:
+    import io
+    from datetime import datetime
+
+    from openpyxl import Workbook, load_workbook
+
+    _coordinator(client, session)
+    rnd = f.round_(session, name="Workbook round")
+    f.organisation(session, name="Sandwell Sensors")
+    url = f"/coordinator/rounds/{rnd.id}/import/slots"
+    template = client.get(f"{url}/template.xlsx")
+    assert template.status_code == 200 and template.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(template.data)).worksheets[0]
+    assert [c.value for c in sheet[1]][:2] == ["organisation_id", "organisation"]
+
+    def workbook(*rows: list[Any]) -> bytes:
+        book = Workbook()
+        ws = book.active
+        assert ws is not None
+        for row in rows:
+            ws.append(row)
+        out = io.BytesIO()
+        book.save(out)
+        return out.getvalue()
+
+    header = ["organisation", "title", "capacity", "starts_on", "ends_on"]
+    token = csrf_token(client.get(url).text)
+    good = workbook(
+        header,
+        ["Sandwell Sensors", "Sensor testing", 2, datetime(2027, 2, 1), datetime(2027, 5, 28)],
+    )
+    preview = client.post(
+        url,
+        data={"csrf_token": token, "step": "preview", "file": (io.BytesIO(good), "slots.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert preview.status_code == 200, preview.text[:2000]
+    assert "importing will create 1 and update 0" in preview.text
+    assert "2027-02-01" in preview.text  # the sheet's date, read as the import reads dates
+    bad = workbook(
+        header,
+        ["Sandwell Sensors", "Fine", 1, "2027-02-01", "2027-05-28"],
+        ["Nobody Ltd", "Lost", 1, "2027-02-01", "2027-05-28"],
+    )
+    refused = client.post(
+        url,
+        data={"csrf_token": token, "step": "import", "file": (io.BytesIO(bad), "slots.xlsx")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422 and "no host is called “Nobody Ltd”" in html.unescape(
+        refused.text
+    )
+    row = refused.text.split('id="import-errors"', 1)[1]
+    assert '<td data-label="Row" class="num">3</td>' in row  # the sheet's own row number
+    broken = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "step": "preview",
+            "file": (io.BytesIO(b"PK\x03\x04 not a workbook"), "slots.xlsx"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert broken.status_code == 422 and "not a readable XLSX" in broken.text

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from placement.flask_db import db_session
+from placement.services import spreadsheets
 from placement.services.imports import IMPORTERS
 from placement.services.pages import rounds as pages
 from placement.web.common import actor, attempt
@@ -36,6 +37,14 @@ def import_page(round_id: int, kind: str) -> Any:
         if data is None:
             context["message"] = "Choose a CSV file to import."
             return render_template("coordinator/import.html", **context), 422
+        if spreadsheets.is_xlsx(data, _filename()):
+            # A workbook's first sheet, read as the same rows a CSV file gives.
+            workbook = data
+            converted = attempt(lambda: spreadsheets.xlsx_to_csv(workbook))
+            if converted.value is None:
+                context.update(message=converted.message, problems=_rows_of(converted.refusal))
+                return render_template("coordinator/import.html", **context), converted.status
+            data = converted.value
         context["csv_text"] = data.decode("utf-8-sig", errors="replace")
         if request.form.get("step") == "import":
             done = attempt(
@@ -73,14 +82,26 @@ def import_page(round_id: int, kind: str) -> Any:
     return render_template("coordinator/import.html", **context), status
 
 
-@bp.get("/rounds/<id:round_id>/import/<any(trainees, slots):kind>/template.csv")
-def import_template(round_id: int, kind: str) -> Any:
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/rounds/<id:round_id>/import/<any(trainees, slots):kind>/template.<any(csv, xlsx):fmt>")
+def import_template(round_id: int, kind: str, fmt: str) -> Any:
     pages.import_page(db_session(), actor(), round_id, kind)  # the round must be theirs
+    text = pages.import_template(kind)
+    body: str | bytes = text
+    if fmt == "xlsx":
+        body = spreadsheets.csv_to_xlsx(text, title=kind.capitalize())
     return Response(
-        pages.import_template(kind),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{kind}-template.csv"'},
+        body,
+        mimetype="text/csv" if fmt == "csv" else XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{kind}-template.{fmt}"'},
     )
+
+
+def _filename() -> str:
+    upload = request.files.get("file")
+    return upload.filename or "" if upload is not None else ""
 
 
 def _rows_of(refusal: Any) -> list[dict[str, Any]]:
