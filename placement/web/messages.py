@@ -52,6 +52,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "within_km": ("Within", "a distance"),
     "run": ("Run", "a run"),
     "file": ("File", "a file"),
+    "slot_ids": ("Your choices", "your choices"),
+    "trainee_ids": ("Your ranking", "your ranking"),
 }
 
 # Fields a page offers as a choice (a select), where "Select ..." reads better than "Enter".
@@ -139,6 +141,8 @@ def human(field: str, message: str, value: Any = None) -> str:
         return f"{name} must not contain NUL characters"
     if missing:
         return f"Enter {_noun(field)}"
+    if low.startswith("at most "):
+        return text[0].upper() + text[1:].rstrip(".")
     # A service's own sentence: keep it, naming the field if it does not start a sentence.
     if text[:1].islower():
         return f"{name} {text.rstrip('.')}"

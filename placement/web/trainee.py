@@ -167,7 +167,11 @@ def choices() -> Any:
             )
             if wants_json():
                 if saved.value is None:
-                    problems = saved.errors.get("slot_ids", [saved.message])
+                    problems = (
+                        saved.errors.get("slot_ids")
+                        or saved.errors.get("profile")
+                        or [saved.message]
+                    )
                     return jsonify(saved=False, errors=problems), saved.status
                 return jsonify(saved=True, count=len(saved.value.slot_ids))
             if saved.value is not None:
@@ -177,7 +181,7 @@ def choices() -> Any:
                     "success",
                 )
                 return redirect(url_for(".choices", round=rnd.id))
-            errors = saved.errors.get("slot_ids", [saved.message])
+            errors = saved.errors.get("slot_ids") or saved.errors.get("profile") or [saved.message]
             status = saved.status
         view = pages.choices_page(db_session(), actor(), rnd.id, slot_ids=slot_ids)
     return render_template(

@@ -79,6 +79,14 @@ def test_api_messages_become_gov_uk_sentences(
     assert human(field, message, value) == expected
 
 
+def test_list_refusals_read_as_sentences() -> None:
+    assert human("slot_ids", "must not repeat a slot") == "Your choices must not repeat a slot"
+    assert (
+        human("slot_ids", "at most 3 slots may be ranked in this round")
+        == "At most 3 slots may be ranked in this round"
+    )
+
+
 def test_one_field_keeps_each_sentence_once() -> None:
     errors = {"title": ["is required", "Length must be between 1 and 200."]}
     assert human_errors(errors, {"title": ""}) == {"title": ["Enter a title"]}
