@@ -46,6 +46,7 @@ NOT_PAGES = {
     "static",
     "healthz",
     "coordinator.placements_csv",
+    "coordinator.import_template",
     "coordinator.run_progress",
     "coordinator.why_part",
     "trainee.data_json",
@@ -117,6 +118,13 @@ def _build(live_server: LiveServer) -> Site:
         spare = session.exec(select(Round).where(Round.name == "Layout spare round")).first()
         if spare is None:
             spare = f.round_(session, name="Layout spare round", status="closed")
+            # A published placement at a host with a long web address (the phone's test).
+            org.website = "https://www.sowe-valley-wearables.example.co.uk/careers/placements/" + (
+                "medtech-industry-placement-programme-2027-west-midlands"
+            )
+            done = f.round_(session, name="Layout published round", status="published")
+            seat = f.slot(session, round=done, organisation=org, title="Published seat")
+            session.add(Placement(round_id=done.id, trainee_id=learner.id, slot_id=seat.id))
             session.commit()
         ids = {
             "spring": spring.id,
