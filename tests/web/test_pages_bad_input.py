@@ -619,7 +619,7 @@ def test_choices_of_a_round_that_is_not_there_is_a_404(
         (["{other}", "{other}"], 422, "must not repeat a slot"),
         (["{closed}"], 422, "not slots of this round"),
         ([str(2**31 - 1)], 422, "not slots of this round"),
-        ([str(i) for i in range(1, 1001)], 422, "at most 10 slots"),
+        ([str(i) for i in range(1, 1001)], 422, "At most 10 slots"),
     ],
 )
 def test_saving_choices_that_are_not_slots_of_the_round_is_refused(
