@@ -451,6 +451,8 @@ class MatchRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     round_id: int = _fk("rounds.id", "CASCADE")
+    # What the coordinator calls the run ("More weight on travel"); "" when unnamed.
+    name: str = Field(default="", max_length=100)
     status: str = Field(default="queued", max_length=20, index=True)
     phase: str = Field(default="queued", max_length=20)
     progress: int = Field(default=0)

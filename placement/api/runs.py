@@ -27,12 +27,13 @@ from placement.models import (
     UNPLACED_REASONS,
 )
 from placement.services import approvals, instances, runs
-from placement.services.validation import WeightsFields, text
+from placement.services.validation import RUN_NAME_MAX, WeightsFields, text
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1", description="Match runs and proposals")
 
 
 class RunArgsSchema(Schema):
+    name = text(RUN_NAME_MAX)
     weights = fields.Nested(WeightsFields)
     allow_unranked = fields.Boolean()
 
@@ -40,6 +41,7 @@ class RunArgsSchema(Schema):
 class RunSchema(Schema):
     id = fields.Integer(required=True)
     round_id = fields.Integer(required=True)
+    name = fields.String(metadata={"description": 'the coordinator\'s name for it; "" if none'})
     status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
     progress = fields.Integer(required=True)
     phase = fields.String(validate=validate.OneOf(RUN_PHASES))
@@ -159,6 +161,7 @@ class RoundRuns(MethodView):
             session=db_session(),
             actor=current_actor(),
             round_id=round_id,
+            name=args.get("name", ""),
             weights=args.get("weights"),
             allow_unranked=args.get("allow_unranked", False),
             settings=settings_of(current_app),

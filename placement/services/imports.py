@@ -49,8 +49,10 @@ from placement.services.validation import MAX_ID, DbsCheckFields, SlotFields, Tr
 DBS_COLUMNS = ("dbs_certificate_number", "dbs_level", "dbs_issued_on")
 TRAINEE_COLUMNS = ("id", "email", *PROFILE_FIELDS, "dbs_cleared", *DBS_COLUMNS, "preferences")
 TRAINEE_REQUIRED = ("name", "email")
-SLOT_COLUMNS = ("id", "round_id", "organisation_id", *EDITABLE)
-SLOT_REQUIRED = ("organisation_id", "title", "starts_on", "ends_on")
+# A slot's host: `organisation_id`, or `organisation`, the host's name as hosts give it.
+SLOT_COLUMNS = ("id", "round_id", "organisation_id", "organisation", *EDITABLE)
+SLOT_REQUIRED = ("title", "starts_on", "ends_on")
+SLOT_HOST_COLUMNS = ("organisation_id", "organisation")
 LIST_COLUMNS = ("skills", "required_skills", "preferences")
 INT_COLUMNS = ("id", "round_id", "organisation_id", "level", "min_level", "capacity")
 MAX_ERRORS = 1000
@@ -275,6 +277,7 @@ def import_trainees(
     data: bytes,
     system: bool = False,
     settings: Settings | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Create or update trainees (matched by `id`, else by email) and enrol them in the
     round; a `preferences` cell replaces their ranked list (slot ids or titles). A postcode
@@ -423,7 +426,7 @@ def import_trainees(
         dbs_checks=len(checks),
         via="cli" if system else "api",
     )
-    session.commit()
+    _finish(session, dry_run)
     return ImportResult(created=len(new_rows), updated=updated)
 
 
@@ -498,6 +501,7 @@ def import_slots(
     data: bytes,
     system: bool = False,
     settings: Settings | None = None,
+    dry_run: bool = False,
 ) -> ImportResult:
     """Create slots in the round (or update the round's slots named by `id`). A slot sits
     at its postcode when one is given without coordinates, else where it was, else at its
@@ -505,6 +509,7 @@ def import_slots(
     rnd = _start(session, actor, round_id, system, ("draft", "open"), "import slots")
     rows = read_csv(data, SLOT_COLUMNS, SLOT_REQUIRED)
     errors = _Errors()
+    rows, unnamed = _hosts_by_name(session, rows, errors)
     schema = SlotFields()
     parsed: list[tuple[int, dict[str, Any]]] = []
     # Organisation references are checked on every row, even one whose other values are
@@ -524,7 +529,8 @@ def import_slots(
         if values is None:
             continue
         if values.get("organisation_id") is None:
-            errors.add(number, "organisation_id", "Missing data for required field.")
+            if number not in unnamed:  # a host name that matched nothing: said already
+                errors.add(number, "organisation_id", "Missing data for required field.")
             continue
         if isinstance(extra.get("id"), int):
             if not _is_id(extra["id"]):
@@ -607,8 +613,56 @@ def import_slots(
         updated=updated,
         via="cli" if system else "api",
     )
-    session.commit()
+    _finish(session, dry_run)
     return ImportResult(created=len(created), updated=updated)
+
+
+def _hosts_by_name(
+    session: Session, rows: list[tuple[int, dict[str, str]]], errors: _Errors
+) -> tuple[list[tuple[int, dict[str, str]]], set[int]]:
+    """Rows whose `organisation` names a host get that host's `organisation_id`; a name
+    no host has, or more than one has, is a row error (those rows are returned too). A
+    file needs one of the two columns."""
+    if rows and not any(k in cells for _, cells in rows for k in SLOT_HOST_COLUMNS):
+        errors.add(1, "organisation_id", "required column is missing (or give organisation)")
+        errors.raise_if_any("CSV")
+    names = {c["organisation"].casefold() for _, c in rows if c.get("organisation")}
+    hosts: dict[str, list[int]] = {}
+    if names:
+        for org_id, name in session.exec(select(Organisation.id, Organisation.name)).all():
+            if name.casefold() in names and org_id is not None:
+                hosts.setdefault(name.casefold(), []).append(org_id)
+    out: list[tuple[int, dict[str, str]]] = []
+    unnamed: set[int] = set()
+    for number, cells in rows:
+        cells = dict(cells)
+        name = cells.pop("organisation", "")
+        if name:
+            found = hosts.get(name.casefold(), [])
+            if len(found) != 1:
+                unnamed.add(number)
+            if not found:
+                errors.add(number, "organisation", f"no host is called “{name}”")
+            elif len(found) > 1:
+                errors.add(
+                    number,
+                    "organisation",
+                    f"{len(found)} hosts are called “{name}”; give organisation_id instead",
+                )
+            elif cells.get("organisation_id") and cells["organisation_id"] != str(found[0]):
+                errors.add(number, "organisation", "names a different host from organisation_id")
+            else:
+                cells["organisation_id"] = str(found[0])
+        out.append((number, cells))
+    return out, unnamed
+
+
+def _finish(session: Session, dry_run: bool) -> None:
+    """Keep the import, or (a dry run: the preview's check of every value) undo it all."""
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
 
 
 IMPORTERS: dict[str, Callable[..., ImportResult]] = {

@@ -200,6 +200,7 @@ class SafetyFields(Schema):
 
 
 WEIGHT_KEYS = ("preference", "employer", "skills", "distance")
+RUN_NAME_MAX = 100
 
 
 class WeightsFields(Schema):

@@ -8,6 +8,7 @@ from flask import Flask, request
 from flask_wtf.csrf import CSRFError
 
 from placement.config import API_PREFIX
+from placement.services.pages.words import run_label, uk_date
 from placement.web.common import csrf, login_manager, nav_items
 from placement.web.errors import render_error
 
@@ -41,6 +42,8 @@ def register_web(app: Flask) -> None:
         )
 
     app.jinja_env.globals["nav_items"] = nav_items
+    app.jinja_env.filters["ukdate"] = uk_date
+    app.jinja_env.filters["runlabel"] = run_label
     blueprints = [home.bp, coordinator.bp, trainee.bp, employer.bp, notifications.bp]
     for blueprint in blueprints:
         app.register_blueprint(blueprint)

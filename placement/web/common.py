@@ -8,7 +8,7 @@ from dataclasses import fields as dataclass_fields
 from functools import wraps
 from typing import Any, Generic, TypeVar, cast
 
-from flask import abort, request, url_for
+from flask import abort, has_request_context, request, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
@@ -17,6 +17,7 @@ from placement.errors import DomainError, InvalidInput
 from placement.flask_db import db_session
 from placement.models import User
 from placement.services.validation import MAX_ID
+from placement.web.messages import human_errors
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -185,13 +186,17 @@ def word_list(form: Any, name: str) -> list[str]:
 
 
 def field_errors(errors: Any) -> dict[str, list[str]]:
-    """A service's `InvalidInput.errors` as field -> messages for the templates."""
-    if isinstance(errors, dict):
-        return {
-            str(k): [str(m) for m in (v if isinstance(v, list | tuple) else [v])]
-            for k, v in errors.items()
-        }
-    return {}
+    """A service's `InvalidInput.errors` as field -> messages for the templates, written
+    for people (see placement.web.messages); the form just sent tells a blank field from a
+    bad one."""
+    if not isinstance(errors, dict):
+        return {}
+    plain = {
+        str(k): [str(m) for m in (v if isinstance(v, list | tuple) else [v])]
+        for k, v in errors.items()
+    }
+    values = request.form if has_request_context() and request.method == "POST" else None
+    return human_errors(plain, values)
 
 
 _TRUTHY = {"1", "on", "true", "yes"}
@@ -333,21 +338,35 @@ def page_arg() -> int:
     return max(page, 1)
 
 
+def wants_json() -> bool:
+    """A page's own script asked (fetch with Accept: application/json): answer with JSON
+    instead of a redirect or a page; the same form works without it."""
+    return request.accept_mimetypes.best == "application/json"
+
+
 def posted_order(field: str) -> tuple[list[int], bool]:
     """The ranked list a reorder form posted, and whether it was only a move button
     (pressed without JavaScript: the list is shown again, unsaved)."""
     ids = [int_or_404(v) for v in request.form.getlist(field)]
     move = request.form.get("move", "")
+    if move.startswith("to:"):
+        # "Move to position N": the chosen position comes from the row's own select.
+        raw = move.removeprefix("to:")
+        move = f"to:{raw}:{request.form.get(f'position-{raw}', '')}"
     return (moved(ids, move), True) if move else (ids, False)
 
 
 def moved(ids: list[int], move: str) -> list[int]:
-    """Apply one no-JavaScript move button (`up:ID`, `down:ID`, `remove:ID`) to a list."""
+    """Apply one no-JavaScript move button (`up:ID`, `down:ID`, `remove:ID`, `add:ID` to
+    put an unranked ID last, `to:ID:N` to put ID at position N) to a list."""
     action, _, raw = move.partition(":")
+    raw, _, where = raw.partition(":")
     try:
         target = int(raw)
     except ValueError:
         return ids
+    if action == "add":
+        return ids if target in ids or not 1 <= target <= MAX_ID else [*ids, target]
     if target not in ids:
         return ids
     i = ids.index(target)
@@ -357,4 +376,11 @@ def moved(ids: list[int], move: str) -> list[int]:
         ids[i + 1], ids[i] = ids[i], ids[i + 1]
     elif action == "remove":
         ids.pop(i)
+    elif action == "to":
+        try:
+            position = int(where)
+        except ValueError:
+            return ids
+        ids.pop(i)
+        ids.insert(min(max(position, 1), len(ids) + 1) - 1, target)
     return ids

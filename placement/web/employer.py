@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 
 from placement.errors import Conflict, InvalidInput, TooLarge
 from placement.flask_db import current_settings, db_session
@@ -13,6 +23,7 @@ from placement.services import organisations, slots, vetting
 from placement.services.pages import employer as pages
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import vetting as vetting_pages
+from placement.services.pages.words import uk_dates
 from placement.services.validation import AccreditationFields, OrganisationFields, SlotFields
 from placement.web.common import (
     actor,
@@ -21,6 +32,7 @@ from placement.web.common import (
     posted_order,
     role_required,
     view_context,
+    wants_json,
 )
 from placement.web.safety import safety_form
 
@@ -293,7 +305,7 @@ def _with_org_location(form: Any, org: Organisation) -> dict[str, str]:
 @bp.route("/slots/<id:slot_id>/applicants", methods=["GET", "POST"])
 def applicants(slot_id: int) -> Any:
     view = pages.applicants_page(db_session(), actor(), slot_id)
-    order = view.order
+    order = view.ranked
     errors: list[str] = []
     status = 200
     unsaved = False
@@ -305,20 +317,33 @@ def applicants(slot_id: int) -> Any:
                     session=db_session(), actor=actor(), slot_id=slot_id, trainee_ids=order
                 )
             )
+            if wants_json():
+                if not saved.ok:
+                    problems = saved.errors.get("trainee_ids", [saved.message])
+                    return jsonify(saved=False, errors=problems), saved.status
+                return jsonify(saved=True, count=len(order))
             if saved.ok:
-                flash(f"Your ranking of {len(order)} applicants is saved.", "success")
+                flash(
+                    f"Your ranking of {len(order)} applicant{'s' if len(order) != 1 else ''}"
+                    " is saved.",
+                    "success",
+                )
                 return redirect(url_for(".applicants", slot_id=slot_id))
             errors = saved.errors.get("trainee_ids", [saved.message])
             status = saved.status
             view = pages.applicants_page(db_session(), actor(), slot_id)
+    order = [t for t in order if t in view.by_id]
     return render_template(
         "employer/applicants.html",
         title=f"Applicants for {view.slot.title}",
         slot=view.slot,
         round=view.round,
-        order=[t for t in order if t in view.by_id],
+        order=order,
+        unranked=sorted(
+            (t for t in view.by_id if t not in order), key=lambda t: view.by_id[t].name
+        ),
         by_id=view.by_id,
-        ranked=set(view.ranked),
+        facts=view.facts,
         errors=errors,
         unsaved=unsaved,
         editable=view.editable,
@@ -351,7 +376,7 @@ def delete_slot(slot_id: int) -> Any:
         facts=[
             ("Slot", title),
             ("Round", view.round.name),
-            ("Dates", f"{view.slot.starts_on.isoformat()} to {view.slot.ends_on.isoformat()}"),
+            ("Dates", uk_dates(view.slot.starts_on, view.slot.ends_on)),
             ("Seats", str(view.slot.capacity)),
         ],
         consequence=(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, jsonify, redirect, render_template, request, url_for
 
 from placement.errors import Conflict
 from placement.flask_db import current_settings, db_session
@@ -15,6 +15,7 @@ from placement.services.offers import DECLINE_REASON_MAX
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import trainee as pages
 from placement.services.pages import vetting as vetting_pages
+from placement.services.pages import your_data
 from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
 from placement.web.common import (
@@ -26,9 +27,12 @@ from placement.web.common import (
     number_arg,
     posted_order,
     role_required,
+    search_arg,
     text,
     view_context,
+    wants_json,
 )
+from placement.web.messages import human_errors
 
 bp = Blueprint("trainee", __name__, url_prefix="/trainee")
 
@@ -96,6 +100,7 @@ def profile() -> Any:
 @bp.get("/slots", endpoint="browse")
 def browse() -> Any:
     filters = {
+        "q": search_arg("q", 200),
         "round": request.args.get("round", ""),
         "discipline": request.args.get("discipline", ""),
         "kind": request.args.get("kind", ""),
@@ -113,6 +118,7 @@ def browse() -> Any:
         discipline=filters["discipline"] or None,
         host_kind=filters["kind"] or None,
         within_km=within,
+        keywords=filters["q"] or None,
     )
     view = pages.browse_page(db_session(), actor(), None if errors else query)
     return render_template(
@@ -120,7 +126,7 @@ def browse() -> Any:
         title="Find placements",
         listings=view.listings,
         filters=filters,
-        errors=errors,
+        errors=human_errors(errors, filters),
         round_options=[(r.id, r.name) for r in view.open_rounds],
         discipline_options=[(d, d) for d in view.disciplines],
         kind_options=[(k, k.replace("_", " ")) for k in ORGANISATION_KINDS],
@@ -175,6 +181,15 @@ def choices() -> Any:
                     session=db_session(), actor=actor(), round_id=chosen_round, slot_ids=slot_ids
                 )
             )
+            if wants_json():
+                if saved.value is None:
+                    problems = (
+                        saved.errors.get("slot_ids")
+                        or saved.errors.get("profile")
+                        or [saved.message]
+                    )
+                    return jsonify(saved=False, errors=problems), saved.status
+                return jsonify(saved=True, count=len(saved.value.slot_ids))
             if saved.value is not None:
                 count = len(saved.value.slot_ids)
                 flash(
@@ -182,7 +197,7 @@ def choices() -> Any:
                     "success",
                 )
                 return redirect(url_for(".choices", round=rnd.id))
-            errors = saved.errors.get("slot_ids", [saved.message])
+            errors = saved.errors.get("slot_ids") or saved.errors.get("profile") or [saved.message]
             status = saved.status
         view = pages.choices_page(db_session(), actor(), rnd.id, slot_ids=slot_ids)
     return render_template(
@@ -252,48 +267,14 @@ def decline_offer(placement_id: int) -> Any:
     ), status
 
 
-# What each part of the export holds, in the order the page shows them.
-DATA_SECTIONS = {
-    "account": ("Your account", "Your login. The password is stored only as a one-way hash."),
-    "profile": ("Your profile", "What you told us about yourself."),
-    "rounds": ("Rounds you take part in", "Placement rounds you were imported into or chose in."),
-    "preferences": ("Your choices", "The slots you ranked, first choice first."),
-    "employer_rankings": (
-        "How hosts ranked you",
-        "Where a host put you in their order of applicants for a slot.",
-    ),
-    "exclusions": (
-        "Pairings a coordinator ruled out",
-        "Slots the matcher was told not to offer you, and why.",
-    ),
-    "proposals": (
-        "Matches proposed for you",
-        "What each match run proposed, its cost terms, and what a coordinator decided.",
-    ),
-    "unplaced": ("Runs that did not place you", "And the reason each gave."),
-    "placements": ("Your placements", "Approved placements, live or withdrawn."),
-    "api_tokens": (
-        "Sign-in sessions and API tokens",
-        "Only when each was made and last used; the tokens themselves are stored as hashes.",
-    ),
-    "activity": ("What you did", "The audit log's record of the changes you made."),
-    "about_you": (
-        "What was done about you",
-        "The audit log's record of what staff did to your record, proposals and placements.",
-    ),
-}
 EXPORT_FILENAME = "placement-my-data.json"
 
 
 @bp.get("/data", endpoint="data")
 def data_page() -> Any:
-    data = privacy.export_own_data(session=db_session(), actor=actor())
+    view = your_data.data_page(db_session(), actor())
     return render_template(
-        "trainee/data.html",
-        title="Your data",
-        data=data,
-        sections=DATA_SECTIONS,
-        filename=EXPORT_FILENAME,
+        "trainee/data.html", title="Your data", view=view, filename=EXPORT_FILENAME
     )
 
 

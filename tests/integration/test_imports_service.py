@@ -333,3 +333,35 @@ def test_slot_rows_with_an_id_update_the_rounds_slot(
     session.expire_all()
     kept = session.get(Slot, stranger.id)
     assert kept is not None and kept.title != "Mine now"
+
+
+def test_slots_name_their_host_by_name(session: Session) -> None:
+    from placement.services.imports import import_slots
+
+    coordinator = f.user(session, role="coordinator")
+    rnd = f.round_(session, status="open")
+    host = f.organisation(session, name="Tame Valley Test Laboratories")
+    f.organisation(session, name="Twin Labs")
+    f.organisation(session, name="twin labs")
+    good = (
+        b"organisation,title,starts_on,ends_on\n"
+        b"tame valley test laboratories,Calibration,2027-02-01,2027-05-28\n"
+    )
+    done = import_slots(session=session, actor=coordinator, round_id=f.pk(rnd), data=good)
+    assert done.created == 1
+    slot = session.exec(select(Slot).where(Slot.round_id == rnd.id)).one()
+    assert slot.organisation_id == host.id
+    bad = (
+        b"organisation,title,starts_on,ends_on\n"
+        b"Nobody Ltd,A,2027-02-01,2027-05-28\n"
+        b"Twin Labs,B,2027-02-01,2027-05-28\n"
+    )
+    with pytest.raises(InvalidInput) as refused:
+        import_slots(session=session, actor=coordinator, round_id=f.pk(rnd), data=bad)
+    problems = {(p["row"], p["field"], p["message"]) for p in refused.value.errors}
+    assert (2, "organisation", "no host is called “Nobody Ltd”") in problems
+    assert any(r == 3 and "2 hosts are called" in m for r, _, m in problems)
+    assert all(field == "organisation" for _, field, _ in problems)
+    neither = b"title,starts_on,ends_on\nA,2027-02-01,2027-05-28\n"
+    with pytest.raises(InvalidInput):
+        import_slots(session=session, actor=coordinator, round_id=f.pk(rnd), data=neither)

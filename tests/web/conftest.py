@@ -195,7 +195,7 @@ def check_a11y(axe_source: str) -> Any:
         results = page.evaluate(
             """async () => await window.axe.run(document, {
                    runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa',
-                                                    'best-practice']}})"""
+                                                    'wcag22aa', 'best-practice']}})"""
         )
         bad = [v for v in results["violations"] if v.get("impact") in SERIOUS]
         summary = [

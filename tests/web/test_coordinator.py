@@ -128,6 +128,7 @@ def test_coordinator_runs_a_round_to_publication(
         if not run_urls:
             check_a11y(page, "run form")
             shoot(page, "coordinator-run-form")
+            page.get_by_label("Name (optional)").fill("Preferences only")
         page.get_by_label("Employers' rankings").fill(employer_weight)
         page.get_by_role("button", name="Start run").click()
         progress = page.locator("[data-progress-url]")
@@ -142,10 +143,12 @@ def test_coordinator_runs_a_round_to_publication(
     assert "succeeded" in worker.output() or "Task" in worker.output()
 
     # Compare the two runs.
-    page.get_by_label("Compare run", exact=False).first.check()
-    page.get_by_label("Compare run", exact=False).nth(1).check()
+    page.get_by_label("Compare Preferences only").check()
+    page.locator("input[name=run]:not(:checked)").first.check()
     page.get_by_role("button", name="Compare the two ticked runs").click()
     expect(page.locator("#compare-stats")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Preferences only")
+    expect(page.locator("#not-comparable")).to_contain_text("not comparable")
     check_a11y(page, "compare runs")
     shoot(page, "coordinator-compare")
 
@@ -194,20 +197,43 @@ def test_coordinator_runs_a_round_to_publication(
     check_a11y(page, "why page")
     page.go_back()
 
-    # Approve one, then the rest.
+    # Approve one in place: no reload, no jump to the top, focus moves to the next decision;
+    # then one more from the keyboard, then the rest.
+    page.evaluate("() => { window.notReloaded = true; }")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.get_by_role("button", name="Approve Amara Osei").scroll_into_view_if_needed()
+    scrolled = page.evaluate("() => window.scrollY")
     page.get_by_role("button", name="Approve Amara Osei").click()
-    expect(page.get_by_text("Approved: Amara Osei is placed.")).to_be_visible()
-    page.get_by_role("link", name="Approve all 3 open proposals").click()
-    expect(page.get_by_role("heading", name="Approve all 3 open proposals of run")).to_be_visible()
+    amara = page.locator("#proposals tbody tr", has_text="Amara Osei")
+    expect(amara.locator("[data-decide-cell]")).to_have_text("Approved: Amara Osei is placed.")
+    expect(amara.locator("[data-status-cell]")).to_have_text("approved")
+    expect(page.locator("#decide-status")).to_have_text("Approved: Amara Osei is placed.")
+    assert page.evaluate("() => window.notReloaded") is True
+    assert page.evaluate("() => window.scrollY") >= scrolled - 200
+    focused = page.evaluate("() => document.activeElement.textContent.trim()")
+    assert focused.startswith("Approve"), focused
+    page.keyboard.press("Enter")
+    expect(page.locator("#proposals [data-status-cell]", has_text="approved")).to_have_count(2)
+    check_a11y(page, "run page after deciding in place")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.reload()
+    page.get_by_role("link", name="Approve all 2 open proposals").click()
+    expect(page.get_by_role("heading", name="Approve all 2 open proposals of run")).to_be_visible()
     check_a11y(page, "approve all confirmation")
     shoot(page, "coordinator-approve-all-confirm")
     page.get_by_role("button", name="Yes, approve them").click()
-    expect(page.get_by_text("Approved 3 proposals.")).to_be_visible()
+    expect(page.get_by_text("Approved 2 proposals.")).to_be_visible()
 
-    # Publish, with confirmation.
+    # Publish, with confirmation that says what will happen, in numbers.
     page.get_by_role("link", name=round_name).click()
     page.get_by_role("link", name="Publish the round").click()
-    page.get_by_role("button", name="Yes, publish it").click()
+    expect(page.locator("#consequence")).to_contain_text(
+        re.compile(r"4 approved placements will be published; \d+ trainees? will get nothing")
+    )
+    check_a11y(page, "publish confirmation")
+    page.get_by_role(
+        "button", name=re.compile("^(Yes, publish it|Publish the round anyway)$")
+    ).click()
     expect(page.get_by_text(f"Round “{round_name}” is now published.")).to_be_visible()
     csv = page.request.get(live_server(f"/coordinator/rounds/{round_id}/placements.csv"))
     assert csv.status == 200 and "Amara Osei" in csv.text()
@@ -235,7 +261,7 @@ def test_coordinator_runs_a_round_to_publication(
     # Her first or second choice, whichever the approved run proposed.
     assert f"Microbiology {tag}" in body or f"Haematology {tag}" in body
     assert f"Edgbaston Test Labs {tag}" in body
-    assert "1 Feb 2027 to 28 May 2027" in body
+    assert "1 Feb 2027 to 28 May 2027" in body  # UK dates
     # Publishing made it an offer, to answer by a deadline.
     assert "Accept or decline this placement by" in body
     expect(trainee_page.get_by_role("button", name="Accept this placement")).to_be_visible()

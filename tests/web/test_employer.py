@@ -65,7 +65,12 @@ def test_employer_posts_a_slot_and_ranks_applicants(
     page.get_by_label("Starts on").fill("2027-02-01")
     page.get_by_label("Ends on").fill("2027-01-01")
     page.get_by_role("button", name="Post slot").click()
-    expect(page.locator("#ends_on-error")).to_contain_text("must not be before")
+    expect(page.locator("#ends_on-error")).to_contain_text(
+        "End date must be on or after start date"
+    )
+    expect(page.locator("#error-summary a[href='#ends_on']")).to_have_text(
+        "End date must be on or after start date"
+    )
     check_a11y(page, "slot form with errors")
     shoot(page, "employer-slot-form")
     page.get_by_label("Ends on").fill("2027-05-28")
@@ -98,18 +103,36 @@ def test_employer_posts_a_slot_and_ranks_applicants(
         for name in names:
             f.preference(session, trainee=f.trainee(session, name=name), slot=slot, rank=1)
     page.get_by_role("link", name=f"Applicants for Sterilisation validation {tag}").click()
+    # Nobody is ranked at first: the applicants are listed by name, unnumbered, with what
+    # helps decide, and never the trainee's own rank of the slot.
     labels = page.locator("ol.ranking li .label strong")
+    waiting = page.locator("ul.unranked li .label strong")
+    expect(labels).to_have_count(0)
+    expect(waiting).to_have_text(names)
+    expect(page.locator("ul.unranked")).to_contain_text("0 of 2 skills wanted")
+    expect(page.locator("main")).not_to_contain_text("their choice")
+    check_a11y(page, "applicants, none ranked")
+    for name in names:
+        page.get_by_role("button", name=f"Rank {name} next").click()
     expect(labels).to_have_text(names)
+    expect(page.locator("[data-unsaved-notice]")).to_be_visible()
     expect(page.locator("ol.ranking[data-ready]")).to_be_visible()  # the script is on
-    page.get_by_role("button", name=f"Move down: {names[0]}").click()
+    # Keyboard: "Move down" on the first, then Enter again on the focused control.
+    page.get_by_role("button", name=f"Move down: {names[0]}").focus()
+    page.keyboard.press("Enter")
     expect(page.locator("#ranking-status")).to_contain_text("is now number 2 of 3")
-    page.get_by_role("button", name=f"Move up: {names[2]}").click()
-    expect(labels).to_have_text([names[1], names[2], names[0]])
+    expect(labels).to_have_text([names[1], names[0], names[2]])
+    # Move to a position: the last to the top in one step.
+    page.get_by_label(f"Position for {names[2]}").select_option("1")
+    page.get_by_role("button", name=f"Move {names[2]} to the chosen position").click()
+    expect(labels).to_have_text([names[2], names[1], names[0]])
+    expect(page.get_by_label(f"Position for {names[0]}")).to_have_value("3")
     check_a11y(page, "applicants")
     shoot(page, "employer-applicants")
     page.get_by_role("button", name="Save ranking").click()
     expect(page.get_by_text("Your ranking of 3 applicants is saved.")).to_be_visible()
-    expect(labels).to_have_text([names[1], names[2], names[0]])
+    expect(labels).to_have_text([names[2], names[1], names[0]])
+    expect(page.locator("[data-unsaved-notice]")).to_be_hidden()
 
     page.get_by_role("link", name="Placements").click()
     expect(page.get_by_text("No placements yet.")).to_be_visible()

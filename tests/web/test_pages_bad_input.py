@@ -618,7 +618,7 @@ def test_choices_of_a_round_that_is_not_there_is_a_404(
         (["{other}", "{other}"], 422, "must not repeat a slot"),
         (["{closed}"], 422, "not slots of this round"),
         ([str(2**31 - 1)], 422, "not slots of this round"),
-        ([str(i) for i in range(1, 1001)], 422, "at most 10 slots"),
+        ([str(i) for i in range(1, 1001)], 422, "At most 10 slots"),
     ],
 )
 def test_saving_choices_that_are_not_slots_of_the_round_is_refused(
@@ -937,7 +937,7 @@ def test_trainee_import_of_an_unreadable_file_says_what_is_wrong_and_imports_not
 @pytest.mark.parametrize(
     "label, content, message", CSV_VALUE_PROBES, ids=[p[0] for p in CSV_VALUE_PROBES]
 )
-def test_trainee_import_of_bad_values_previews_then_imports_nothing(
+def test_trainee_import_of_bad_values_is_refused_at_preview_and_imports_nothing(
     coordinator: Signed,
     world: World,
     session: Session,
@@ -947,8 +947,11 @@ def test_trainee_import_of_bad_values_previews_then_imports_nothing(
 ) -> None:
     before = _count(session, Trainee)
     url = f"/coordinator/rounds/{world.open_round.id}/import/trainees"
+    # The preview checks every value as the import would: the problems show before "Import".
     preview = coordinator.post(url, {"file": _upload(content), "step": "preview"})
-    _ok(preview, "Check them, then import.", status=200)
+    _ok(preview, message, status=422)
+    assert 'value="import"' not in preview.text  # no Import button for a bad file
+    assert _count(session, Trainee) == before
     response = coordinator.post(url, {"file": _upload(content), "step": "import"})
     _ok(response, "nothing was imported", message, status=422)
     assert _count(session, Trainee) == before
@@ -971,7 +974,7 @@ def test_slot_import_of_bad_ids_and_values_says_what_is_wrong(
     before = _count(session, Slot)
     url = f"/coordinator/rounds/{world.open_round.id}/import/slots"
     data = content.replace("{org}", str(world.org.id)).encode()
-    _ok(coordinator.post(url, {"file": _upload(data), "step": "preview"}), status=200)
+    _ok(coordinator.post(url, {"file": _upload(data), "step": "preview"}), message, status=422)
     response = coordinator.post(url, {"file": _upload(data), "step": "import"})
     _ok(response, "nothing was imported", message, status=422)
     assert _count(session, Slot) == before

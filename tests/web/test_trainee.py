@@ -82,7 +82,8 @@ def test_trainee_edits_profile_and_ranks_slots(
     page.get_by_role("button", name="Save profile").click()
     error = page.locator("#max_travel_km-error")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("greater than 0")
+    expect(error).to_contain_text("Furthest you can travel must be more than 0")
+    expect(page.locator("#error-summary a[href='#max_travel_km']")).to_be_visible()
     expect(page.locator("#error-summary")).to_be_visible()
     # What was typed is kept.
     assert page.get_by_label("Skills").input_value() == "pipetting, ELISA"
@@ -136,8 +137,13 @@ def test_trainee_edits_profile_and_ranks_slots(
     expect(items).to_have_text(_in_order([titles[2], *titles[:2]]))
     expect(page.locator("#ranking-status")).to_contain_text("is now number 1 of 3")
     page.get_by_role("button", name=f"Remove: {titles[1]}").click()
+    # With JavaScript each change is saved as it happens, and said so.
+    expect(page.locator("[data-save-state]")).to_contain_text("Saved")
+    expect(page.locator("#ranking-status")).to_contain_text("Saved.")
     check_a11y(page, "choices")
     shoot(page, "trainee-choices")
+    page.reload()
+    expect(items).to_have_text(_in_order([titles[2], titles[0]]))
     page.get_by_role("button", name="Save my choices").click()
     expect(page.get_by_text("Your 2 choices are saved")).to_be_visible()
     expect(items).to_have_text(_in_order([titles[2], titles[0]]))
@@ -159,7 +165,7 @@ def test_trainee_sees_and_downloads_everything_held_about_them(
 
     page.get_by_role("link", name="Your data").click()
     main = page.locator("main")
-    for heading in ("Your account", "Your profile", "Your choices", "What you did"):
+    for heading in ("Your account", "Your profile", "Your rounds and choices", "What you did"):
         expect(page.get_by_role("heading", name=heading)).to_be_visible()
     expect(main).to_contain_text(email)
     expect(main).to_contain_text(titles[0])

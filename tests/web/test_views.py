@@ -431,6 +431,14 @@ def test_employer_deletes_a_slot_after_confirming_and_sees_a_409_nicely(
 # --- trainees: their own data --------------------------------------------------------
 
 
+def slot_host(session: Session, slot: Any) -> str:
+    from placement.models import Organisation
+
+    org = session.get(Organisation, slot.organisation_id)
+    assert org is not None
+    return org.name
+
+
 def test_trainee_sees_and_downloads_their_data(client: Any, session: Session) -> None:
     user = _sign_in(client, session, "trainee")
     me = session.exec(select(Trainee).where(Trainee.user_id == user.id)).one()
@@ -441,11 +449,15 @@ def test_trainee_sees_and_downloads_their_data(client: Any, session: Session) ->
 
     page = client.get("/trainee/data")
     assert page.status_code == 200
-    for heading in ("Your account", "Your profile", "Your choices", "Matches proposed for you"):
+    for heading in ("Your account", "Your profile", "Your rounds and choices", "What you did"):
         assert heading in page.text
     assert "trainee-views@example.test" in page.text and "pipetting, ELISA" in page.text
-    assert "Immunology" in page.text
-    assert "password" not in page.text.lower().replace("the password is stored", "")
+    # Choices by round, by name: the slot and its host, never ids or cost terms.
+    assert "Open round" in page.text
+    assert f"Immunology at {slot_host(session, slot)}" in page.text
+    for raw in ("Slot id", "Rank", "Dbs cleared", "cost", "terms", "password_hash"):
+        assert raw not in page.text
+    assert "held only as a one-way hash" in page.text
     assert 'href="/trainee/data.json"' in page.text
 
     download = client.get("/trainee/data.json")

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from placement.errors import NotFound
-from placement.models import Organisation, Round, RoundStatus, Slot, User
+from placement.matching.geo import distance_km
+from placement.models import Organisation, Round, RoundStatus, Slot, Trainee, User
 from placement.services import slots
 from placement.services.common import organisation_of, require_role
 from placement.services.pages.lookups import rounds_with_status
@@ -74,13 +75,61 @@ def slot_form(session: Session, actor: User, slot_id: int | None) -> SlotForm:
 
 
 @dataclass(frozen=True)
+class ApplicantFacts:
+    """What helps an employer decide, without revealing where the trainee lives or how
+    they ranked the slot: level, skills matched, a distance band, availability."""
+
+    level: str
+    skills: str
+    distance: str
+    availability: str
+
+
+@dataclass(frozen=True)
 class ApplicantsPage:
     slot: Slot
     round: Round
     by_id: dict[int, Applicant]
+    facts: dict[int, ApplicantFacts]
     ranked: list[int]  # the saved ranking, first = most wanted
-    order: list[int]  # every applicant: the ranked first, then the rest
+    unranked: list[int]  # applicants not ranked yet, by name: not an order
     editable: bool
+
+
+DISTANCE_BANDS = ((10, "under 10 km"), (25, "10 to 25 km"), (50, "25 to 50 km"))
+
+
+def distance_band(km: float | None) -> str:
+    if km is None:
+        return "distance not known"
+    for limit, text in DISTANCE_BANDS:
+        if km < limit:
+            return text
+    return "over 50 km"
+
+
+def _facts(slot: Slot, trainee: Trainee) -> ApplicantFacts:
+    wanted = {s.casefold() for s in slot.required_skills or []}
+    have = {s.casefold() for s in trainee.skills or []}
+    if wanted:
+        skills = f"{len(wanted & have)} of {len(wanted)} skills wanted"
+    else:
+        skills = "no skills asked for"
+    if slot.remote:
+        distance = "remote placement"
+    elif trainee.latitude is None or trainee.longitude is None:
+        distance = distance_band(None)
+    else:
+        km = distance_km(trainee.latitude, trainee.longitude, slot.latitude, slot.longitude)
+        distance = distance_band(km)
+    if trainee.available_from is None or trainee.available_to is None:
+        availability = "availability not given"
+    elif trainee.available_from <= slot.starts_on and trainee.available_to >= slot.ends_on:
+        availability = "available for all of it"
+    else:
+        availability = "not available for all of it"
+    level = f"level {trainee.level}" if trainee.level else "level not given"
+    return ApplicantFacts(level, skills, distance, availability)
 
 
 def applicants_page(session: Session, actor: User, slot_id: int) -> ApplicantsPage:
@@ -90,13 +139,17 @@ def applicants_page(session: Session, actor: User, slot_id: int) -> ApplicantsPa
     rnd = session.get(Round, slot.round_id)
     assert rnd is not None
     by_id = {a.id: a for a in page.items}
-    order = [t for t in ranked if t in by_id] + [a.id for a in page.items if a.id not in ranked]
+    trainees = session.exec(select(Trainee).where(col(Trainee.id).in_(list(by_id)))).all()
+    facts = {t.id: _facts(slot, t) for t in trainees if t.id is not None}
+    saved = [t for t in ranked if t in by_id]
+    unranked = sorted((t for t in by_id if t not in saved), key=lambda t: by_id[t].name)
     return ApplicantsPage(
         slot=slot,
         round=rnd,
         by_id=by_id,
-        ranked=ranked,
-        order=order,
+        facts=facts,
+        ranked=saved,
+        unranked=unranked,
         editable=rnd.status == RoundStatus.OPEN,
     )
 

@@ -42,9 +42,12 @@ def browse_slots(
     discipline: str | None = None,
     host_kind: str | None = None,
     within_km: float | None = None,
+    keywords: str | None = None,
 ) -> list[SlotListing]:
     """Slots of open rounds at verified hosts, nearest first when the trainee's home is
-    known; `within_km` keeps those no further than that from home (remote slots always)."""
+    known; `within_km` keeps those no further than that from home (remote slots always);
+    `keywords` keeps those whose title, host, discipline or skills hold every word."""
+    words = (keywords or "").casefold().split()
     statement = (
         select(Slot, Organisation, Round)
         .join(Organisation, col(Organisation.id) == Slot.organisation_id)
@@ -62,9 +65,18 @@ def browse_slots(
         km = _distance(trainee, slot)
         if within_km is not None and km is not None and km > within_km:
             continue
+        if words and not _matches(words, slot, org):
+            continue
         listings.append(SlotListing(slot, org, rnd, km, max(slot.capacity - slot.filled, 0)))
     listings.sort(key=lambda s: (s.distance_km is None, s.distance_km or 0.0))
     return listings
+
+
+def _matches(words: list[str], slot: Slot, org: Organisation) -> bool:
+    haystack = " ".join(
+        [slot.title, org.name, slot.discipline or "", " ".join(slot.required_skills or [])]
+    ).casefold()
+    return all(word in haystack for word in words)
 
 
 def slot_listing(session: Session, slot_id: int, trainee: Trainee | None) -> SlotListing | None:
@@ -97,6 +109,7 @@ class BrowseQuery:
     discipline: str | None = None
     host_kind: str | None = None
     within_km: float | None = None
+    keywords: str | None = None
 
 
 @dataclass(frozen=True)
@@ -120,6 +133,7 @@ def browse_page(session: Session, actor: User, query: BrowseQuery | None) -> Bro
             discipline=query.discipline,
             host_kind=query.host_kind,
             within_km=query.within_km,
+            keywords=query.keywords,
         )
     disciplines = session.exec(
         select(Slot.discipline)

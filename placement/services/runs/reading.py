@@ -23,6 +23,7 @@ from placement.models import (
 )
 from placement.services.common import Page, audit, get_round, paginate, require_role
 from placement.services.instances import resolve_weights
+from placement.services.validation import RUN_NAME_MAX
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ def start_run(
     weights: dict[str, Any] | None = None,
     allow_unranked: bool = False,
     settings: Settings,
+    name: str = "",
 ) -> MatchRun:
     """Create a queued run for a closed round, or a clearing run for a published one
     (it matches those without an offered or accepted placement to the seats still free:
@@ -52,8 +54,12 @@ def start_run(
         )
     resolved = resolve_weights(weights)
     now = utcnow()
+    name = (name or "").strip()
+    if len(name) > RUN_NAME_MAX:
+        raise InvalidInput(errors={"name": [f"must be at most {RUN_NAME_MAX} characters"]})
     run = MatchRun(
         round_id=round_id,
+        name=name,
         status=RunStatus.QUEUED,
         phase="queued",
         progress=0,

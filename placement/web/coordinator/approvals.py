@@ -5,22 +5,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, jsonify, redirect, render_template, request, url_for
 
-from placement.errors import InvalidInput
+from placement.errors import Conflict, InvalidInput, WrongState
 from placement.flask_db import db_session
 from placement.services import approvals
 from placement.services.pages import placements as pages
-from placement.web.common import actor
+from placement.services.pages.words import uk_date
+from placement.web.common import actor, attempt, wants_json
 from placement.web.coordinator.base import bp
 
 DEFAULT_REASON = "Rejected by a coordinator"
+# Refusals the run page's script shows in the row (a full slot, a decided proposal...).
+REFUSED = (Conflict, InvalidInput, WrongState)
 
 
 @bp.post("/proposals/<id:proposal_id>/approve")
 def approve(proposal_id: int) -> Any:
-    done = pages.approve(db_session(), actor(), proposal_id)
-    flash(f"Approved: {done.trainee_name} is placed.", "success")
+    if wants_json():
+        # The run page's script decides in place: the answer is the row's new state.
+        done = attempt(lambda: pages.approve(db_session(), actor(), proposal_id), REFUSED)
+        if done.value is None:
+            return jsonify(ok=False, message=done.message), done.status
+        return jsonify(
+            ok=True, status="approved", message=f"Approved: {done.value.trainee_name} is placed."
+        )
+    done_ = pages.approve(db_session(), actor(), proposal_id)
+    flash(f"Approved: {done_.trainee_name} is placed.", "success")
     return _back_to_run()
 
 
@@ -29,6 +40,16 @@ def reject(proposal_id: int) -> Any:
     reason = request.form.get("reason", "").strip() or DEFAULT_REASON
     if "\x00" in reason:
         raise InvalidInput(errors={"reason": ["must not contain NUL characters"]})
+    if wants_json():
+        done = attempt(
+            lambda: approvals.reject_proposal(
+                session=db_session(), actor=actor(), proposal_id=proposal_id, reason=reason
+            ),
+            REFUSED,
+        )
+        if done.value is None:
+            return jsonify(ok=False, message=done.message), done.status
+        return jsonify(ok=True, status="rejected", message=f"Rejected: {reason}")
     proposal = approvals.reject_proposal(
         session=db_session(), actor=actor(), proposal_id=proposal_id, reason=reason
     )
@@ -70,7 +91,7 @@ def approve_all(run_id: int) -> Any:
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment is not None else "not yet"
+    return f"{uk_date(moment)} UTC" if moment is not None else "not yet"
 
 
 def _back_to_run() -> Any:

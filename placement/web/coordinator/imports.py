@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
 from placement.flask_db import current_settings, db_session
+from placement.services import spreadsheets
 from placement.services.imports import IMPORTERS
 from placement.services.pages import rounds as pages
 from placement.web.common import actor, attempt
@@ -28,6 +29,7 @@ def import_page(round_id: int, kind: str) -> Any:
         "preview": None,
         "problems": [],
         "message": None,
+        "would": None,
     }
     status = 200
     if request.method == "POST":
@@ -35,6 +37,14 @@ def import_page(round_id: int, kind: str) -> Any:
         if data is None:
             context["message"] = "Choose a CSV file to import."
             return render_template("coordinator/import.html", **context), 422
+        if spreadsheets.is_xlsx(data, _filename()):
+            # A workbook's first sheet, read as the same rows a CSV file gives.
+            workbook = data
+            converted = attempt(lambda: spreadsheets.xlsx_to_csv(workbook))
+            if converted.value is None:
+                context.update(message=converted.message, problems=_rows_of(converted.refusal))
+                return render_template("coordinator/import.html", **context), converted.status
+            data = converted.value
         context["csv_text"] = data.decode("utf-8-sig", errors="replace")
         if request.form.get("step") == "import":
             done = attempt(
@@ -55,6 +65,14 @@ def import_page(round_id: int, kind: str) -> Any:
             context.update(message=done.message, problems=_rows_of(done.refusal))
             status = done.status
         preview = attempt(lambda: pages.import_preview(kind, data, limit=PREVIEW_ROWS))
+        if preview.value is not None and not context["problems"]:
+            # Every value is checked now, as the import would: problems show before "Import".
+            check = attempt(lambda: pages.import_check(db_session(), actor(), round_id, kind, data))
+            if check.value is None:
+                context.update(message=check.message, problems=_rows_of(check.refusal))
+                status = check.status
+            else:
+                context["would"] = check.value
         if preview.value is None:
             context.update(message=preview.message, problems=_rows_of(preview.refusal))
             status = preview.status
@@ -66,6 +84,28 @@ def import_page(round_id: int, kind: str) -> Any:
                 "bad_rows": {p.get("row") for p in context["problems"]},
             }
     return render_template("coordinator/import.html", **context), status
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@bp.get("/rounds/<id:round_id>/import/<any(trainees, slots):kind>/template.<any(csv, xlsx):fmt>")
+def import_template(round_id: int, kind: str, fmt: str) -> Any:
+    pages.import_page(db_session(), actor(), round_id, kind)  # the round must be theirs
+    text = pages.import_template(kind)
+    body: str | bytes = text
+    if fmt == "xlsx":
+        body = spreadsheets.csv_to_xlsx(text, title=kind.capitalize())
+    return Response(
+        body,
+        mimetype="text/csv" if fmt == "csv" else XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{kind}-template.{fmt}"'},
+    )
+
+
+def _filename() -> str:
+    upload = request.files.get("file")
+    return upload.filename or "" if upload is not None else ""
 
 
 def _rows_of(refusal: Any) -> list[dict[str, Any]]:

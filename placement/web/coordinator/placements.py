@@ -11,6 +11,7 @@ from placement.models import PlacementStatus
 from placement.services import placements
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import placements as pages
+from placement.services.pages.words import uk_dates
 from placement.web.common import actor, page_arg, view_context
 from placement.web.coordinator.base import bp
 
@@ -64,7 +65,7 @@ def withdraw(placement_id: int) -> Any:
         facts=[
             ("Trainee", view.trainee_name),
             ("Slot", f"{view.slot.title}, {view.organisation}"),
-            ("Dates", f"{view.slot.starts_on.isoformat()} to {view.slot.ends_on.isoformat()}"),
+            ("Dates", uk_dates(view.slot.starts_on, view.slot.ends_on)),
             ("Round", view.round.name),
             ("Status", view.placement.status),
         ],

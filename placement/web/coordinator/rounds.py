@@ -86,14 +86,18 @@ def transition(round_id: int, action: str) -> Any:
         )
         flash(f"Round “{rnd.name}” is now {rnd.status}.", "success")
         return redirect(url_for(".round_page", round_id=round_id))
-    rnd = rounds.get_round_for(session=db_session(), actor=actor(), round_id=round_id)
+    view = pages.transition_page(db_session(), actor(), round_id, action)
     verb, consequence = ACTIONS[action]
     return render_template(
         "confirm.html",
-        title=f"{verb} “{rnd.name}”?",
-        round=rnd,
+        title=f"{verb} “{view.round.name}”?",
+        round=view.round,
         verb=verb,
-        consequence=consequence,
+        facts=view.facts,
+        consequence=f"{view.outcome} {consequence}",
+        warnings=view.warnings,
+        problem=view.problem,
+        yes=f"{verb} the round anyway" if view.warnings else None,
         action=url_for(".transition", round_id=round_id, action=action),
         back=url_for(".round_page", round_id=round_id),
     )

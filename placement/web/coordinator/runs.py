@@ -12,6 +12,7 @@ from placement.models import MatchRun, ProposalStatus
 from placement.services import runs
 from placement.services.common import Page
 from placement.services.pages import runs as pages
+from placement.services.pages.words import run_label
 from placement.services.validation import WeightsFields
 from placement.web import charts
 from placement.web.common import actor, attempt, id_arg, load_form, page_arg, view_context
@@ -52,10 +53,11 @@ def new_run(round_id: int) -> Any:
                 weights=load_form(WeightsFields(), request.form, tuple(WEIGHT_LABELS)),
                 allow_unranked=bool(values["allow_unranked"]),
                 settings=settings_of(current_app),
+                name=str(values.get("name", "")),
             )
         )
         if started.value is not None:
-            flash(f"Run {started.value.id} is queued.", "success")
+            flash(f"{run_label(started.value)} is queued.", "success")
             return redirect(url_for(".run_page", run_id=started.value.id))
         errors = {k.removeprefix("weights."): v for k, v in started.errors.items()}
         status = started.status
@@ -171,10 +173,13 @@ def compare(round_id: int) -> Any:
     if len(chosen) != 2 or len(run_ids) != 2:
         flash("Tick exactly two finished runs to compare them.", "warning")
         return redirect(url_for(".round_page", round_id=round_id))
+    if run_ids[0] == run_ids[1]:
+        flash("Choose two different runs: a run compared with itself shows nothing.", "warning")
+        return redirect(url_for(".round_page", round_id=round_id))
     view = pages.compare_page(db_session(), actor(), round_id, run_ids[0], run_ids[1])
     return render_template(
         "coordinator/compare.html",
-        title=f"Run {view.a.id} and run {view.b.id} compared",
+        title=f"{run_label(view.a)} and {run_label(view.b)} compared",
         labels=WEIGHT_LABELS,
         **view_context(view),
     )

@@ -50,6 +50,15 @@ def invite(round_id: int) -> Any:
     return redirect(url_for(".round_trainees", round_id=round_id))
 
 
+@bp.get("/trainees/<id:trainee_id>")
+def trainee_record(trainee_id: int) -> Any:
+    round_id = id_arg(request.args.get("round", ""), "round", {})
+    view = pages.trainee_record(db_session(), actor(), trainee_id, round_id)
+    return render_template(
+        "coordinator/trainee.html", title=view.trainee.name, **view_context(view)
+    )
+
+
 @bp.route("/trainees/<id:trainee_id>/erase", methods=["GET", "POST"])
 def erase(trainee_id: int) -> Any:
     round_id = id_arg(request.values.get("round", ""), "round", {})

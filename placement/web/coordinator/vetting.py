@@ -3,7 +3,6 @@ signing off a placement's safety details."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, send_file, url_for
@@ -18,14 +17,6 @@ from placement.web.coordinator.base import bp
 from placement.web.safety import safety_form
 
 DBS_FORM = ("certificate_number", "level", "issued_on")
-
-
-@bp.app_template_filter("ukdate")
-def uk_date(value: date | datetime | None) -> str:
-    """13 Sep 2027."""
-    if value is None:
-        return ""
-    return f"{value.day} {value:%b %Y}"
 
 
 @bp.get("/organisations/<id:organisation_id>")

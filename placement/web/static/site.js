@@ -8,13 +8,95 @@
     window.setTimeout(function () { region.textContent = message; }, 50);
   }
 
-  /* Ranked lists: move up / move down / remove without a round trip. The buttons are real
-     submit buttons, so without JavaScript the server reorders the list instead. */
+  /* Unsaved changes: a form marked data-confirm-leave warns before the page is left with
+     changes it has not sent; one marked data-autosave sends each change as it happens. */
+  var unsavedForms = [];
+
+  window.addEventListener("beforeunload", function (event) {
+    if (unsavedForms.length === 0) return undefined;
+    event.preventDefault();
+    event.returnValue = "";
+    return "";
+  });
+
+  function setUnsaved(form, unsaved) {
+    var i = unsavedForms.indexOf(form);
+    if (unsaved && i < 0) unsavedForms.push(form);
+    if (!unsaved && i >= 0) unsavedForms.splice(i, 1);
+    var notice = document.querySelector("[data-unsaved-notice]");
+    if (notice && form.hasAttribute("data-confirm-leave")) notice.hidden = !unsaved;
+  }
+
+  /* Send the form's list as it is now, with its CSRF token, to the same address the
+     Save button posts to; answers come back as JSON. One save at a time: a change made
+     while one is on its way is sent after it. */
+  function autosaver(form, live) {
+    var state = form.querySelector("[data-save-state]");
+    var busy = false;
+    var again = false;
+    var said = "";
+
+    function show(text, bad) {
+      if (state) {
+        state.textContent = text;
+        state.classList.toggle("error", !!bad);
+      }
+    }
+
+    function save(message) {
+      said = message || said;
+      if (busy) { again = true; return; }
+      busy = true;
+      setUnsaved(form, true);
+      show("Saving…");
+      var data = new FormData(form);
+      data.set("save", "1");
+      fetch(form.action, {
+        method: "POST",
+        body: data,
+        credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+        })
+        .then(function (result) {
+          busy = false;
+          if (again) { again = false; save(); return; }
+          if (result.ok && result.body.saved) {
+            setUnsaved(form, false);
+            show("Saved. Your list is kept as it is shown.");
+            announce(live, (said ? said + " " : "") + "Saved.");
+            said = "";
+          } else {
+            var why = (result.body.errors || ["The change was not saved."]).join(" ");
+            show("Not saved: " + why, true);
+            announce(live, "Not saved: " + why);
+          }
+        })
+        .catch(function () {
+          busy = false;
+          show("Not saved: the server could not be reached. Use the Save button to try again.", true);
+          announce(live, "Not saved");
+        });
+    }
+    return save;
+  }
+
+  /* Ranked lists: move up / move down / move to a position / remove, and dragging with a
+     mouse, without a round trip. The buttons are real submit buttons, so without
+     JavaScript the server moves the item instead, and the buttons are the keyboard's way
+     to do what dragging does. */
   function setUpRanking(list) {
     var live = document.getElementById(list.getAttribute("data-live-region"));
+    var form = list.closest("form");
+    var save = form && form.hasAttribute("data-autosave") ? autosaver(form, live) : null;
+    // With a list of those not ranked, "remove" and "add" go to the server (the item
+    // changes list, and its controls with it); the current order goes along.
+    var serverMoves = list.hasAttribute("data-unranked") ? ["remove", "add"] : ["add"];
 
     function label(item) {
-      var el = item.querySelector(".label");
+      var el = item.querySelector(".label strong") || item.querySelector(".label a") || item.querySelector(".label");
       return el ? el.textContent.trim() : "item";
     }
 
@@ -25,41 +107,111 @@
         var down = item.querySelector("[data-move='down']");
         if (up) up.disabled = index === 0;
         if (down) down.disabled = index === items.length - 1;
+        var select = item.querySelector("select[data-position]");
+        if (select) {
+          if (select.options.length !== items.length) {
+            select.innerHTML = "";
+            for (var n = 1; n <= items.length; n += 1) {
+              var option = document.createElement("option");
+              option.value = String(n);
+              option.textContent = String(n);
+              select.appendChild(option);
+            }
+          }
+          select.value = String(index + 1);
+        }
       });
       var empty = document.getElementById(list.getAttribute("data-empty"));
       if (empty) empty.hidden = items.length !== 0;
     }
 
+    function changed(item, message) {
+      refresh();
+      announce(live, message);
+      if (save) save(message);
+      else if (form) setUnsaved(form, true);
+    }
+
+    function position(item) {
+      return Array.prototype.indexOf.call(list.querySelectorAll("li"), item) + 1;
+    }
+
+    function moved(item) {
+      var count = list.querySelectorAll("li").length;
+      changed(item, label(item) + " is now number " + position(item) + " of " + count + ".");
+    }
+
     list.addEventListener("click", function (event) {
       var button = event.target.closest("button[data-move]");
       if (!button || !list.contains(button)) return;
+      var action = button.getAttribute("data-move");
+      if (serverMoves.indexOf(action) >= 0) {
+        if (form) setUnsaved(form, false);
+        return; // the form posts the move with the current order
+      }
       event.preventDefault();
       var item = button.closest("li");
-      var action = button.getAttribute("data-move");
-      var items = Array.prototype.slice.call(list.querySelectorAll("li"));
-      var position;
       if (action === "up" && item.previousElementSibling) {
         list.insertBefore(item, item.previousElementSibling);
       } else if (action === "down" && item.nextElementSibling) {
         list.insertBefore(item.nextElementSibling, item);
+      } else if (action === "to") {
+        var select = item.querySelector("select[data-position]");
+        var items = Array.prototype.slice.call(list.querySelectorAll("li"));
+        var target = Math.max(1, Math.min(items.length, parseInt(select.value, 10) || 1));
+        items.splice(items.indexOf(item), 1);
+        list.insertBefore(item, items[target - 1] || null);
+        moved(item);
+        button.focus();
+        return;
       } else if (action === "remove") {
         var next = item.nextElementSibling || item.previousElementSibling;
         item.remove();
-        refresh();
-        announce(live, label(item) + " removed from your list. Save to keep the change.");
-        var target = next ? next.querySelector("button[data-move='remove']") : list.closest("form").querySelector("button[type='submit'][name='save']");
-        if (target) target.focus();
+        changed(item, label(item) + " removed from your list.");
+        var focusTarget = next ? next.querySelector("button[data-move='remove']") : form && form.querySelector("button[name='save']");
+        if (focusTarget) focusTarget.focus();
         return;
       }
-      refresh();
-      items = Array.prototype.slice.call(list.querySelectorAll("li"));
-      position = items.indexOf(item) + 1;
+      moved(item);
       // Keep focus on the control the user pressed, or its twin if that one is now disabled.
       var again = item.querySelector("[data-move='" + action + "']");
       if (again && again.disabled) again = item.querySelector("[data-move='" + (action === "up" ? "down" : "up") + "']");
       if (again) again.focus();
-      announce(live, label(item) + " is now number " + position + " of " + items.length + ".");
     });
+
+    /* Dragging with a mouse or a finger; the buttons above do the same from a keyboard. */
+    var dragged = null;
+    list.addEventListener("dragstart", function (event) {
+      dragged = event.target.closest("li");
+      if (!dragged) return;
+      dragged.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", label(dragged));
+    });
+    list.addEventListener("dragover", function (event) {
+      if (!dragged) return;
+      event.preventDefault();
+      var over = event.target.closest("li");
+      if (!over || over === dragged || !list.contains(over)) return;
+      var box = over.getBoundingClientRect();
+      var after = event.clientY > box.top + box.height / 2;
+      list.insertBefore(dragged, after ? over.nextElementSibling : over);
+    });
+    list.addEventListener("drop", function (event) { if (dragged) event.preventDefault(); });
+    list.addEventListener("dragend", function () {
+      if (!dragged) return;
+      var item = dragged;
+      dragged = null;
+      item.classList.remove("dragging");
+      moved(item);
+    });
+
+    if (form) {
+      form.addEventListener("submit", function () { setUnsaved(form, false); });
+      // The server drew a moved but unsaved list (a move made without this script).
+      var notice = document.querySelector("[data-unsaved-notice]");
+      if (notice && !notice.hidden && form.hasAttribute("data-confirm-leave")) setUnsaved(form, true);
+    }
     refresh();
   }
 
@@ -129,7 +281,61 @@
     });
   }
 
+  /* Approving or rejecting a proposal on a run's page happens in place: the row changes,
+     the page keeps its scroll position, and focus moves to the next row's decision.
+     Without JavaScript the same forms post and the page comes back to the same filters. */
+  function setUpDecisions(table) {
+    var live = document.getElementById("decide-status");
+    table.addEventListener("submit", function (event) {
+      var form = event.target.closest("form[data-decide]");
+      if (!form) return;
+      event.preventDefault();
+      var row = form.closest("tr");
+      var cell = row.querySelector("[data-decide-cell]");
+      var buttons = row.querySelectorAll("[data-decide-cell] button");
+      buttons.forEach(function (b) { b.disabled = true; });
+      fetch(form.action, {
+        method: "POST",
+        body: new FormData(form),
+        credentials: "same-origin",
+        headers: { Accept: "application/json" }
+      })
+        .then(function (response) {
+          return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+        })
+        .then(function (result) {
+          if (!result.ok || !result.body.ok) throw new Error(result.body.message || "");
+          var status = row.querySelector("[data-status-cell]");
+          if (status) {
+            status.textContent = "";
+            var badge = document.createElement("span");
+            badge.className = "badge " + result.body.status;
+            badge.textContent = result.body.status;
+            status.appendChild(badge);
+          }
+          cell.textContent = result.body.message;
+          announce(live, result.body.message);
+          var rows = Array.prototype.slice.call(table.querySelectorAll("tbody tr"));
+          var next = null;
+          for (var i = rows.indexOf(row) + 1; i < rows.length && !next; i += 1) {
+            next = rows[i].querySelector("form[data-decide] button");
+          }
+          (next || cell).focus({ preventScroll: false });
+        })
+        .catch(function (error) {
+          buttons.forEach(function (b) { b.disabled = false; });
+          var problem = cell.querySelector(".decide-error") || document.createElement("p");
+          problem.className = "decide-error error";
+          problem.setAttribute("role", "alert");
+          problem.textContent = (error && error.message) || "That did not work; reload the page and try again.";
+          cell.appendChild(problem);
+        });
+    });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var proposals = document.getElementById("proposals");
+    if (proposals) setUpDecisions(proposals);
     document.querySelectorAll("details[data-why-url]").forEach(setUpWhy);
     document.querySelectorAll("ol[data-ranking]").forEach(function (list) {
       setUpRanking(list);
