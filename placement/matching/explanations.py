@@ -55,6 +55,7 @@ from .problem import (
     RULES,
     Arrays,
     _employer_ranks,
+    build_arrays,
     cost_edges,
     failed_rule,
     pair_distance_km,
@@ -164,7 +165,7 @@ def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
     return out
 
 
-def _outcome(instance: Instance, slot_of: np.ndarray, orank: np.ndarray, ti: int) -> dict:
+def _outcome(instance: Instance, slot_of: np.ndarray, orank: np.ndarray, ti: int) -> dict[str, Any]:
     si = int(slot_of[ti])
     r = int(orank[ti])
     return {
@@ -212,7 +213,9 @@ def _only_fixable(arr: Arrays, t: np.ndarray, s: np.ndarray, km: np.ndarray) -> 
     return out
 
 
-def _to_targets(graph: SlotGraph, pot: np.ndarray, targets: list[int], drop: int = -1):
+def _to_targets(
+    graph: SlotGraph, pot: np.ndarray, targets: list[int], drop: int = -1
+) -> np.ndarray:
     """Shortest distances from every node to each target: rows = targets."""
     keep = np.ones(len(graph.tail), dtype=bool)
     if drop >= 0:
@@ -277,15 +280,15 @@ def _counterfactuals(
     # Profile what-ifs: change the arrays for those trainees, then re-check and re-cost.
     t_travel, t_dbs = arr.t_travel.copy(), arr.t_dbs.copy()
     t_from, t_to = arr.t_from.copy(), arr.t_to.copy()
-    need_km = {}
+    need_km: dict[int, int] = {}
     for j in np.flatnonzero(scen_kind > 0).tolist():
         ti, si = int(scen_t[j]), int(scen_s[j])
-        k = RULES[int(scen_kind[j])]
-        if k == "distance":
+        what = RULES[int(scen_kind[j])]
+        if what == "distance":
             d = float(pair_distance_km(arr, np.array([ti]), np.array([si]))[0])
             t_travel[ti] = float(math.ceil(d))
             need_km[j] = math.ceil(d)
-        elif k == "dbs":
+        elif what == "dbs":
             t_dbs[ti] = True
         else:
             t_from[ti] = min(t_from[ti], arr.s_start[si])
@@ -322,7 +325,7 @@ def _counterfactuals(
     arcs = max(len(graph.tail), 1)
     budget = max(1, WORK_BUDGET // (arcs * max(1, int(math.log2(n_s + 2)))))
     targets = targets[:budget]
-    dist_to = {}
+    dist_to: dict[int, np.ndarray] = {}
     if targets:
         rows = _to_targets(graph, pot, targets)
         dist_to = {x: rows[i] for i, x in enumerate(targets)}
@@ -349,8 +352,12 @@ def _counterfactuals(
                     best = m
                     break
             if best is not None:
-                out[ti] = {"kind": "rank", "slot_id": instance.slots[si].id, "rank": r,
-                           "move_to": best}  # fmt: skip
+                out[ti] = {
+                    "kind": "rank",
+                    "slot_id": instance.slots[si].id,
+                    "rank": r,
+                    "move_to": best,
+                }
             continue
         idx = seg[bounds[j] : bounds[j + 1]]
         if len(idx) == 0:
@@ -369,9 +376,9 @@ def _counterfactuals(
                 np.isfinite(to_sink_any[xs[xs != here]]).any()
             ):
                 continue  # the change could also place one more: not proven
-            d = dist_to[here]
-            val = np.where(xs == here, xq - old_q[ti], xq - old_q[ti] + d[xs])
-            stay = -old_q[ti] + from_source[here]  # unplacing them
+            row = dist_to[here]
+            val = np.where(xs == here, xq - old_q[ti], xq - old_q[ti] + row[xs])
+            stay = float(-old_q[ti] + from_source[here])  # unplacing them
         k = int(np.argmin(val))
         v = val[k]
         if not np.isfinite(v) or v >= stay or np.count_nonzero(val == v) > 1:
@@ -389,4 +396,33 @@ def _counterfactuals(
             cf["available_from"] = _iso(t_from[ti])
             cf["available_to"] = _iso(t_to[ti])
         out[ti] = cf
+    return out
+
+
+def ineligible_choices(instance: Instance) -> dict[Id, list[dict[str, Any]]]:
+    """Per trainee, each ranked slot a hard rule forbids, with the rule and its numbers.
+
+    The same rules as the solve (:func:`placement.matching.problem.failed_rule`), for a
+    page or an API answer that warns as soon as a trainee ranks a slot they cannot get.
+
+    Returns
+    -------
+    dict
+        Trainee id -> ``[{"slot_id", "rank", "outcome": "ineligible", "rule", ...}]``.
+    """
+    arr = build_arrays(instance)
+    t, s, rank = ranked_pairs(instance, arr)
+    km = pair_distance_km(arr, t, s)
+    rule = failed_rule(arr, t, s, km)
+    out: dict[Id, list[dict[str, Any]]] = {}
+    for i in np.flatnonzero(rule != 0).tolist():
+        ti, si = int(t[i]), int(s[i])
+        entry: dict[str, Any] = {
+            "slot_id": instance.slots[si].id,
+            "rank": int(rank[i]),
+            "outcome": "ineligible",
+            "rule": RULES[int(rule[i])],
+        }
+        entry.update(_numbers(arr, entry["rule"], ti, si, float(km[i])))
+        out.setdefault(instance.trainees[ti].id, []).append(entry)
     return out

@@ -10,7 +10,9 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from placement.flask_db import db_session
 from placement.models import ORGANISATION_KINDS
 from placement.services import preferences, privacy, trainees
+from placement.services.pages import outcomes
 from placement.services.pages import trainee as pages
+from placement.services.pages.outcomes import OutcomeView
 from placement.services.pages.placements import published_placements
 from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
@@ -135,6 +137,11 @@ def add_choice() -> Any:
             "Put your choices in order on this page.",
             "success",
         )
+        if added.value.warning:
+            flash(
+                f"You cannot be matched to “{target.title}”: {added.value.warning}",
+                "warning",
+            )
     return redirect(url_for(".choices", round=target.round_id))
 
 
@@ -240,3 +247,9 @@ def data_json() -> Any:
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="{EXPORT_FILENAME}"'},
     )
+
+
+@bp.app_template_global("trainee_outcomes")
+def trainee_outcomes() -> list[OutcomeView]:
+    """For trainee/_outcome.html: the signed-in trainee's explained outcomes."""
+    return outcomes.trainee_outcomes(db_session(), actor())

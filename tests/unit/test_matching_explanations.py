@@ -7,11 +7,12 @@ import copy
 import math
 from typing import Any
 
+import numpy as np
 import pytest
 
 from placement.matching import load_instance, solve
 from placement.matching.explanations import explain_all
-from placement.matching.problem import pair_distance_km, build_arrays
+from placement.matching.problem import build_arrays, pair_distance_km
 
 from .matching_support import tiny_instance
 
@@ -102,14 +103,24 @@ def test_ineligible_numbers() -> None:
     assert body["outcome"] == "placed" and body["slot_id"] == "ok" and body["rank"] == 5
     by_slot = {c["slot_id"]: c for c in body["choices"]}
     arr = build_arrays(inst)
-    import numpy as np
-
     km = float(pair_distance_km(arr, np.array([0]), np.array([0]))[0])
-    assert by_slot["far"] == {"slot_id": "far", "rank": 1, "outcome": "ineligible",
-                              "rule": "distance", "km": round(km, 1), "max_travel_km": 25.0}  # fmt: skip
+    assert by_slot["far"] == {
+        "slot_id": "far",
+        "rank": 1,
+        "outcome": "ineligible",
+        "rule": "distance",
+        "km": round(km, 1),
+        "max_travel_km": 25.0,
+    }
     assert by_slot["dbs"]["rule"] == "dbs"
-    assert by_slot["l5"] | {} == {"slot_id": "l5", "rank": 3, "outcome": "ineligible",
-                                   "rule": "level", "needed": 5, "have": 4}  # fmt: skip
+    assert by_slot["l5"] == {
+        "slot_id": "l5",
+        "rank": 3,
+        "outcome": "ineligible",
+        "rule": "level",
+        "needed": 5,
+        "have": 4,
+    }
     assert by_slot["late"]["rule"] == "availability"
     assert by_slot["late"]["starts_on"] == "2027-02-01"
     assert by_slot["late"]["available_from"] == "2027-03-01"
