@@ -301,7 +301,10 @@ def stored_explanation(session: Session, run: MatchRun, trainee_id: int) -> dict
     proposal = session.exec(
         select(Proposal).where(Proposal.run_id == run.id, Proposal.trainee_id == trainee_id)
     ).first()
-    if proposal is not None and (run.stats or {}).get("explain_seconds") is not None:
+    if (run.stats or {}).get("explain_seconds") is not None:
+        # The worker stored a row for everyone with something to explain.
+        if proposal is None:
+            raise NotFound("That trainee was not part of this run.")
         return {
             "outcome": "placed",
             "slot_id": proposal.slot_id,
