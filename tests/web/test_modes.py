@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 from sqlmodel import select
 
 from placement.db import session_scope
-from placement.models import MatchRun, Trainee, User
+from placement.models import MatchRun, Placement, PlacementStatus, Trainee, User
 from placement.services import approvals, rounds
 from tests import factories as f
 from tests.web.conftest import LiveServer
@@ -125,6 +125,11 @@ def test_side_by_side_why_and_seat_values(
         assert optimal_id is not None
         approvals.approve_all(session=session, actor=actor, run_id=optimal_id)
         rounds.transition_round(session=session, actor=actor, round_id=round_id, action="publish")
+        ola_placed = session.exec(
+            select(Placement).where(
+                Placement.trainee_id == ola_id, Placement.status == PlacementStatus.LIVE
+            )
+        ).first()
     trainee_page = context.browser.new_context(
         base_url=live_server.url, viewport={"width": 390, "height": 844}
     ).new_page()
@@ -133,6 +138,8 @@ def test_side_by_side_why_and_seat_values(
     section = trainee_page.locator("section", has_text=f"Why you got this result in {round_name}")
     expect(section).to_contain_text("This placement needs a DBS check, and you do not have one")
     text = section.inner_text()
+    # The explanation comes from the run the coordinator acted on, not the other mode's.
+    assert ("You were not placed" in text) == (ola_placed is None), text
     assert not any(n in text for n in ("Pia Park", "Quin Qi", "Rui Rao"))
     check_a11y(trainee_page, "trainee outcome")
     shoot(trainee_page, "trainee-outcome")

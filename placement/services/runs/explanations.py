@@ -27,6 +27,7 @@ from placement.models import (
     Placement,
     PlacementStatus,
     Proposal,
+    ProposalStatus,
     RoundStatus,
     RunExplanation,
     RunStatus,
@@ -410,7 +411,9 @@ def run_explanation(
 
 def outcome_run(session: Session, round_id: int, trainee_id: int) -> MatchRun | None:
     """The run behind a trainee's outcome: the one whose approved proposal made their live
-    placement, else the latest succeeded run of the round that included them."""
+    placement, else the latest succeeded run of the round that included them, preferring
+    runs the coordinator approved proposals from (a run nobody acted on, say the other
+    mode of a side-by-side comparison, did not decide anything)."""
     placement = session.exec(
         select(Placement).where(
             Placement.round_id == round_id,
@@ -435,9 +438,15 @@ def outcome_run(session: Session, round_id: int, trainee_id: int) -> MatchRun | 
                 ),
             )
         )
-        .order_by(col(MatchRun.id).desc())
     )
-    return session.exec(runs_with).first()
+    acted_on = col(MatchRun.id).in_(
+        select(Proposal.run_id).where(Proposal.status == ProposalStatus.APPROVED)
+    )
+    newest = col(MatchRun.id).desc()
+    return (
+        session.exec(runs_with.where(acted_on).order_by(newest)).first()
+        or session.exec(runs_with.order_by(newest)).first()
+    )
 
 
 def my_outcome(*, session: Session, actor: User | None, round_id: int) -> dict[str, Any]:
