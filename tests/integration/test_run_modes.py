@@ -21,6 +21,7 @@ from placement.models import (
     UnplacedTrainee,
     User,
 )
+from placement.services import approvals
 from placement.services.runs import execution, explanations, reading, stored
 from tests import factories as f
 from tests.conftest import Backend
@@ -126,6 +127,23 @@ def test_both_modes_store_their_results(committed_settings: Settings) -> None:
                 session=session, actor=f.user(session, role="trainee"), run_id=optimal.id,
                 trainee_id=first.trainee_id,
             )  # fmt: skip
+
+
+def test_a_stable_run_is_approved_like_an_optimal_one(committed_settings: Settings) -> None:
+    settings = committed_settings
+    loaded = _seed(settings, 60)
+    actor = coordinator(settings)
+    with Session(get_engine(settings), expire_on_commit=False) as session:
+        (run,) = reading.start_runs(
+            session=session, actor=actor, round_id=loaded.round_id, modes=("stable",),
+            settings=settings,
+        )  # fmt: skip
+    assert run.id is not None
+    execution.execute_run(run.id, settings=settings)
+    with Session(get_engine(settings), expire_on_commit=False) as session:
+        proposals = session.exec(select(Proposal).where(Proposal.run_id == run.id)).all()
+        done = approvals.approve_all(session=session, actor=actor, run_id=run.id)
+        assert done.approved == len(proposals) > 0 and done.conflicts == 0
 
 
 def test_start_runs_checks_mode_and_seed(committed_settings: Settings) -> None:
