@@ -43,6 +43,7 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -70,12 +71,12 @@ _BIG = np.iinfo(np.int64).max
 WORK_BUDGET = 30_000_000
 
 
+@lru_cache(maxsize=4096)
 def _iso(ordinal: int) -> str:
     return date.fromordinal(int(ordinal)).isoformat()
 
 
-def _slot_of(prep: Prepared, result: Result) -> np.ndarray:
-    arr = prep.arr
+def _slot_of(arr: Arrays, result: Result) -> np.ndarray:
     out = arr.t_locked.copy()
     for a in result.assignments:
         ti, si = arr.t_index.get(a.trainee_id), arr.s_index.get(a.slot_id)
@@ -105,11 +106,14 @@ def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
         or ``{"kind": "availability", ..., "available_from", "available_to"}``, where
         ``slot_id``/``rank`` is where they would have been placed.
     """
-    prep = prepare_mode(instance)
-    arr = prep.arr
+    stable = instance.mode == "stable"
+    # The stable mode needs no candidate pairs here (no counterfactuals): arrays only.
+    prep = None if stable else prepare_mode(instance)
+    arr = build_arrays(instance) if prep is None else prep.arr
     n_t = len(arr.t_level)
-    slot_of = _slot_of(prep, result)
-    t, s, rank = ranked_pairs(instance, arr)
+    slot_of = _slot_of(arr, result)
+    pairs = ranked_pairs(instance, arr)
+    t, s, rank = pairs
     # The trainee's rank of their outcome (locked pairs included); unranked or none: never.
     held = slot_of[t] == s
     orank = np.full(n_t, _BIG, dtype=np.int64)
@@ -120,7 +124,6 @@ def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
     rule = failed_rule(arr, t, s, km)
     occupied = np.bincount(slot_of[slot_of >= 0], minlength=len(arr.s_cap))
     full = occupied[s] >= arr.s_cap[s]
-    stable = instance.mode == "stable"
     by_employer = np.zeros(len(t), dtype=bool)
     if stable:
         movable = np.flatnonzero((slot_of >= 0) & (arr.t_locked < 0))
@@ -131,28 +134,32 @@ def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
         by_employer = (worst[s] >= 0) & ((worst[s] <= n_t) | (mine <= n_t))
 
     counterfactuals: dict[int, dict[str, Any]] = {}
-    if not stable:
-        counterfactuals = _counterfactuals(prep, slot_of, t, s, rank, km, rule, full)
+    if prep is not None:
+        counterfactuals = _counterfactuals(prep, pairs, slot_of, t, s, rank, km, rule)
 
     trainees, slots = instance.trainees, instance.slots
     out: dict[Id, dict[str, Any]] = {}
     tl, sl, rl, kl, rul = t.tolist(), s.tolist(), rank.tolist(), km.tolist(), rule.tolist()
     fl, bl = full.tolist(), by_employer.tolist()
+    room = (arr.s_free > 0).tolist()
+    slot_ids = [x.id for x in slots]
+    entry: dict[str, Any]
     for i in range(len(tl)):
         ti, si = tl[i], sl[i]
-        entry: dict[str, Any] = {"slot_id": slots[si].id, "rank": rl[i]}
         if rul[i]:
-            entry.update(outcome="ineligible", rule=RULES[rul[i]])
-            entry.update(_numbers(arr, RULES[rul[i]], ti, si, kl[i]))
-        elif stable and arr.s_free[si] > 0:
-            entry.update(outcome="lower_priority", by="employer" if bl[i] else "lottery")
-        elif fl[i]:
-            entry.update(outcome="full")
+            entry = _numbers(arr, RULES[rul[i]], ti, si, kl[i])
+            entry["slot_id"], entry["rank"] = slot_ids[si], rl[i]
+            entry["outcome"], entry["rule"] = "ineligible", RULES[rul[i]]
+        elif stable and room[si]:
+            entry = {"slot_id": slot_ids[si], "rank": rl[i], "outcome": "lower_priority",
+                     "by": "employer" if bl[i] else "lottery"}  # fmt: skip
         else:
-            entry.update(outcome="costlier")
-        body = out.get(trainees[ti].id)
+            entry = {"slot_id": slot_ids[si], "rank": rl[i],
+                     "outcome": "full" if fl[i] else "costlier"}  # fmt: skip
+        tid = trainees[ti].id
+        body = out.get(tid)
         if body is None:
-            body = out[trainees[ti].id] = _outcome(instance, slot_of, orank, ti)
+            body = out[tid] = _outcome(instance, slot_of, orank, ti)
         body["choices"].append(entry)
     for ti in np.flatnonzero(slot_of < 0).tolist():
         if trainees[ti].id not in out:
@@ -229,13 +236,13 @@ def _to_targets(
 
 def _counterfactuals(
     prep: Prepared,
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_of: np.ndarray,
     t: np.ndarray,
     s: np.ndarray,
     rank: np.ndarray,
     km: np.ndarray,
     rule: np.ndarray,
-    full: np.ndarray,
 ) -> dict[int, dict[str, Any]]:
     instance, arr, e = prep.instance, prep.arr, prep.edges
     if len(t) == 0 or len(e.t) == 0:
@@ -271,7 +278,7 @@ def _counterfactuals(
     scen_t = t[pick]
     scen_kind = np.where(rule[pick] == 0, 0, fix[pick])
     scen_s, scen_rank = s[pick], rank[pick]
-    pt, ps, pr = ranked_pairs(instance, arr)
+    pt, ps, pr = pairs
     want = np.zeros(len(arr.t_level), dtype=np.int64) - 1
     want[scen_t] = np.arange(len(scen_t))
     mine = want[pt] >= 0
