@@ -63,6 +63,7 @@ ORGANISATION_KINDS = ("test_lab", "device_maker", "clinical_lab", "other")
 ROUND_STATUSES = tuple(RoundStatus)
 RUN_STATUSES = tuple(RunStatus)
 RUN_PHASES = ("queued", "loading", "solving", "writing", "done")
+RUN_MODES = ("optimal", "stable")
 PROPOSAL_STATUSES = tuple(ProposalStatus)
 PLACEMENT_STATUSES = tuple(PlacementStatus)
 OFFER_STATUSES = tuple(OfferStatus)
@@ -447,6 +448,7 @@ class MatchRun(SQLModel, table=True):
         sa.CheckConstraint(_in("status", RUN_STATUSES), name="status"),
         sa.CheckConstraint(_in("phase", RUN_PHASES), name="phase"),
         sa.CheckConstraint("progress BETWEEN 0 AND 100", name="progress"),
+        sa.CheckConstraint(_in("mode", RUN_MODES), name="mode"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -460,6 +462,14 @@ class MatchRun(SQLModel, table=True):
     allow_unranked: bool = Field(default=False)
     # A run started on a published round: it fills freed seats, its approvals are offers.
     clearing: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    mode: str = Field(
+        default="optimal", max_length=20, sa_column_kwargs={"server_default": "optimal"}
+    )
+    seed: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
+    # Stable runs: every trainee id of the instance in lottery order (first = best).
+    lottery: list[str] | None = Field(
+        default=None, sa_type=sa.JSON, sa_column_kwargs={"nullable": True}
+    )
     stats: dict[str, Any] | None = _json_dict(nullable=True)
     error: str | None = None
     attempts: int = Field(default=0)
@@ -479,7 +489,44 @@ class MatchRun(SQLModel, table=True):
     def __mapper_args__(cls) -> dict[str, Any]:
         # A national instance is megabytes: load it only when asked for, not with the run.
         table: sa.Table = getattr(cls, "__table__")  # noqa: B009  (set by the mapping)
-        return {"properties": {"instance_gz": deferred(table.c.instance_gz)}}
+        return {
+            "properties": {
+                "instance_gz": deferred(table.c.instance_gz),
+                "lottery": deferred(table.c.lottery),
+            }
+        }
+
+
+class RunSeatValue(SQLModel, table=True):
+    """How an optimal run's optimum changes with one more seat at a slot (API.md)."""
+
+    __tablename__: ClassVar[str] = "seat_values"
+
+    run_id: int = Field(
+        sa_column_args=[sa.ForeignKey("match_runs.id", ondelete="CASCADE")], primary_key=True
+    )
+    slot_id: int = Field(
+        sa_column_args=[sa.ForeignKey("slots.id", ondelete="CASCADE")], primary_key=True, index=True
+    )
+    placed_gain: int
+    cost_change: float
+
+
+class RunExplanation(SQLModel, table=True):
+    """Why a trainee got their outcome in a run: the engine's structured reasons, written
+    by the worker with the run (trainees placed at their first choice have none)."""
+
+    __tablename__: ClassVar[str] = "explanations"
+
+    run_id: int = Field(
+        sa_column_args=[sa.ForeignKey("match_runs.id", ondelete="CASCADE")], primary_key=True
+    )
+    trainee_id: int = Field(
+        sa_column_args=[sa.ForeignKey("trainees.id", ondelete="CASCADE")],
+        primary_key=True,
+        index=True,
+    )
+    body: dict[str, Any] = _json_dict()
 
 
 class Proposal(SQLModel, table=True):

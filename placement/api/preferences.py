@@ -20,10 +20,19 @@ class PreferencesArgsSchema(Schema):
     slot_ids = fields.List(ident(), required=True, validate=validate.Length(max=50))
 
 
+class PreferenceWarningSchema(Schema):
+    slot_id = fields.Integer(required=True)
+    message = fields.String(required=True)
+
+
 class PreferencesSchema(Schema):
     round_id = fields.Integer()
     slot_ids = fields.List(fields.Integer(), required=True)
     updated_at = fields.DateTime(allow_none=True)
+    warnings = fields.List(
+        fields.Nested(PreferenceWarningSchema),
+        metadata={"description": "ranked slots you cannot be matched to, and why"},
+    )
 
 
 @blp.route("/rounds/<id:round_id>/preferences")

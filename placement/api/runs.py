@@ -22,6 +22,7 @@ from placement.models import (
     OFFER_STATUSES,
     PLACEMENT_STATUSES,
     PROPOSAL_STATUSES,
+    RUN_MODES,
     RUN_PHASES,
     RUN_STATUSES,
     UNPLACED_REASONS,
@@ -34,14 +35,18 @@ blp = Blueprint("runs", __name__, url_prefix="/api/v1", description="Match runs 
 
 class RunArgsSchema(Schema):
     name = text(RUN_NAME_MAX)
+    mode = fields.String(validate=validate.OneOf(RUN_MODES))
     weights = fields.Nested(WeightsFields)
     allow_unranked = fields.Boolean()
+    seed = fields.Integer(strict=True, validate=validate.Range(min=0, max=2**63 - 1))
 
 
 class RunSchema(Schema):
     id = fields.Integer(required=True)
     round_id = fields.Integer(required=True)
     name = fields.String(metadata={"description": 'the coordinator\'s name for it; "" if none'})
+    mode = fields.String(required=True, validate=validate.OneOf(RUN_MODES))
+    seed = fields.Integer()
     status = fields.String(required=True, validate=validate.OneOf(RUN_STATUSES))
     progress = fields.Integer(required=True)
     phase = fields.String(validate=validate.OneOf(RUN_PHASES))
@@ -92,6 +97,36 @@ class ProposalQueryArgsSchema(PageArgsSchema):
 class UnplacedSchema(Schema):
     trainee_id = fields.Integer(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(UNPLACED_REASONS))
+
+
+class SeatValueSchema(Schema):
+    slot_id = fields.Integer(required=True)
+    placed_gain = fields.Integer(
+        required=True, metadata={"description": "1 if one more seat here places one more"}
+    )
+    cost_change = fields.Float(
+        required=True, metadata={"description": "change of the objective; negative = cheaper"}
+    )
+
+
+class ChoiceExplanationSchema(Schema):
+    slot_id = fields.Integer(required=True)
+    rank = fields.Integer(required=True)
+    outcome = fields.String(
+        required=True,
+        validate=validate.OneOf(("placed", "ineligible", "full", "costlier", "lower_priority")),
+    )
+    detail = fields.String(required=True)
+
+
+class ExplanationSchema(Schema):
+    trainee_id = fields.Integer(required=True)
+    mode = fields.String(validate=validate.OneOf(RUN_MODES))
+    outcome = fields.String(required=True, validate=validate.OneOf(("placed", "unplaced")))
+    slot_id = fields.Integer(allow_none=True)
+    rank = fields.Integer(allow_none=True)
+    choices = fields.List(fields.Nested(ChoiceExplanationSchema), required=True)
+    counterfactual = fields.String(allow_none=True, required=True)
 
 
 class RejectArgsSchema(Schema):
@@ -165,6 +200,8 @@ class RoundRuns(MethodView):
             weights=args.get("weights"),
             allow_unranked=args.get("allow_unranked", False),
             settings=settings_of(current_app),
+            mode=args.get("mode", "optimal"),
+            seed=args.get("seed", 0),
         )
         return run, 202, {"Location": url_for("runs.Run", run_id=run.id)}
 
@@ -231,6 +268,42 @@ class Unplaced(MethodView):
         return runs.list_unplaced(
             session=db_session(), actor=current_actor(), run_id=run_id, **page_args(args)
         )
+
+
+@blp.route("/runs/<id:run_id>/seat-values")
+class SeatValues(MethodView):
+    @allow("coordinator")
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, page_of(SeatValueSchema))
+    @documented_errors(401, 404, 409)
+    def get(self, args: dict[str, Any], run_id: int) -> Any:
+        """What one more seat at each slot would gain; 409 for a stable run (coordinator)"""
+        return runs.list_seat_values(
+            session=db_session(), actor=current_actor(), run_id=run_id, **page_args(args)
+        )
+
+
+@blp.route("/runs/<id:run_id>/explanations/<id:trainee_id>")
+class Explanation(MethodView):
+    @allow("coordinator")
+    @blp.response(200, ExplanationSchema)
+    @documented_errors(401, 404, 409)
+    def get(self, run_id: int, trainee_id: int) -> Any:
+        """Why the trainee got their outcome in the run, in words (coordinator)"""
+        return runs.run_explanation(
+            session=db_session(), actor=current_actor(), run_id=run_id, trainee_id=trainee_id
+        )
+
+
+@blp.route("/rounds/<id:round_id>/outcome")
+class Outcome(MethodView):
+    @allow("trainee")
+    @blp.response(200, ExplanationSchema)
+    @documented_errors(401, 404, 409)
+    def get(self, round_id: int) -> Any:
+        """The calling trainee's outcome explained; 409 before results are published
+        (trainee)"""
+        return runs.my_outcome(session=db_session(), actor=current_actor(), round_id=round_id)
 
 
 @blp.route("/runs/<id:run_id>/approve-all")

@@ -136,8 +136,14 @@ def build(
     round_id: int,
     weights: Mapping[str, Any] | None = None,
     allow_unranked: bool = False,
+    mode: str | None = None,
+    seed: int | None = None,
 ) -> BuiltInstance:
-    """Build the instance of a round, saying what was left out (see the module docstring)."""
+    """Build the instance of a round, saying what was left out (see the module docstring).
+
+    A run passes its `mode` and `seed` (the file then carries them, and an optimal run
+    asks for seat values); the export leaves them out (the engine's defaults).
+    """
     rnd = session.get(Round, round_id)
     if rnd is None:
         raise NotFound("No such round.")
@@ -310,6 +316,11 @@ def build(
         "locked": locked,
         "excluded": excluded,
     }
+    if seed is not None:
+        data["seed"] = int(seed)
+    if mode is not None:
+        data["mode"] = mode
+        data["seat_values"] = mode == "optimal"
     return BuiltInstance(data=data, left_out={k: v for k, v in left_out.items() if v})
 
 

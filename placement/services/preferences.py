@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, insert
 from sqlmodel import Session, col, select
@@ -21,7 +22,7 @@ from placement.models import (
 )
 from placement.services.common import audit, changes, get_round, trainee_of
 from placement.services.rounds import require_status
-from placement.services.trainees import missing_in_words
+from placement.services.trainees import missing_for_matching, missing_in_words
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,8 @@ class Preferences:
     round_id: int
     slot_ids: list[int]
     updated_at: datetime | None
+    # Ranked slots a hard rule forbids, said at once: [{slot_id, message}].
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
 
 def get_preferences(*, session: Session, actor: User, round_id: int) -> Preferences:
@@ -40,10 +43,12 @@ def get_preferences(*, session: Session, actor: User, round_id: int) -> Preferen
         .order_by(col(Preference.rank))
     ).all()
     assert rnd.id is not None
+    slot_ids = [p.slot_id for p in rows]
     return Preferences(
         round_id=rnd.id,
-        slot_ids=[p.slot_id for p in rows],
+        slot_ids=slot_ids,
         updated_at=max((p.updated_at for p in rows), default=None),
+        warnings=eligibility_warnings(session, trainee, slot_ids),
     )
 
 
@@ -65,6 +70,68 @@ def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list
             "not slots of this round: " + ", ".join(map(str, list(dict.fromkeys(strangers))[:20]))
         )
     return problems
+
+
+def eligibility_warnings(
+    session: Session, trainee: Trainee, slot_ids: list[int]
+) -> list[dict[str, Any]]:
+    """`{slot_id, message}` for each listed slot the trainee cannot be matched to, with the
+    rule in words and its numbers (the engine's rules, not a copy of them). Empty when the
+    profile is incomplete (that has its own message) or nothing is wrong."""
+    from placement.matching import InstanceError, load_instance
+    from placement.matching.explanations import ineligible_choices
+    from placement.services.runs.explanations import choice_sentence
+
+    if not slot_ids or missing_for_matching(trainee):
+        return []
+    slots = session.exec(select(Slot).where(col(Slot.id).in_(set(slot_ids)))).all()
+    known = {s.id for s in slots}
+    doc = {
+        "format": "placement-instance/1",
+        "max_preferences": max(len(slot_ids), 1),
+        "trainees": [
+            {
+                "id": "me",
+                "level": trainee.level,
+                "skills": list(trainee.skills),
+                "latitude": trainee.latitude,
+                "longitude": trainee.longitude,
+                "max_travel_km": trainee.max_travel_km,
+                "available_from": trainee.available_from.isoformat()
+                if trainee.available_from
+                else None,
+                "available_to": trainee.available_to.isoformat() if trainee.available_to else None,
+                "dbs_cleared": bool(trainee.dbs_cleared),
+                "preferences": [str(s) for s in dict.fromkeys(slot_ids) if s in known],
+            }
+        ],
+        "slots": [
+            {
+                "id": str(s.id),
+                "capacity": 1,
+                "min_level": s.min_level,
+                "required_skills": list(s.required_skills),
+                "latitude": s.latitude,
+                "longitude": s.longitude,
+                "remote": bool(s.remote),
+                "requires_dbs": bool(s.requires_dbs),
+                "starts_on": s.starts_on.isoformat(),
+                "ends_on": s.ends_on.isoformat(),
+                "rankings": [],
+            }
+            for s in slots
+        ],
+        "locked": [],
+        "excluded": [],
+    }
+    try:
+        found = ineligible_choices(load_instance(doc)).get("me", [])
+    except InstanceError:
+        return []  # a record the matcher would reject is reported where it is edited
+    return [
+        {"slot_id": int(c["slot_id"]), "message": choice_sentence(c, audience="trainee")}
+        for c in found
+    ]
 
 
 def replace_preferences(
@@ -151,4 +218,9 @@ def set_preferences(
     )
     session.commit()
     assert rnd.id is not None
-    return Preferences(round_id=rnd.id, slot_ids=list(slot_ids), updated_at=updated_at)
+    return Preferences(
+        round_id=rnd.id,
+        slot_ids=list(slot_ids),
+        updated_at=updated_at,
+        warnings=eligibility_warnings(session, trainee, slot_ids),
+    )

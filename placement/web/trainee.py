@@ -13,9 +13,10 @@ from placement.models import ORGANISATION_KINDS
 from placement.services import preferences, privacy, trainees
 from placement.services.offers import DECLINE_REASON_MAX
 from placement.services.pages import offers as offer_pages
+from placement.services.pages import outcomes, your_data
 from placement.services.pages import trainee as pages
 from placement.services.pages import vetting as vetting_pages
-from placement.services.pages import your_data
+from placement.services.pages.outcomes import OutcomeView
 from placement.services.pages.trainee import BrowseQuery
 from placement.services.validation import TraineeFields
 from placement.web.common import (
@@ -157,6 +158,11 @@ def add_choice() -> Any:
             "Put your choices in order on this page.",
             "success",
         )
+        if added.value.warning:
+            flash(
+                f"You cannot be matched to “{target.title}”: {added.value.warning}",
+                "warning",
+            )
     return redirect(url_for(".choices", round=target.round_id))
 
 
@@ -300,3 +306,9 @@ def safety(placement_id: int) -> Any:
         sign_off_url=None,
         **view_context(view),
     )
+
+
+@bp.app_template_global("trainee_outcomes")
+def trainee_outcomes() -> list[OutcomeView]:
+    """For trainee/_outcome.html: the signed-in trainee's explained outcomes."""
+    return outcomes.trainee_outcomes(db_session(), actor())

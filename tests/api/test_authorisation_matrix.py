@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
-from placement.models import Accreditation, MatchRun, Notification
+from placement.models import Accreditation, MatchRun, Notification, Proposal, RunExplanation
 from placement.services.accounts import register, request_password_reset
 from placement.services.instances import build_instance
 from placement.services.runs import pack_instance
@@ -83,6 +83,38 @@ def _reset_link(session: Session, w: World) -> None:
     email = w.users["trainee_b"].email
     request_password_reset(session=session, email=email)
     w.tokens["reset_link"] = last_token(session, email, "password_reset")
+
+
+def _store_explanation(session: Session, w: World) -> None:
+    """What the worker stores for trainee A (placed at their 2nd choice) and says B, who
+    was not part of the run, is not found."""
+    session.execute(delete(Proposal).where(Proposal.trainee_id == w.ids["trainee_b"]))  # type: ignore[arg-type]
+    session.add(
+        RunExplanation(
+            run_id=w.ids["run"],
+            trainee_id=w.ids["trainee_a"],
+            body={
+                "outcome": "placed",
+                "slot_id": w.ids["closed_slot_x"],
+                "rank": 2,
+                "choices": [
+                    {
+                        "slot_id": w.ids["closed_slot_y"],
+                        "rank": 1,
+                        "outcome": "ineligible",
+                        "rule": "dbs",
+                    }
+                ],
+                "counterfactual": None,
+            },
+        )
+    )
+    session.execute(
+        update(MatchRun)
+        .where(MatchRun.id == w.ids["run"])  # type: ignore[arg-type]
+        .values(stats={"explain_seconds": 0.01})
+    )
+    session.flush()
 
 
 def _csv(text: str) -> Callable[[World], dict[str, Any]]:
@@ -298,6 +330,31 @@ MATRIX = [
         body=lambda w: {"reason": "prefers a later start"},
     ),
     Cell("approve all", "POST", _("/runs/{run}/approve-all"), COORDINATOR),
+    Cell("seat values", "GET", _("/runs/{run}/seat-values"), COORDINATOR),
+    Cell(
+        "explanation",
+        "GET",
+        _("/runs/{run}/explanations/{trainee_a}"),
+        COORDINATOR,
+        setup=_store_explanation,
+    ),
+    Cell(
+        "explanation of someone not in the run",
+        "GET",
+        _("/runs/{run}/explanations/{trainee_b}"),
+        (401, 403, 403, 403, 403, 404),
+        setup=_store_explanation,
+    ),
+    # Trainees only; before publish 409, after publish 404 when no run included them.
+    Cell(
+        "outcome before publish",
+        "GET",
+        _("/rounds/{closed}/outcome"),
+        (401, 409, 409, 403, 403, 403),
+    ),
+    Cell(
+        "outcome, no run", "GET", _("/rounds/{published}/outcome"), (401, 404, 404, 403, 403, 403)
+    ),
     Cell("instance", "GET", _("/rounds/{closed}/instance"), COORDINATOR),
     # placements
     Cell(

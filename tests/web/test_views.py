@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from datetime import date
 from typing import Any
 
 from sqlmodel import Session, select
@@ -508,3 +509,31 @@ def test_approve_all_asks_first_and_says_how_many(client: Any, session: Session)
     # Nothing left to approve: the page says so and offers only the way back.
     page = html.unescape(client.get(url).text)
     assert "This run has no open proposals left." in page and "Yes, approve" not in page
+
+
+def test_a_slot_the_trainee_cannot_get_is_flagged_at_once(client: Any, session: Session) -> None:
+    """Issue 12: the slot page, the added-choice message and the choices page say which
+    rule rules the trainee out, in words."""
+    user = _sign_in(client, session, "trainee")
+    trainee = session.exec(select(Trainee).where(Trainee.user_id == user.id)).one()
+    trainee.level, trainee.latitude, trainee.longitude = 4, 52.48, -1.89
+    trainee.max_travel_km = 25
+    trainee.available_from, trainee.available_to = date(2027, 1, 4), date(2027, 7, 2)
+    trainee.dbs_cleared = False
+    rnd = f.round_(session, status="open")
+    org = f.organisation(session)
+    far = f.slot(session, round=rnd, organisation=org, title="Far lab", latitude=52.79,
+                 longitude=-1.89)  # fmt: skip
+    session.commit()
+    page = client.get(f"/trainee/slots/{far.id}")
+    assert page.status_code == 200
+    assert "You cannot be matched to this placement" in html.unescape(page.text)
+    assert re.search(r"It is 3\d(\.\d)? km away and you said 25 km at most\.", page.text)
+    token = csrf_token(page.text)
+    added = client.post(
+        "/trainee/choices/add", data={"slot_id": far.id, "csrf_token": token},
+        follow_redirects=True,
+    )  # fmt: skip
+    text = html.unescape(added.text)
+    assert "You cannot be matched to “Far lab”: It is" in text
+    assert "You cannot be matched here:" in text

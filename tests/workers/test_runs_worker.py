@@ -26,9 +26,16 @@ from sqlmodel import Session, col, select
 from placement import matching, migrate
 from placement.config import Settings
 from placement.db import make_engine
-from placement.models import MatchRun, PlacementStatus, Proposal, UnplacedTrainee
+from placement.models import (
+    MatchRun,
+    PlacementStatus,
+    Proposal,
+    RunExplanation,
+    RunSeatValue,
+    UnplacedTrainee,
+)
 from placement.services.instances import build_instance
-from placement.services.runs import execution, reading
+from placement.services.runs import execution, reading, stored
 from tests import factories as f
 from tests.conftest import CI, create_postgres_database, require, service_env
 
@@ -188,6 +195,52 @@ def test_run_on_the_embedded_broker(embedded: Env, workers: WorkerFactory) -> No
     for key in ("total_seconds", "solve_seconds", "load_seconds", "write_seconds"):
         assert (run.stats or {})[key] >= 0
     assert "workers.tasks.run_match" in worker.output()
+
+
+@pytest.mark.parametrize("where", ["embedded", "on_redis"])
+def test_both_modes_side_by_side(
+    where: str, request: pytest.FixtureRequest, workers: WorkerFactory
+) -> None:
+    """Issue 12: one round, both modes, through the real worker; the optimal run keeps a
+    seat value per slot, the stable run its lottery and no blocking pair; both keep their
+    explanations."""
+    env: Env = request.getfixturevalue(where)
+    loaded = env.seed(300, seed=4)
+    workers(env.worker_env())
+    with Session(env.engine, expire_on_commit=False) as session:
+        actor = f.user(session, role="coordinator")
+        session.commit()
+        optimal, stable = reading.start_runs(
+            session=session, actor=actor, round_id=loaded.round_id,
+            modes=("optimal", "stable"), settings=env.settings, seed=11,
+        )  # fmt: skip
+    assert optimal.id is not None and stable.id is not None
+    env.watch([optimal.id, stable.id])
+    with Session(env.engine) as session:
+        doc = stored.stored_instance(session=session, run_id=stable.id).data()
+        expected = matching.solve(matching.load_instance(doc))
+        s_run = session.get(MatchRun, stable.id)
+        o_run = session.get(MatchRun, optimal.id)
+        assert s_run is not None and o_run is not None
+        assert (s_run.status, o_run.status) == ("succeeded", "succeeded")
+        assert s_run.lottery == list(expected.lottery or ())
+        assert (s_run.stats or {})["blocking_pairs"] == 0 and s_run.seed == 11
+        values = session.exec(
+            select(func.count()).select_from(RunSeatValue).where(RunSeatValue.run_id == o_run.id)
+        ).one()
+        assert values == len(doc["slots"])
+        for run_id in (optimal.id, stable.id):
+            explained = session.exec(
+                select(func.count())
+                .select_from(RunExplanation)
+                .where(RunExplanation.run_id == run_id)
+            ).one()
+            unplaced = session.exec(
+                select(func.count())
+                .select_from(UnplacedTrainee)
+                .where(UnplacedTrainee.run_id == run_id)
+            ).one()
+            assert explained >= unplaced > 0
 
 
 def test_two_rounds_at_once_on_redis_and_postgres(on_redis: Env, workers: WorkerFactory) -> None:

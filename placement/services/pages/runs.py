@@ -7,9 +7,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import func, or_
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
+from placement.config import Settings
 from placement.errors import NotFound
 from placement.models import (
     MatchRun,
@@ -17,6 +19,8 @@ from placement.models import (
     Proposal,
     ProposalStatus,
     Round,
+    RunExplanation,
+    RunSeatValue,
     RunStatus,
     Slot,
     Trainee,
@@ -231,28 +235,27 @@ class WhyPage:
     run: MatchRun
     trainee_id: int
     outcome: Outcome | None
-    reasons: list[dict[str, Any]]
+    explanation: dict[str, Any]  # runs.run_explanation: choices with sentences
     names: dict[int, str]
     slot_labels: dict[int, SlotLabel]
 
 
 def why_page(session: Session, actor: User, run_id: int, trainee_id: int) -> WhyPage:
-    """Why the trainee got what they got in the run, with names for every id."""
+    """Why the trainee got what they got in the run, in words, with names for every id."""
     run = runs.get_run(session=session, actor=actor, run_id=run_id)
-    reasons = runs.explain_trainee(
+    explanation = runs.run_explanation(
         session=session, actor=actor, run_id=run_id, trainee_id=trainee_id
     )
     outcome = run_outcomes(session, run_id).get(trainee_id)
-    slot_ids = [int(r["slot_id"]) for r in reasons]
+    slot_ids = [int(c["slot_id"]) for c in explanation["choices"]]
     if outcome is not None and outcome.slot_id is not None:
         slot_ids.append(outcome.slot_id)
-    taken = [int(t) for r in reasons for t in r.get("taken_by", [])]
     return WhyPage(
         run=run,
         trainee_id=trainee_id,
         outcome=outcome,
-        reasons=reasons,
-        names=trainee_names(session, [trainee_id, *taken]),
+        explanation=explanation,
+        names=trainee_names(session, [trainee_id]),
         slot_labels=slot_labels(session, slot_ids),
     )
 
@@ -261,6 +264,17 @@ def why_page(session: Session, actor: User, run_id: int, trainee_id: int) -> Why
 class Comparison:
     differing: list[tuple[int, Outcome | None, Outcome | None]] = field(default_factory=list)
     same: int = 0
+    better_in_b: int = 0  # a better outcome (placed, or a choice ranked higher) in run b
+    worse_in_b: int = 0
+
+
+def _standing(o: Outcome | None) -> tuple[int, int]:
+    """Orders outcomes for a trainee: a ranked choice beats an unranked slot beats none."""
+    if o is None or o.slot_id is None:
+        return (2, 0)
+    if o.rank is None:
+        return (1, 0)
+    return (0, o.rank)
 
 
 def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
@@ -273,6 +287,10 @@ def compare_runs(session: Session, run_a: int, run_b: int) -> Comparison:
             result.same += 1
         else:
             result.differing.append((trainee_id, left, right))
+            if _standing(right) < _standing(left):
+                result.better_in_b += 1
+            elif _standing(right) > _standing(left):
+                result.worse_in_b += 1
     return result
 
 
@@ -281,9 +299,11 @@ class ComparePage:
     round: Round
     a: MatchRun
     b: MatchRun
-    comparison: Comparison
+    comparison: Comparison | None  # None until both runs have succeeded
     names: dict[int, str]
     slot_labels: dict[int, SlotLabel]
+    bars_a: list[RankBar] = field(default_factory=list)
+    bars_b: list[RankBar] = field(default_factory=list)
 
 
 def compare_page(
@@ -294,6 +314,8 @@ def compare_page(
     a, b = (runs.get_run(session=session, actor=actor, run_id=r) for r in (run_a, run_b))
     if a.round_id != rnd.id or b.round_id != rnd.id:
         raise NotFound("No such run in this round.")
+    if a.status != RunStatus.SUCCEEDED or b.status != RunStatus.SUCCEEDED:
+        return ComparePage(round=rnd, a=a, b=b, comparison=None, names={}, slot_labels={})
     comparison = compare_runs(session, run_a, run_b)
     slot_ids = [
         o.slot_id for _, *outs in comparison.differing for o in outs if o and o.slot_id is not None
@@ -305,4 +327,104 @@ def compare_page(
         comparison=comparison,
         names=trainee_names(session, [t for t, _, _ in comparison.differing]),
         slot_labels=slot_labels(session, slot_ids),
+        bars_a=rank_distribution(session, run_a, rnd.max_preferences),
+        bars_b=rank_distribution(session, run_b, rnd.max_preferences),
+    )
+
+
+def start_side_by_side(
+    session: Session, actor: User, round_id: int, settings: Settings
+) -> tuple[MatchRun, MatchRun]:
+    """Both modes on the round with the default weights and seed 0, in one go."""
+    optimal, stable = runs.start_runs(
+        session=session,
+        actor=actor,
+        round_id=round_id,
+        modes=("optimal", "stable"),
+        settings=settings,
+        name="Side by side",
+    )
+    return optimal, stable
+
+
+# --- seat values -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SeatRow:
+    slot_id: int
+    title: str
+    organisation: str
+    capacity: int
+    placed_gain: int
+    cost_change: float
+    wanted_by: list[str]  # unplaced trainees who ranked it, were eligible and found it full
+
+
+@dataclass(frozen=True)
+class SeatValuesPage:
+    run: MatchRun
+    round: Round
+    rows: Page[SeatRow]
+    would_place: int  # slots where one more seat places one more trainee
+
+
+def seat_values_page(
+    session: Session, actor: User, run_id: int, *, page: int, per_page: int
+) -> SeatValuesPage:
+    """The slots where one more seat would place someone (first) or save the most cost,
+    with the unplaced trainees who wanted each (from the run's stored explanations)."""
+    run, rnd = _run_and_round(session, actor, run_id)
+    runs.list_seat_values(session=session, actor=actor, run_id=run_id, per_page=1)  # 409s
+    useful = or_(col(RunSeatValue.placed_gain) > 0, col(RunSeatValue.cost_change) < 0)
+    statement = (
+        select(RunSeatValue, col(Slot.title), col(Organisation.name), col(Slot.capacity))
+        .join(Slot, col(Slot.id) == col(RunSeatValue.slot_id))
+        .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
+        .where(col(RunSeatValue.run_id) == run_id, useful)
+        .order_by(
+            col(RunSeatValue.placed_gain).desc(),
+            col(RunSeatValue.cost_change),
+            col(RunSeatValue.slot_id),
+        )
+    )
+    raw = paginate(session, statement, page, per_page)
+    shown = {v.slot_id for v, *_ in raw.items}
+    wanted: dict[int, list[int]] = {}
+    bodies = session.execute(
+        sa_select(col(RunExplanation.trainee_id), col(RunExplanation.body))
+        .join(
+            UnplacedTrainee,
+            (col(UnplacedTrainee.run_id) == col(RunExplanation.run_id))
+            & (col(UnplacedTrainee.trainee_id) == col(RunExplanation.trainee_id)),
+        )
+        .where(col(RunExplanation.run_id) == run_id)
+    ).all()
+    for trainee_id, body in bodies:
+        for c in body.get("choices", []):
+            if c["outcome"] == "full" and c["slot_id"] in shown:
+                wanted.setdefault(c["slot_id"], []).append(int(trainee_id))
+    names = trainee_names(session, [t for ts in wanted.values() for t in ts])
+    rows = [
+        SeatRow(
+            slot_id=v.slot_id,
+            title=title,
+            organisation=org,
+            capacity=capacity,
+            placed_gain=v.placed_gain,
+            cost_change=v.cost_change,
+            wanted_by=sorted(names.get(t, f"Trainee {t}") for t in wanted.get(v.slot_id, [])),
+        )
+        for v, title, org, capacity in raw.items
+    ]
+    would_place = session.execute(
+        sa_select(func.count())
+        .select_from(RunSeatValue)
+        .where(col(RunSeatValue.run_id) == run_id, col(RunSeatValue.placed_gain) > 0)
+    ).scalar_one()
+    return SeatValuesPage(
+        run=run,
+        round=rnd,
+        rows=Page(items=rows, total=raw.total, page=raw.page, per_page=raw.per_page),
+        would_place=would_place,
     )

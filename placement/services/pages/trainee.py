@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -157,6 +157,7 @@ class SlotPage:
     listing: SlotListing
     chosen: bool
     standards: list[vetting.Standard]  # the host's accreditations, current or not
+    warning: str | None = None  # why the matcher could not place this trainee here
 
 
 def _visible_listing(session: Session, slot_id: int, trainee: Trainee | None) -> SlotListing:
@@ -176,10 +177,12 @@ def slot_page(session: Session, actor: User, slot_id: int) -> SlotPage:
     listing = _visible_listing(session, slot_id, me)
     open_rounds = rounds_with_status(session, RoundStatus.OPEN)
     org_id = listing.organisation.id or 0
+    warned = preferences.eligibility_warnings(session, me, [slot_id])
     return SlotPage(
         listing=listing,
         chosen=slot_id in _chosen_ids(session, actor, open_rounds),
         standards=vetting.standards_of(session, [org_id])[org_id],
+        warning=warned[0]["message"] if warned else None,
     )
 
 
@@ -202,6 +205,7 @@ def choice_slot(session: Session, actor: User, slot_id: int) -> ChoiceSlot:
 class ChoiceAdded:
     round_id: int
     position: int | None  # None: it was already among the choices
+    warning: str | None = None  # why the matcher cannot place them there, if it cannot
 
 
 def add_choice(session: Session, actor: User, slot_id: int) -> ChoiceAdded:
@@ -213,7 +217,8 @@ def add_choice(session: Session, actor: User, slot_id: int) -> ChoiceAdded:
     saved = preferences.set_preferences(
         session=session, actor=actor, round_id=round_id, slot_ids=[*current.slot_ids, slot_id]
     )
-    return ChoiceAdded(round_id, len(saved.slot_ids))
+    warning = next((w["message"] for w in saved.warnings if w["slot_id"] == slot_id), None)
+    return ChoiceAdded(round_id, len(saved.slot_ids), warning)
 
 
 @dataclass(frozen=True)
@@ -224,6 +229,7 @@ class ChoicesPage:
     labels: dict[int, SlotLabel]
     saved_at: datetime | None
     editable: bool
+    warnings: dict[int, str] = field(default_factory=dict)  # slot id -> why not eligible
 
 
 def choices_page(
@@ -246,6 +252,7 @@ def choices_page(
     saved = preferences.get_preferences(session=session, actor=actor, round_id=rnd.id)
     shown = list(saved.slot_ids) if slot_ids is None else slot_ids
     labels = slot_labels(session, shown)
+    warnings = {w["slot_id"]: w["message"] for w in saved.warnings}
     return ChoicesPage(
         round=rnd,
         rounds=visible,
@@ -253,4 +260,5 @@ def choices_page(
         labels=labels,
         saved_at=saved.updated_at,
         editable=rnd.status == RoundStatus.OPEN,
+        warnings=warnings,
     )

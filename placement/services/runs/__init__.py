@@ -20,13 +20,20 @@ from placement.services.runs.execution import (
     plan_fanout,
     solve_components,
 )
-from placement.services.runs.explanations import explain_proposal, explain_trainee
+from placement.services.runs.explanations import (
+    explain_proposal,
+    explain_trainee,
+    my_outcome,
+    run_explanation,
+)
 from placement.services.runs.reading import (
     get_run,
     list_proposals,
     list_runs,
+    list_seat_values,
     list_unplaced,
     start_run,
+    start_runs,
 )
 from placement.services.runs.stored import (
     InstanceFile,
@@ -54,13 +61,17 @@ __all__ = [
     "get_run",
     "list_proposals",
     "list_runs",
+    "list_seat_values",
     "list_unplaced",
+    "my_outcome",
     "pack_instance",
     "plan_fanout",
     "reconcile",
+    "run_explanation",
     "run_instance",
     "run_instance_file",
     "solve_components",
     "start_run",
+    "start_runs",
     "stored_instance",
 ]

@@ -45,6 +45,8 @@ class Claim:
     round_id: int
     weights: dict[str, float]
     allow_unranked: bool
+    mode: str = "optimal"
+    seed: int = 0
 
 
 def rows_matched(result: Any) -> int:
@@ -77,6 +79,8 @@ def claim_run(engine: Engine, settings: Settings, run_id: int) -> Claim | None:
                 col(MatchRun.round_id),
                 col(MatchRun.weights),
                 col(MatchRun.allow_unranked),
+                col(MatchRun.mode),
+                col(MatchRun.seed),
             ).where(col(MatchRun.id) == run_id)
         ).first()
         if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
@@ -131,6 +135,8 @@ def claim_run(engine: Engine, settings: Settings, run_id: int) -> Claim | None:
             round_id=run.round_id,
             weights=dict(run.weights),
             allow_unranked=run.allow_unranked,
+            mode=run.mode,
+            seed=int(run.seed),
         )
 
 

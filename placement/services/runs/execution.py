@@ -43,7 +43,17 @@ from placement.matching import (
     result_to_dict,
     solve,
 )
-from placement.models import MatchRun, Proposal, ProposalStatus, RunStatus, UnplacedTrainee, utcnow
+from placement.matching.explanations import explain_all
+from placement.models import (
+    MatchRun,
+    Proposal,
+    ProposalStatus,
+    RunExplanation,
+    RunSeatValue,
+    RunStatus,
+    UnplacedTrainee,
+    utcnow,
+)
 from placement.services.common import bulk_insert
 from placement.services.instances import build
 from placement.services.runs.claims import (
@@ -125,6 +135,8 @@ def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
             round_id=claim.round_id,
             weights=claim.weights,
             allow_unranked=claim.allow_unranked,
+            mode=claim.mode,
+            seed=claim.seed,
         )
     t1 = time.perf_counter()
     try:
@@ -217,8 +229,42 @@ def _solve(instance: Instance) -> Result:
         raise SolverFailure(f"solver error: {exc.__class__.__name__}: {exc}") from exc
 
 
-def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) -> None:
-    """Replace the run's proposals and unplaced rows and mark it succeeded, atomically."""
+def _explanations(
+    run_id: int, instance: Instance, result: Result, extra: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The explanation rows of a run (see `placement.matching.explanations`): computed here,
+    once, so that no request ever re-solves. An error here is logged and leaves the run
+    without explanations rather than failing a good result."""
+    t0 = time.perf_counter()
+    try:
+        bodies = explain_all(instance, result)
+    except Exception:
+        log.exception("run %s: explanations failed; the run is kept without them", run_id)
+        extra["explanations_failed"] = True
+        return []
+    rows = []
+    for tid, body in bodies.items():
+        body = dict(body)
+        if body["slot_id"] is not None:
+            body["slot_id"] = int(body["slot_id"])
+        body["choices"] = [dict(c, slot_id=int(c["slot_id"])) for c in body["choices"]]
+        cf = body.get("counterfactual")
+        if cf is not None:
+            body["counterfactual"] = dict(cf, slot_id=int(cf["slot_id"]))
+        rows.append({"run_id": run_id, "trainee_id": int(tid), "body": body})
+    extra["explain_seconds"] = round(time.perf_counter() - t0, 4)
+    return rows
+
+
+def _write(
+    engine: Engine,
+    claim: Claim,
+    result: Result,
+    extra: dict[str, Any],
+    explanations: list[dict[str, Any]] | None = None,
+) -> None:
+    """Replace the run's proposals, unplaced rows, seat values and explanations and mark
+    it succeeded, atomically."""
     t0 = time.perf_counter()
     proposals = [
         {
@@ -237,6 +283,16 @@ def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) 
         {"run_id": claim.run_id, "trainee_id": int(u.trainee_id), "reason": u.reason}
         for u in result.unplaced
     ]
+    seat_values = [
+        {
+            "run_id": claim.run_id,
+            "slot_id": int(v.slot_id),
+            "placed_gain": int(v.placed_gain),
+            "cost_change": float(v.cost_change),
+        }
+        for v in result.seat_values or ()
+    ]
+    lottery = None if result.lottery is None else [str(t) for t in result.lottery]
     with session_scope(engine) as session:
         # A trainee erased while the run solved gets no proposal and no unplaced row: the
         # round's lock makes this exclusive with erasure, as in `store_attempt_instance`.
@@ -252,8 +308,12 @@ def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) 
         # nothing unless something outside this module wrote rows for a running run.
         session.execute(delete(Proposal).where(col(Proposal.run_id) == claim.run_id))
         session.execute(delete(UnplacedTrainee).where(col(UnplacedTrainee.run_id) == claim.run_id))
+        session.execute(delete(RunSeatValue).where(col(RunSeatValue.run_id) == claim.run_id))
+        session.execute(delete(RunExplanation).where(col(RunExplanation.run_id) == claim.run_id))
         bulk_insert(session, Proposal, proposals)
         bulk_insert(session, UnplacedTrainee, unplaced)
+        bulk_insert(session, RunSeatValue, seat_values)
+        bulk_insert(session, RunExplanation, explanations or [])
         now = utcnow()
         stats = {k: _plain(v) for k, v in asdict(result.stats).items()}
         stats.update(extra)
@@ -268,6 +328,7 @@ def _write(engine: Engine, claim: Claim, result: Result, extra: dict[str, Any]) 
                 phase="done",
                 progress=100,
                 stats=stats,
+                lottery=lottery,
                 error=None,
                 finished_at=now,
                 heartbeat_at=now,
@@ -314,9 +375,10 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
             t0 = time.perf_counter()
             result = _solve(instance)
             extra["solve_wall_seconds"] = round(time.perf_counter() - t0, 4)
+            rows = _explanations(run_id, instance, result, extra)
             advance(engine, claim, P_WRITING, "writing")
             _slow_write_for_tests()
-            _write(engine, claim, result, extra)
+            _write(engine, claim, result, extra, rows)
         log.info("run %s: succeeded", run_id)
     except LostClaim:
         log.warning("run %s: attempt %s lost its claim; stopping", run_id, claim.attempt)
@@ -380,9 +442,10 @@ def finish_components(
             except Exception as exc:
                 raise SolverFailure(f"merge error: {exc.__class__.__name__}: {exc}") from exc
             extra["components_fanned_out"] = len(results)
+            rows = _explanations(run_id, instance, merged, extra)
             advance(engine, claim, P_WRITING, "writing")
             _slow_write_for_tests()
-            _write(engine, claim, merged, extra)
+            _write(engine, claim, merged, extra, rows)
     except LostClaim:
         pass
     except SolverFailure as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 
+from placement.errors import InvalidInput, WrongState
 from placement.flask_db import db_session, settings_of
 from placement.models import MatchRun, ProposalStatus
 from placement.services import runs
@@ -166,6 +167,29 @@ def why_part(run_id: int, trainee_id: int) -> Any:
     )
 
 
+MODE_LABELS = {"optimal": "Optimal (most placed)", "stable": "Stable (no blocking pairs)"}
+SEAT_VALUES_PER_PAGE = 50
+
+
+@bp.post("/rounds/<id:round_id>/runs/both")
+def start_both(round_id: int) -> Any:
+    """One click: the optimal and the stable mode on the same round, compared when done."""
+    started = attempt(
+        lambda: pages.start_side_by_side(db_session(), actor(), round_id, settings_of(current_app)),
+        refused=(InvalidInput, WrongState),
+    )
+    if started.value is None:
+        flash(f"Could not start the runs: {started.message}", "error")
+        return redirect(url_for(".round_page", round_id=round_id))
+    optimal, stable = started.value
+    flash(f"Runs {optimal.id} (optimal) and {stable.id} (stable) are queued.", "success")
+    return redirect(url_for(".compare", round_id=round_id, run=[optimal.id, stable.id]))
+
+
+def _series_name(run: MatchRun) -> str:
+    return f"Run {run.id}: {run.mode}"
+
+
 @bp.get("/rounds/<id:round_id>/compare")
 def compare(round_id: int) -> Any:
     chosen = [id_arg(c, "run", {}) for c in request.args.getlist("run")]
@@ -177,9 +201,41 @@ def compare(round_id: int) -> Any:
         flash("Choose two different runs: a run compared with itself shows nothing.", "warning")
         return redirect(url_for(".round_page", round_id=round_id))
     view = pages.compare_page(db_session(), actor(), round_id, run_ids[0], run_ids[1])
+    labels = list(dict.fromkeys([b.label for b in view.bars_a] + [b.label for b in view.bars_b]))
+    if "unranked" in labels:  # keep 'unranked' last
+        labels = [x for x in labels if x != "unranked"] + ["unranked"]
+    count_a = {b.label: b.count for b in view.bars_a}
+    count_b = {b.label: b.count for b in view.bars_b}
+    rank_rows = [(x, count_a.get(x, 0), count_b.get(x, 0)) for x in labels]
+    chart = charts.grouped_bar_chart(
+        labels,
+        [
+            (_series_name(view.a), [a for _, a, _ in rank_rows]),
+            (_series_name(view.b), [b for _, _, b in rank_rows]),
+        ],
+        title="Proposals by the trainee's rank of their slot, both runs",
+        chart_id="compare-chart",
+    )
     return render_template(
         "coordinator/compare.html",
         title=f"{run_label(view.a)} and {run_label(view.b)} compared",
         labels=WEIGHT_LABELS,
+        mode_labels=MODE_LABELS,
+        chart=chart if view.comparison is not None else None,
+        rank_rows=rank_rows,
+        compare_url=url_for(".compare", round_id=round_id, run=[view.a.id, view.b.id]),
+        progress={r.id: _run_json(r) for r in (view.a, view.b)},
+        **view_context(view),
+    )
+
+
+@bp.get("/runs/<id:run_id>/seat-values")
+def seat_values(run_id: int) -> Any:
+    view = pages.seat_values_page(
+        db_session(), actor(), run_id, page=page_arg(), per_page=SEAT_VALUES_PER_PAGE
+    )
+    return render_template(
+        "coordinator/seat_values.html",
+        title=f"Where one more seat helps: run {view.run.id}",
         **view_context(view),
     )

@@ -235,7 +235,8 @@
           text.textContent = run.progress + "% · " + run.phase_label + " · " + run.status_label;
           box.setAttribute("data-status", run.status);
           if (run.status === "succeeded" || run.status === "failed") {
-            window.setTimeout(function () { window.location.assign(run.page_url); }, 600);
+            var done = box.getAttribute("data-done-url") || run.page_url;
+            window.setTimeout(function () { window.location.assign(done); }, 600);
           } else {
             window.setTimeout(tick, 700);
           }
