@@ -301,8 +301,7 @@ def test_slot_rows_are_checked_before_anything_is_written(
         (4, "capacity"),
         (5, "round_id"),
         (6, "organisation_id"),
-        (7, "latitude"),
-        (7, "longitude"),
+        (7, "postcode"),  # neither the row nor its host says where the slot is
     }
     assert _count(session, Slot) == 0
 
