@@ -230,13 +230,16 @@ def _mail_account_exists(session: Session, user: User) -> None:
     )
 
 
-def _mail_confirm(session: Session, user: User) -> None:
+def _mail_user_link(
+    session: Session, user: User, *, purpose: str, lifetime: timedelta, kind: str, path: str
+) -> None:
+    """A single-use link for an existing account, mailed to its stored address."""
     assert user.id is not None
     token = _new_link(
         session,
-        purpose="confirm",
+        purpose=purpose,
         email=user.email,
-        lifetime=ACCOUNT_LINK_LIFETIME,
+        lifetime=lifetime,
         name=user.name,
         role=user.role,
         user_id=user.id,
@@ -244,10 +247,21 @@ def _mail_confirm(session: Session, user: User) -> None:
     _mail(
         session,
         to=user.email,
-        kind="confirm_email",
+        kind=kind,
         name=user.name,
         user_id=user.id,
-        link=f"{_base_url(session)}/verify?token={token}",
+        link=f"{_base_url(session)}{path}?token={token}",
+    )
+
+
+def _mail_confirm(session: Session, user: User) -> None:
+    _mail_user_link(
+        session,
+        user,
+        purpose="confirm",
+        lifetime=ACCOUNT_LINK_LIFETIME,
+        kind="confirm_email",
+        path="/verify",
     )
 
 
@@ -628,23 +642,13 @@ def request_password_reset(*, session: Session, email: str, ip: str | None = Non
     """Mail a reset link if an account uses the address; the same answer either way."""
     user = user_by_email(session, email)
     if user is not None and user.is_active and not _mail_limited(session, user.email):
-        assert user.id is not None
-        token = _new_link(
+        _mail_user_link(
             session,
+            user,
             purpose="reset",
-            email=user.email,
             lifetime=RESET_LINK_LIFETIME,
-            name=user.name,
-            role=user.role,
-            user_id=user.id,
-        )
-        _mail(
-            session,
-            to=user.email,
             kind="password_reset",
-            name=user.name,
-            user_id=user.id,
-            link=f"{_base_url(session)}/password-reset/confirm?token={token}",
+            path="/password-reset/confirm",
         )
         audit(
             session,
