@@ -92,14 +92,14 @@ class Organisation(MethodView):
         )
 
 
-class VerifySchema(Schema):
+class VerifyOrganisationSchema(Schema):
     seen = text(2000, metadata={"description": "what the coordinator checked"})
 
 
 @blp.route("/organisations/<id:organisation_id>/verify")
 class VerifyOrganisation(MethodView):
     @allow("coordinator")
-    @blp.arguments(VerifySchema)
+    @blp.arguments(VerifyOrganisationSchema)
     @blp.response(200, OrganisationSchema)
     @documented_errors(401, 403, 404, 409)
     def post(self, args: dict[str, Any], organisation_id: int) -> Any:
