@@ -465,10 +465,10 @@ MATRIX = [
     Cell("DBS checks", "GET", _("/trainees/{trainee_a}/dbs-checks"), COORDINATOR),
     Cell("own DBS status", "GET", _("/trainees/me/dbs"), TRAINEES),
     Cell(
-        "safety details",
+        "safety details",  # the trainee sees them once the offer is accepted
         "GET",
         _("/placements/{published_placement}/safety"),
-        (401, 200, 404, 200, 404, 200),
+        (401, 404, 404, 200, 404, 200),
     ),
     Cell(
         "fill in safety details",

@@ -160,7 +160,7 @@ def test_verification_is_a_record_and_lapses_on_owner_changes(
     assert lapse.actor_id == world.users["employer_x"].id
     assert lapse.detail["changes"] == {"verified": {"before": True, "after": False}}
     update = _actions(session, "organisation.update")[-1]
-    assert update.detail["changes"] == {"name": {"before": "X Labs", "after": "X Labs Ltd"}}
+    assert update.detail["changes"]["name"] == {"before": "X Labs", "after": "X Labs Ltd"}
     # The coordinators are told, in the app and by mail.
     told = session.exec(
         select(Notification).where(
@@ -429,6 +429,10 @@ def test_safety_details_completed_signed_off_and_seen_by_the_trainee(
     assert r.status_code == 200 and r.get_json()["complete"] is True
     r = client.post(f"{path}/sign-off", headers=coordinator)
     assert r.status_code == 200 and r.get_json()["signed_off_at"]
+    # The trainee sees them once they have accepted the offer.
+    assert client.get(path, headers=world.headers("trainee_a")).status_code == 404
+    accept = f"{API}/placements/{world.ids['published_placement']}/accept"
+    assert client.post(accept, headers=world.headers("trainee_a")).status_code == 200
     seen = client.get(path, headers=world.headers("trainee_a")).get_json()
     assert seen["supervisor_name"] == "Sam Supervisor" and seen["signed_off_at"]
     # A change by the host withdraws the sign-off.

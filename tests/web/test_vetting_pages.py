@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from placement.models import Accreditation, DbsCheck, Placement, Trainee
+from placement.models import Accreditation, DbsCheck, Placement, Trainee, utcnow
 from tests import factories as f
 from tests.web.helpers import client_sign_in, csrf_token
 
@@ -75,7 +75,16 @@ def test_safety_details_from_host_to_coordinator_to_trainee(app: Any, session: S
     org = f.organisation(session, owner_id=employer.id)
     rnd = f.round_(session, status="published")
     slot = f.slot(session, round=rnd, organisation=org, filled=1)
-    placement = Placement(round_id=f.pk(rnd), trainee_id=f.pk(trainee), slot_id=f.pk(slot))
+    # The trainee has accepted the offer: from then on they see the safety details.
+    placement = Placement(
+        round_id=f.pk(rnd),
+        trainee_id=f.pk(trainee),
+        slot_id=f.pk(slot),
+        offer_status="accepted",
+        offered_at=utcnow(),
+        offer_expires_at=utcnow(),
+        offer_decided_at=utcnow(),
+    )
     session.add(placement)
     session.commit()
 
