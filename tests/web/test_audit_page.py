@@ -25,7 +25,12 @@ def test_audit_page_says_who_did_what_to_whom(client: Any, session: Session) -> 
         session=session,
         actor=coordinator,
         trainee_id=f.pk(amara),
-        values={"postcode": "B15 2TT", "needs": "quiet room"},
+        values={
+            "postcode": "B15 2TT",
+            "latitude": 52.45,
+            "longitude": -1.93,
+            "needs": "quiet room",
+        },
     )
     rounds_service.transition_round(
         session=session, actor=coordinator, round_id=f.pk(rnd), action="open"
@@ -97,7 +102,14 @@ def test_a_website_that_is_not_http_is_never_a_link(client: Any, session: Sessio
     for org in (bad, good):
         slot = f.slot(session, round=rnd, organisation=org, filled=1)
         session.add(
-            Placement(round_id=f.pk(rnd), trainee_id=f.pk(trainee), slot_id=f.pk(slot))
+            Placement(
+                round_id=f.pk(rnd),
+                trainee_id=f.pk(trainee),
+                slot_id=f.pk(slot),
+                offer_status="offered",
+                offered_at=utcnow(),
+                offer_expires_at=utcnow() + timedelta(days=7),
+            )
             if org is bad
             else Placement(
                 round_id=f.pk(rnd), trainee_id=f.pk(trainee), slot_id=f.pk(slot), status="withdrawn"

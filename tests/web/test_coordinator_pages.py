@@ -12,6 +12,7 @@ from sqlmodel import Session
 
 from placement.models import MatchRun, Placement, Proposal, RoundTrainee, utcnow
 from tests import factories as f
+from tests.postcodes_support import load_demo_postcodes
 from tests.web.helpers import client_sign_in, csrf_token
 
 JSON = {"Accept": "application/json"}
@@ -176,6 +177,7 @@ def test_a_proposal_is_decided_in_place_for_the_script(client: Any, session: Ses
 
 def test_imports_check_values_at_preview_and_offer_templates(client: Any, session: Session) -> None:
     _coordinator(client, session)
+    load_demo_postcodes(session)  # the template's example lives at a demo postcode
     rnd = f.round_(session, name="Import round")
     url = f"/coordinator/rounds/{rnd.id}/import/trainees"
     page = client.get(url).text
