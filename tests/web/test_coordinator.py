@@ -134,11 +134,10 @@ def test_coordinator_runs_a_round_to_publication(
         page.get_by_role("button", name="Start run").click()
         progress = page.locator("[data-progress-url]")
         progress.wait_for()
-        # The page polls the run; it reports success at 100 % before showing the results.
-        page.wait_for_selector("[data-status=succeeded]", timeout=90_000)
-        assert page.locator("progress").evaluate("el => el.value") == 100
-        expect(page.locator("[data-progress-text]")).to_contain_text("100%")
-        page.locator("#run-stats").wait_for(timeout=15_000)
+        # The page polls the run and, once it has succeeded, shows the results (the
+        # progress bar may already be gone by the time we look: the page reloads itself).
+        page.wait_for_selector("[data-status=succeeded], #run-stats", timeout=90_000)
+        page.locator("#run-stats").wait_for(timeout=30_000)
         run_urls.append(page.url)
         page.get_by_role("link", name=round_name).click()
     assert "succeeded" in worker.output() or "Task" in worker.output()
