@@ -1,0 +1,209 @@
+"""DBS checks: those a coordinator saw, those a trainee import carried, and the
+`dbs_cleared` status that follows from the newest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from placement.errors import Conflict, InvalidInput, NotFound
+from placement.models import (
+    DEFAULT_DBS_MAX_AGE_YEARS,
+    DbsCheck,
+    Trainee,
+    User,
+    utcnow,
+)
+from placement.services.common import (
+    audit,
+    changes,
+    chunks,
+    require_role,
+    snapshot,
+    trainee_of,
+)
+
+# What a DBS check changes on the trainee.
+DBS_STATUS_FIELDS = ("dbs_cleared", "dbs_checked_on")
+
+
+def dbs_cutoff(today: date, years: int) -> date:
+    """The oldest issue date a check may have to count `today` (29 Feb counts as 28 Feb)."""
+    try:
+        return today.replace(year=today.year - years)
+    except ValueError:
+        return today.replace(year=today.year - years, day=28)
+
+
+def counts_from(check: DbsCheck) -> date:
+    """A check counts from its issue date; an import that only said "cleared" from the day
+    it was recorded."""
+    return check.issued_on or check.seen_at.date()
+
+
+def _refresh_trainee(session: Session, trainee: Trainee) -> None:
+    session.flush()
+    checks = session.exec(select(DbsCheck).where(DbsCheck.trainee_id == trainee.id)).all()
+    newest = max((counts_from(c) for c in checks), default=None)
+    trainee.dbs_checked_on = newest
+    trainee.dbs_cleared = newest is not None and newest >= dbs_cutoff(
+        utcnow().date(), DEFAULT_DBS_MAX_AGE_YEARS
+    )
+
+
+def _check_dbs_values(values: Mapping[str, Any]) -> None:
+    issued = values.get("issued_on")
+    if issued is not None and issued > utcnow().date():
+        raise InvalidInput(
+            "A DBS certificate cannot be issued in the future.",
+            errors={"issued_on": ["must not be in the future"]},
+        )
+
+
+@dataclass(frozen=True)
+class RecordedCheck:
+    """A check just recorded, and the trainee's status that follows from it."""
+
+    check: DbsCheck
+    dbs_cleared: bool
+    dbs_checked_on: date | None
+
+
+def record_dbs_check(
+    *, session: Session, actor: User, trainee_id: int, values: Mapping[str, Any]
+) -> RecordedCheck:
+    """A coordinator records the DBS certificate they saw; `dbs_cleared` follows."""
+    require_role(actor, "coordinator")
+    trainee = session.get(Trainee, trainee_id)
+    if trainee is None:
+        raise NotFound("No such trainee.")
+    if trainee.erased_at is not None:
+        raise Conflict("The trainee's personal data was erased.")
+    _check_dbs_values(values)
+    check = DbsCheck(
+        trainee_id=trainee_id,
+        certificate_number=values["certificate_number"],
+        level=values["level"],
+        issued_on=values["issued_on"],
+        source="seen",
+        seen_by=actor.id,
+    )
+    session.add(check)
+    before = snapshot(trainee, DBS_STATUS_FIELDS)
+    _refresh_trainee(session, trainee)
+    _audit_check(session, actor=actor, trainee=trainee, check=check, before=before)
+    session.commit()
+    return RecordedCheck(check, trainee.dbs_cleared, trainee.dbs_checked_on)
+
+
+def _audit_check(
+    session: Session,
+    *,
+    actor: User | None,
+    trainee: Trainee,
+    check: DbsCheck,
+    before: dict[str, Any],
+) -> None:
+    # The certificate number stays out of the audit trail: erasure removes it with the
+    # check, and audit rows outlive erasure.
+    audit(
+        session,
+        actor=actor,
+        action="dbs_check.record",
+        object_type="trainee",
+        object_id=trainee.id,
+        level=check.level,
+        issued_on=check.issued_on,
+        source=check.source,
+        changes=changes(before, trainee),
+    )
+
+
+def record_imported_checks(
+    session: Session, *, actor: User | None, checks: Sequence[tuple[int, Mapping[str, Any]]]
+) -> int:
+    """Record the checks a coordinator's trainee import carried, one per (trainee id,
+    values): the certificate's fields, or none for a bare `dbs_cleared`. Set-wise, for
+    big files; the caller (the import, all or nothing) commits."""
+    if not checks:
+        return 0
+    trainees: dict[int | None, Trainee] = {}
+    for chunk in chunks([tid for tid, _ in checks]):
+        trainees.update(
+            (t.id, t) for t in session.exec(select(Trainee).where(col(Trainee.id).in_(chunk)))
+        )
+    now = utcnow()
+    cutoff = dbs_cutoff(now.date(), DEFAULT_DBS_MAX_AGE_YEARS)
+    for trainee_id, values in checks:
+        trainee = trainees[trainee_id]
+        check = DbsCheck(
+            trainee_id=trainee_id,
+            certificate_number=values.get("certificate_number"),
+            level=values.get("level"),
+            issued_on=values.get("issued_on"),
+            source="import",
+            seen_by=actor.id if actor is not None else None,
+            seen_at=now,
+        )
+        session.add(check)
+        before = snapshot(trainee, DBS_STATUS_FIELDS)
+        newest = counts_from(check)
+        if trainee.dbs_checked_on is None or trainee.dbs_checked_on < newest:
+            trainee.dbs_checked_on = newest
+        trainee.dbs_cleared = trainee.dbs_checked_on >= cutoff
+        _audit_check(session, actor=actor, trainee=trainee, check=check, before=before)
+    return len(checks)
+
+
+def list_dbs_checks(*, session: Session, actor: User, trainee_id: int) -> list[DbsCheck]:
+    require_role(actor, "coordinator")
+    if session.get(Trainee, trainee_id) is None:
+        raise NotFound("No such trainee.")
+    return checks_of(session, trainee_id)
+
+
+def checks_of(session: Session, trainee_id: int) -> list[DbsCheck]:
+    return list(
+        session.exec(
+            select(DbsCheck)
+            .where(DbsCheck.trainee_id == trainee_id)
+            .order_by(col(DbsCheck.seen_at).desc(), col(DbsCheck.id).desc())
+        )
+    )
+
+
+@dataclass(frozen=True)
+class DbsStatus:
+    """What a trainee sees of their own DBS record."""
+
+    cleared: bool
+    checked_on: date | None
+    # The last day the newest check counts under the default age (rounds may differ).
+    current_until: date | None
+    checks: list[DbsCheck]
+
+
+def dbs_status_of(session: Session, trainee: Trainee) -> DbsStatus:
+    checks = checks_of(session, trainee.id or 0)
+    until = None
+    if trainee.dbs_checked_on is not None:
+        until = dbs_cutoff(trainee.dbs_checked_on, -DEFAULT_DBS_MAX_AGE_YEARS)
+    return DbsStatus(trainee.dbs_cleared, trainee.dbs_checked_on, until, checks)
+
+
+def own_dbs_status(*, session: Session, actor: User) -> DbsStatus:
+    return dbs_status_of(session, trainee_of(session, actor))
+
+
+def erase_dbs(session: Session, trainee: Trainee) -> int:
+    """Erasure: the trainee's DBS checks go (the caller commits)."""
+    checks = session.exec(select(DbsCheck).where(DbsCheck.trainee_id == trainee.id)).all()
+    for check in checks:
+        session.delete(check)
+    trainee.dbs_cleared = False
+    trainee.dbs_checked_on = None
+    return len(checks)
