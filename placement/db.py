@@ -14,6 +14,16 @@ from sqlmodel import Session, create_engine
 
 from placement.config import Settings
 
+# Where a session carries the settings it was opened with: mail queued in it is enqueued
+# after its commit, and the login limiter and session lifetimes read their limits there.
+SETTINGS_KEY = "placement_settings"
+
+
+def session_settings(session: Session) -> Settings | None:
+    """The settings a session was opened with (None for a bare session, as in tests)."""
+    value = session.info.get(SETTINGS_KEY)
+    return value if isinstance(value, Settings) else None
+
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; SQLAlchemy
@@ -84,7 +94,7 @@ def session_scope(
     if not readonly:
         engine = for_writing(engine)
     # With the settings on the session, mail queued in it is enqueued after its commit.
-    info = {"placement_settings": settings} if settings is not None else {}
+    info = {SETTINGS_KEY: settings} if settings is not None else {}
     with Session(engine, expire_on_commit=False, info=info) as session:
         try:
             yield session

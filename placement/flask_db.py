@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from placement.config import Settings
-from placement.db import for_writing
+from placement.db import SETTINGS_KEY, for_writing
 
 
 def settings_of(app: Flask) -> Settings:
@@ -32,7 +32,7 @@ def db_session() -> Session:
         # The settings ride on the session: mail queued in it is enqueued after its commit.
         kwargs: dict[str, Any] = {
             "expire_on_commit": False,
-            "info": {"placement_settings": current_settings()},
+            "info": {SETTINGS_KEY: current_settings()},
         }
         if isinstance(bind, Connection):
             kwargs["join_transaction_mode"] = "create_savepoint"

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
-from placement.db import session_scope
+from placement.db import session_scope, session_settings
 from placement.jobs import enqueue
 from placement.models import Notification, OutboxMessage, utcnow
 
@@ -44,9 +44,6 @@ SEND_MAIL_TASK = "workers.tasks.send_mail"
 DISPATCH_MAIL_TASK = "workers.tasks.dispatch_mail"
 SWEEP_OUTBOX_TASK = "workers.tasks.sweep_outbox"
 
-# Where a session carries the process's Settings (set by whoever opens the session); without
-# them mail is still queued, and the periodic sweep sends it instead of the commit hook.
-SETTINGS_KEY = "placement_settings"
 _PENDING_KEY = "placement_outbox_pending"
 # More messages than this from one commit go to the broker as one batch task.
 BATCH_OVER = 20
@@ -115,11 +112,6 @@ def render(kind: str, context: Mapping[str, Any], *, base_url: str) -> Rendered:
 # --- queueing ------------------------------------------------------------------------------
 
 
-def settings_of(session: Session) -> Settings | None:
-    value = session.info.get(SETTINGS_KEY)
-    return value if isinstance(value, Settings) else None
-
-
 def _domain(settings: Settings | None) -> str:
     sender = parseaddr(settings.mail_from if settings else "")[1]
     return sender.rpartition("@")[2] or "placement.localhost"
@@ -150,7 +142,7 @@ def queue_mail(
         ).first()
         if existing is not None:
             return existing
-    settings = settings_of(session)
+    settings = session_settings(session)
     rendered = render(kind, context, base_url=settings.base_url if settings else Settings.base_url)
     now = utcnow()
     message = OutboxMessage(
@@ -200,7 +192,7 @@ def _enqueue_after_commit(session: Session) -> None:
     ids = [int(key[0]) for key in (inspect(m).identity for m in pending) if key]
     if not ids:
         return
-    settings = settings_of(session)
+    settings = session_settings(session)
     if settings is None:
         log.debug("no settings on the session: the outbox sweep will send %s", ids)
         return

@@ -23,13 +23,13 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
+from placement.db import session_settings
 from placement.errors import TooManyAttempts
 from placement.models import LoginFailure, User, utcnow
 
 MAX_BACKOFF = timedelta(minutes=15)
 IP_FACTOR = 10
 ACCOUNT_FACTOR = 4
-SETTINGS_KEY = "placement_settings"
 
 
 @dataclass(frozen=True)
@@ -39,8 +39,8 @@ class Limits:
 
     @classmethod
     def of(cls, session: Session) -> Limits:
-        settings = session.info.get(SETTINGS_KEY)
-        raw = settings.ratelimit_login if isinstance(settings, Settings) else None
+        settings = session_settings(session)
+        raw = settings.ratelimit_login if settings else None
         item = parse(raw or Settings.ratelimit_login)
         return cls(per_pair=item.amount, window=timedelta(seconds=item.get_expiry()))
 

@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 
 from placement import auth
 from placement.config import Settings
+from placement.db import session_settings
 from placement.errors import InvalidLink
 from placement.models import (
     EmailLink,
@@ -20,7 +21,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services import sessions
-from placement.services.mail import queue_mail, settings_of
+from placement.services.mail import queue_mail
 
 ACCOUNT_LINK_LIFETIME = timedelta(hours=48)
 
@@ -52,7 +53,7 @@ class LinkInfo:
 
 
 def base_url(session: Session) -> str:
-    settings = settings_of(session)
+    settings = session_settings(session)
     return (settings.base_url if settings else Settings.base_url).rstrip("/")
 
 

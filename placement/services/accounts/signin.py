@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, select
 
 from placement import auth
+from placement.db import session_settings
 from placement.errors import MfaRequired, Unauthorized
 from placement.models import (
     Trainee,
@@ -17,7 +18,6 @@ from placement.models import (
 from placement.services import mfa, sessions, throttle
 from placement.services.accounts.links import mail_confirm, mail_limited
 from placement.services.common import audit, organisation_of
-from placement.services.mail import settings_of
 from placement.services.sessions import Credential, Kind
 from placement.services.users import (
     normalise_email,
@@ -200,7 +200,7 @@ def revoke_all_tokens(*, session: Session, user_id: int) -> None:
 
 def mfa_enrolment_required(*, session: Session, user: User) -> bool:
     """Whether the caller's role must use MFA and they have not turned it on."""
-    settings = settings_of(session)
+    settings = session_settings(session)
     required = settings.require_mfa if settings else ()
     return user.role in required and not user.mfa_enabled
 
