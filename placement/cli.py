@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -16,7 +16,20 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """The command group; a refusal from a service (a DomainError) ends any command the
+    same way: its message and field errors on stderr, exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from placement.errors import DomainError
+
+        try:
+            return super().invoke(ctx)
+        except DomainError as exc:
+            _fail(exc)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Placement: match MedTech trainees to industry placements."""
 
@@ -149,7 +162,6 @@ def load_postcodes(file: Path, batch_size: int) -> None:
     reference are skipped; terminated postcodes are kept. Trainees and hosts saved with a
     postcode but no coordinates get them."""
     from placement.db import session_scope
-    from placement.errors import DomainError
     from placement.services.postcodes import fill_missing_coordinates, load_postcode_file
 
     def progress(loaded: int) -> None:
@@ -157,15 +169,12 @@ def load_postcodes(file: Path, batch_size: int) -> None:
             click.echo(f"  {loaded:,} postcodes so far", err=True)
 
     settings = _settings()
-    try:
-        with session_scope(settings) as session:
-            result = load_postcode_file(
-                session=session, path=file, batch_size=batch_size, progress=progress
-            )
-        with session_scope(settings) as session:
-            filled = fill_missing_coordinates(session=session, settings=settings)
-    except DomainError as exc:
-        _fail(exc)
+    with session_scope(settings) as session:
+        result = load_postcode_file(
+            session=session, path=file, batch_size=batch_size, progress=progress
+        )
+    with session_scope(settings) as session:
+        filled = fill_missing_coordinates(session=session, settings=settings)
     click.echo(
         f"loaded {result.loaded:,} postcodes; skipped {result.skipped_no_grid:,} without a "
         "grid reference"
@@ -199,16 +208,12 @@ def create_user(role: str, email: str, name: str, password: str, mfa: bool) -> N
     """Create an account of any role, coordinators included (its address counts as
     verified)."""
     from placement.db import session_scope
-    from placement.errors import DomainError
     from placement.services import mfa as mfa_service
     from placement.services.users import create_user as create
 
-    try:
-        with session_scope(_settings()) as session:
-            user = create(session=session, email=email, name=name, role=role, password=password)
-            enrolment = mfa_service.enable_now(session=session, user=user) if mfa else None
-    except DomainError as exc:
-        _fail(exc)
+    with session_scope(_settings()) as session:
+        user = create(session=session, email=email, name=name, role=role, password=password)
+        enrolment = mfa_service.enable_now(session=session, user=user) if mfa else None
     click.echo(f"created {user.role} {user.email} (id {user.id})")
     if enrolment is not None:
         uri, codes = enrolment[0].otpauth_uri, enrolment[1]
@@ -243,22 +248,18 @@ def export_instance(round_id: int | None, run_id: int | None) -> None:
     import json
 
     from placement.db import session_scope
-    from placement.errors import DomainError
     from placement.services.instances import build_instance
     from placement.services.runs.stored import stored_instance
 
     if (round_id is None) == (run_id is None):
         raise click.UsageError("give exactly one of --round and --run")
-    try:
-        with session_scope(_settings()) as session:
-            if run_id is not None:
-                # Byte for byte, with no newline added: `| sha256sum` gives instance_sha256.
-                output = stored_instance(session=session, run_id=run_id).content
-            elif round_id is not None:
-                data = build_instance(session=session, round_id=round_id)
-                output = (json.dumps(data, indent=1) + "\n").encode()
-    except DomainError as exc:
-        _fail(exc)
+    with session_scope(_settings()) as session:
+        if run_id is not None:
+            # Byte for byte, with no newline added: `| sha256sum` gives instance_sha256.
+            output = stored_instance(session=session, run_id=run_id).content
+        elif round_id is not None:
+            data = build_instance(session=session, round_id=round_id)
+            output = (json.dumps(data, indent=1) + "\n").encode()
     sys.stdout.buffer.write(output)
     sys.stdout.flush()
 
@@ -272,18 +273,14 @@ def run_round(round_id: int, wait: bool) -> None:
     import time
 
     from placement.db import session_scope
-    from placement.errors import DomainError
     from placement.models import RunStatus
     from placement.services.runs.reading import get_run, start_run
     from placement.services.users import first_coordinator
 
     settings = _settings()
-    try:
-        with session_scope(settings) as session:
-            actor = first_coordinator(session)
-            run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
-    except DomainError as exc:
-        _fail(exc)
+    with session_scope(settings) as session:
+        actor = first_coordinator(session)
+        run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
     click.echo(f"run {run.id} queued")
     while wait:
         time.sleep(1)
@@ -306,22 +303,18 @@ def run_round(round_id: int, wait: bool) -> None:
 def import_csv(kind: str, round_id: int, file: Any) -> None:
     """Import trainees or slots from a CSV file: all rows or none (same rules as the API)."""
     from placement.db import session_scope
-    from placement.errors import DomainError
     from placement.services.imports import IMPORTERS
 
     settings = _settings()
-    try:
-        with session_scope(settings) as session:
-            result = IMPORTERS[kind](
-                session=session,
-                actor=None,
-                round_id=round_id,
-                data=file.read(),
-                system=True,
-                settings=settings,
-            )
-    except DomainError as exc:
-        _fail(exc)
+    with session_scope(settings) as session:
+        result = IMPORTERS[kind](
+            session=session,
+            actor=None,
+            round_id=round_id,
+            data=file.read(),
+            system=True,
+            settings=settings,
+        )
     click.echo(f"imported {kind}: {result.created} created, {result.updated} updated")
 
 
@@ -339,7 +332,7 @@ def purge() -> None:
         click.echo(line)
 
 
-def _fail(exc: Any) -> None:
+def _fail(exc: Any) -> NoReturn:
     message = getattr(exc, "message", str(exc))
     errors = getattr(exc, "errors", None)
     click.echo(f"error: {message}", err=True)
