@@ -8,23 +8,18 @@ Beat entry (workers/celery_app.py `beat_schedule`):
 
 from __future__ import annotations
 
-from celery import current_app, shared_task
+from celery import shared_task
 
-from placement.config import Settings
 from placement.db import session_scope
 from placement.services import vetting
+from workers.settings import task_settings
 
 VETTING_SWEEP_TASK = "workers.vetting.sweep_vetting"
-
-
-def _settings() -> Settings:
-    settings = getattr(current_app.conf, "placement_settings", None)
-    return settings if isinstance(settings, Settings) else Settings.from_env()
 
 
 @shared_task(name=VETTING_SWEEP_TASK, acks_late=True)
 def sweep_vetting() -> dict[str, int]:
     """Idempotent: a second run the same day changes nothing."""
-    settings = _settings()
+    settings = task_settings()
     with session_scope(settings) as session:
         return vetting.sweep(session=session, storage=vetting.evidence_dir(settings.instance_dir))
