@@ -24,10 +24,11 @@ from placement.flask_db import db_session
 from placement.services import accounts, mfa
 from placement.services.sessions import Credential
 from placement.web.common import (
+    Attempt,
     SignedIn,
     actor,
+    attempt,
     client_ip,
-    field_errors,
     login_manager,
     role_required,
     text,
@@ -118,33 +119,35 @@ def sign_in() -> Any:
     status = 200
     if request.method == "POST":
         values = {"email": text(request.form, "email")}
-        try:
-            signed_in = accounts.login(
+        signed_in = attempt(
+            lambda: accounts.login(
                 session=db_session(),
                 email=values["email"],
                 password=str(request.form.get("password", "")),
                 ip=client_ip(),
                 kind="web",
-            )
-        except MfaRequired as exc:
+            ),
+            refused=(TooManyAttempts, Unauthorized),
+        )
+        if signed_in.value is not None:
+            return _start_session(signed_in.value, request.args.get("next"))
+        if isinstance(signed_in.refusal, MfaRequired):
             session.clear()
             session["mfa_pending"] = {
-                "user_id": exc.user_id,
+                "user_id": signed_in.refusal.user_id,
                 "at": time.time(),
                 "next": _safe_next(request.args.get("next")),
             }
             return redirect(url_for("web.sign_in_code"))
-        except TooManyAttempts as exc:
-            error, status = _too_many(exc), 429
-        except Unauthorized as exc:
-            error, status = exc.message, 401
-        else:
-            return _start_session(signed_in, request.args.get("next"))
+        error, status = _refusal_message(signed_in), signed_in.status
     return render_template("sign_in.html", title="Sign in", values=values, error=error), status
 
 
-def _too_many(exc: TooManyAttempts) -> str:
-    minutes = max(1, round(exc.retry_after / 60))
+def _refusal_message(refused: Attempt[Any]) -> str:
+    """The refusal's message; for too many attempts, how long to wait, in minutes."""
+    if not isinstance(refused.refusal, TooManyAttempts):
+        return refused.message
+    minutes = max(1, round(refused.refusal.retry_after / 60))
     return (
         f"Too many failed attempts. Wait {minutes} minute{'s' if minutes != 1 else ''}, "
         "then try again, or reset your password by email."
@@ -165,22 +168,23 @@ def sign_in_code() -> Any:
     error = None
     status = 200
     if request.method == "POST":
-        try:
-            signed_in = accounts.login_second_step(
+        signed_in = attempt(
+            lambda: accounts.login_second_step(
                 session=db_session(),
                 user_id=pending["user_id"],
                 otp=text(request.form, "code"),
                 ip=client_ip(),
-            )
-        except TooManyAttempts as exc:
-            error, status = _too_many(exc), 429
-        except MfaRequired as exc:
-            error, status = exc.message, 401
-        except Unauthorized:
+            ),
+            refused=(TooManyAttempts, Unauthorized),
+        )
+        if signed_in.value is not None:
+            return _start_session(signed_in.value, pending.get("next"))
+        if isinstance(signed_in.refusal, Unauthorized) and not isinstance(
+            signed_in.refusal, MfaRequired
+        ):
             session.pop("mfa_pending", None)
             return redirect(url_for("web.sign_in"))
-        else:
-            return _start_session(signed_in, pending.get("next"))
+        error, status = _refusal_message(signed_in), signed_in.status
     return render_template("sign_in_code.html", title="Enter your code", error=error), status
 
 
@@ -211,18 +215,18 @@ def register() -> Any:
             "email": text(request.form, "email"),
             "role": text(request.form, "role"),
         }
-        try:
-            accounts.register(
+        registered = attempt(
+            lambda: accounts.register(
                 session=db_session(),
                 email=values["email"],
                 name=values["name"],
                 role=values["role"],
                 ip=client_ip(),
             )
-        except InvalidInput as exc:
-            errors, status = field_errors(exc.errors), 422
-        else:
+        )
+        if registered.ok:
             return redirect(url_for("web.check_email"))
+        errors, status = registered.errors, registered.status
     return render_template(
         "register.html", title="Create an account", values=values, errors=errors
     ), status
@@ -244,20 +248,21 @@ def verify() -> Any:
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        try:
-            signed_in = accounts.verify(
+        signed_in = attempt(
+            lambda: accounts.verify(
                 session=db_session(),
                 token=token,
                 password=str(request.form.get("password", "")),
                 kind="web",
                 ip=client_ip(),
-            )
-        except InvalidInput as exc:
-            errors, status = field_errors(exc.errors), 422
-        except InvalidLink as exc:
-            return _link_expired("verify", exc.message)
-        else:
-            return _start_session(signed_in)
+            ),
+            refused=(InvalidInput, InvalidLink),
+        )
+        if signed_in.value is not None:
+            return _start_session(signed_in.value)
+        if isinstance(signed_in.refusal, InvalidLink):
+            return _link_expired("verify", signed_in.message)
+        errors, status = signed_in.errors, signed_in.status
     return render_template(
         "verify.html", title="Choose your password", link=link, token=token, errors=errors
     ), status
@@ -306,22 +311,23 @@ def password_reset_confirm() -> Any:
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
-        try:
-            accounts.confirm_password_reset(
+        reset = attempt(
+            lambda: accounts.confirm_password_reset(
                 session=db_session(),
                 token=token,
                 password=str(request.form.get("password", "")),
                 ip=client_ip(),
-            )
-        except InvalidInput as exc:
-            errors, status = field_errors(exc.errors), 422
-        except InvalidLink as exc:
-            return _link_expired("reset", exc.message)
-        else:
+            ),
+            refused=(InvalidInput, InvalidLink),
+        )
+        if reset.ok:
             logout_user()
             session.clear()
             flash("Your password is changed. Sign in with the new one.", "success")
             return redirect(url_for("web.sign_in"))
+        if isinstance(reset.refusal, InvalidLink):
+            return _link_expired("reset", reset.message)
+        errors, status = reset.errors, reset.status
     return render_template(
         "password_reset_confirm.html", title="Choose a new password", token=token, errors=errors
     ), status
@@ -336,22 +342,20 @@ def account() -> Any:
 @bp.post("/account/password")
 @role_required(*ALL_ROLES)
 def account_password() -> Any:
-    errors: dict[str, list[str]] = {}
-    try:
-        accounts.change_password(
+    changed = attempt(
+        lambda: accounts.change_password(
             session=db_session(),
             actor=actor(),
             current_password=str(request.form.get("current_password", "")),
             new_password=str(request.form.get("new_password", "")),
             keep=_credential(),
             ip=client_ip(),
-        )
-    except WrongPassword as exc:
-        errors = {"current_password": [exc.message]}
-    except InvalidInput as exc:
-        errors = field_errors(exc.errors)
-    except TooManyAttempts as exc:
-        errors = {"current_password": [_too_many(exc)]}
+        ),
+        refused=(WrongPassword, InvalidInput, TooManyAttempts),
+    )
+    errors = changed.errors
+    if isinstance(changed.refusal, WrongPassword | TooManyAttempts):
+        errors = {"current_password": [_refusal_message(changed)]}
     if errors:
         return render_template(
             "account.html", title="Your account", errors=errors, user=actor()
@@ -382,24 +386,26 @@ def account_mfa() -> Any:
     error = None
     status = 200
     if request.method == "POST":
-        action = text(request.form, "action")
-        try:
-            if action == "disable":
-                mfa.disable(
-                    session=db_session(),
-                    user=user,
-                    code=text(request.form, "code"),
-                    ip=client_ip(),
-                )
+        code = text(request.form, "code")
+        if text(request.form, "action") == "disable":
+            disabled = attempt(
+                lambda: mfa.disable(session=db_session(), user=user, code=code, ip=client_ip()),
+                refused=(WrongCode,),
+            )
+            if disabled.ok:
                 flash("Two-step sign-in is off.", "success")
                 return redirect(url_for("web.account"))
-            codes = mfa.confirm(
-                session=db_session(), user=user, code=text(request.form, "code"), ip=client_ip()
-            )
-        except WrongCode as exc:
-            error, status = exc.message, 400
+            error, status = disabled.message, disabled.status
         else:
-            return render_template("recovery_codes.html", title="Your recovery codes", codes=codes)
+            codes = attempt(
+                lambda: mfa.confirm(session=db_session(), user=user, code=code, ip=client_ip()),
+                refused=(WrongCode,),
+            )
+            if codes.value is not None:
+                return render_template(
+                    "recovery_codes.html", title="Your recovery codes", codes=codes.value
+                )
+            error, status = codes.message, codes.status
     enrolment = None
     if not user.mfa_enabled:
         enrolment = mfa.pending(user) or mfa.start(session=db_session(), user=user)
