@@ -122,6 +122,14 @@ def use_link(session: Session, token: str, purposes: tuple[str, ...]) -> EmailLi
     return row
 
 
+def link_user(session: Session, link: EmailLink) -> User:
+    """The active account a spent link belongs to; InvalidLink if it has gone."""
+    user = session.get(User, link.user_id) if link.user_id is not None else None
+    if user is None or not user.is_active:
+        raise InvalidLink()
+    return user
+
+
 def retire_links(session: Session, email: str, purposes: tuple[str, ...]) -> None:
     session.execute(
         update(EmailLink)

@@ -15,6 +15,7 @@ from placement.services.account_notices import security_notice
 from placement.services.accounts.links import (
     RESET_LINK_LIFETIME,
     link_row,
+    link_user,
     mail_limited,
     mail_user_link,
     retire_links,
@@ -33,6 +34,24 @@ RESET_SENT = (
 )
 
 
+def check_new_password(password: str, *, field: str = "password") -> None:
+    """InvalidInput (422) naming `field` for a password too weak to keep."""
+    problem = auth.password_problem(password)
+    if problem:
+        raise InvalidInput(errors={field: [problem]})
+
+
+def set_password(
+    session: Session, user: User, password: str, *, keep: Credential | None = None
+) -> None:
+    """Store a checked new password; every token and page session of the user but `keep`
+    ends (the caller commits)."""
+    user.password_hash = auth.hash_password(password)
+    user.password_changed_at = utcnow()
+    assert user.id is not None
+    sessions.revoke_all(session=session, user_id=user.id, keep=keep)
+
+
 def change_password(
     *,
     session: Session,
@@ -48,13 +67,8 @@ def change_password(
     if not auth.verify_password(actor.password_hash, current_password):
         record_failure(session, email=actor.email, ip=where, user=actor)
         raise WrongPassword()
-    problem = auth.password_problem(new_password)
-    if problem:
-        raise InvalidInput(errors={"new_password": [problem]})
-    actor.password_hash = auth.hash_password(new_password)
-    actor.password_changed_at = utcnow()
-    assert actor.id is not None
-    sessions.revoke_all(session=session, user_id=actor.id, keep=keep)
+    check_new_password(new_password, field="new_password")
+    set_password(session, actor, new_password, keep=keep)
     security_notice(session, actor, "your password was changed", signed_out=True)
     audit(
         session,
@@ -100,20 +114,11 @@ def confirm_password_reset(
     row = link_row(session, token, ("reset",))
     if row is None:
         raise InvalidLink()
-    problem = auth.password_problem(password)
-    if problem:
-        raise InvalidInput(errors={"password": [problem]})
-    link = use_link(session, token, ("reset",))
-    user = session.get(User, link.user_id) if link.user_id is not None else None
-    if user is None or not user.is_active:
-        raise InvalidLink()
-    now = utcnow()
-    user.password_hash = auth.hash_password(password)
-    user.password_changed_at = now
+    check_new_password(password)
+    user = link_user(session, use_link(session, token, ("reset",)))
+    set_password(session, user, password)
     if user.email_verified_at is None:
-        user.email_verified_at = now
-    assert user.id is not None
-    sessions.revoke_all(session=session, user_id=user.id)
+        user.email_verified_at = user.password_changed_at
     retire_links(session, user.email, ("reset",))
     security_notice(session, user, "your password was reset", signed_out=True)
     audit(

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 from sqlmodel import Session, col, select
 
-from placement import auth
-from placement.errors import InvalidInput, InvalidLink
+from placement.errors import InvalidLink
 from placement.models import (
     EmailLink,
     Round,
@@ -17,11 +16,11 @@ from placement.models import (
     User,
     utcnow,
 )
-from placement.services import sessions
 from placement.services.accounts.links import (
     ACCOUNT_LINK_LIFETIME,
     base_url,
     link_row,
+    link_user,
     mail_about_account,
     mail_account_exists,
     mail_confirm,
@@ -30,6 +29,7 @@ from placement.services.accounts.links import (
     retire_links,
     use_link,
 )
+from placement.services.accounts.passwords import check_new_password, set_password
 from placement.services.accounts.signin import SignedIn, sign_in
 from placement.services.common import audit, get_round, require_role
 from placement.services.sessions import Kind
@@ -206,22 +206,14 @@ def verify(
     row = link_row(session, token, purposes)
     if row is None:
         raise InvalidLink()
-    problem = auth.password_problem(password)
-    if problem:
-        raise InvalidInput(errors={"password": [problem]})
+    check_new_password(password)
     if row.purpose != "confirm" and user_by_email(session, row.email) is not None:
         raise InvalidLink("An account already uses this address: sign in, or reset your password.")
     link = use_link(session, token, purposes)
-    now = utcnow()
     if link.purpose == "confirm":
-        user = session.get(User, link.user_id) if link.user_id is not None else None
-        if user is None or not user.is_active:
-            raise InvalidLink()
-        user.password_hash = auth.hash_password(password)
-        user.password_changed_at = now
-        user.email_verified_at = now
-        assert user.id is not None
-        sessions.revoke_all(session=session, user_id=user.id)
+        user = link_user(session, link)
+        set_password(session, user, password)
+        user.email_verified_at = user.password_changed_at
         action = "account.confirm"
     else:
         user = create_user(
