@@ -129,7 +129,23 @@ def parse_instance_json(text: str | bytes) -> Instance:
     ------
     InstanceError
         ``not valid JSON: ...`` or any message of :func:`load_instance`.
+
+    Notes
+    -----
+    A valid file is decoded by the typed fast path of :mod:`placement.matching.decoding`;
+    whenever that path finds a problem, this exact validator reads the file again and
+    names it, so messages do not depend on the path.
     """
+    from .decoding import decode_instance  # decoding builds on this module
+
+    fast = decode_instance(text)
+    if fast is not None:
+        return fast
+    return parse_instance_json_exact(text)
+
+
+def parse_instance_json_exact(text: str | bytes) -> Instance:
+    """:func:`parse_instance_json` with the standard library's decoder and no fast path."""
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8-sig")
@@ -166,6 +182,16 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
     """
     if not isinstance(data, Mapping):
         raise InstanceError("instance: must be a JSON object")
+    options = header_options(data)
+    trainee_list = _list(data, "trainees", "trainees")
+    slot_list = _list(data, "slots", "slots")
+    trainees = tuple(_trainee(rec, f"trainees[{i}]") for i, rec in enumerate(trainee_list))
+    slots = tuple(_slot(rec, f"slots[{i}]") for i, rec in enumerate(slot_list))
+    return finish_instance(trainees, slots, options, data)
+
+
+def header_options(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's settings, checked in file order: format, then every option."""
     if data.get("format") != FORMAT:
         raise InstanceError(f"format: expected '{FORMAT}'")
     max_preferences = _int(data, "max_preferences", "max_preferences", 1, 50, default=10)
@@ -175,12 +201,29 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
     if mode not in MODES:
         raise InstanceError("mode: must be 'optimal' or 'stable'")
     seat_values = _bool(data, "seat_values", "seat_values", default=False)
-    weights = _weights(data.get("weights"))
+    return {
+        "weights": _weights(data.get("weights")),
+        "max_preferences": max_preferences,
+        "allow_unranked": allow_unranked,
+        "seed": seed,
+        "mode": mode,
+        "seat_values": seat_values,
+    }
 
-    trainee_list = _list(data, "trainees", "trainees")
-    slot_list = _list(data, "slots", "slots")
-    trainees = tuple(_trainee(rec, f"trainees[{i}]") for i, rec in enumerate(trainee_list))
-    slots = tuple(_slot(rec, f"slots[{i}]") for i, rec in enumerate(slot_list))
+
+def finish_instance(
+    trainees: tuple[Trainee, ...],
+    slots: tuple[Slot, ...],
+    options: Mapping[str, Any],
+    pairs: Mapping[str, Any],
+) -> Instance:
+    """Checks across records (ids, references, pairs) and the :class:`Instance`.
+
+    ``pairs`` holds the document's ``locked`` and ``excluded`` lists (or neither). Shared
+    by :func:`load_instance` and the fast decoder of :mod:`placement.matching.decoding`,
+    so both give the same messages in the same order.
+    """
+    max_preferences = options["max_preferences"]
     trainee_ids = _unique_ids(trainees, "trainees")
     slot_ids = _unique_ids(slots, "slots")
 
@@ -189,8 +232,10 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
     if not _references_ok(slots, "rankings", trainee_ids, None):
         _check_rankings(slots, trainee_ids)
 
-    locked = _pairs(data, "locked", trainee_ids, slot_ids)
-    excluded = _pairs(data, "excluded", trainee_ids, slot_ids)
+    locked = _pairs(_list(pairs, "locked", "locked", default=[]), "locked", trainee_ids, slot_ids)
+    excluded = _pairs(
+        _list(pairs, "excluded", "excluded", default=[]), "excluded", trainee_ids, slot_ids
+    )
     locked_trainees: set[Id] = set()
     seats_used: dict[Id, int] = {}
     for i, pair in enumerate(locked):
@@ -207,18 +252,7 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
                 f"locked: slot {sid!r} has {used} locked pairs but capacity {capacity}"
             )
 
-    return Instance(
-        trainees=trainees,
-        slots=slots,
-        locked=locked,
-        excluded=excluded,
-        weights=weights,
-        max_preferences=max_preferences,
-        allow_unranked=allow_unranked,
-        seed=seed,
-        mode=mode,
-        seat_values=seat_values,
-    )
+    return Instance(trainees=trainees, slots=slots, locked=locked, excluded=excluded, **options)
 
 
 def _references_ok(
@@ -445,10 +479,10 @@ def _unique_ids(records: Sequence[Trainee | Slot], kind: str) -> dict[Id, int]:
 
 
 def _pairs(
-    data: Mapping[str, Any], key: str, trainee_ids: Mapping[Id, int], slot_ids: Mapping[Id, int]
+    records: list[Any], key: str, trainee_ids: Mapping[Id, int], slot_ids: Mapping[Id, int]
 ) -> tuple[Pair, ...]:
     pairs = []
-    for i, raw in enumerate(_list(data, key, key, default=[])):
+    for i, raw in enumerate(records):
         where = f"{key}[{i}]"
         rec = _record(raw, where)
         tid = _id(
