@@ -191,10 +191,14 @@ def lean_solve(raw: bytes) -> tuple[bytes, dict[str, float]]:
         {"trainee_id": t_ids[t], "reason": "outcompeted" if h else "no_eligible_slot"}
         for t, h in zip(left.tolist(), has_pair[left].tolist(), strict=True)
     ]
-    stats = {"placed": int(len(idx)), "unplaced": len(unplaced),
-             "objective": round(float(cost[idx].sum()), 6), "quantised": int(q[idx].sum())}  # fmt: skip
-    out = orjson.dumps({"format": "placement-result/1", "mode": "optimal",
-                        "assignments": assignments, "unplaced": unplaced, "stats": stats})  # fmt: skip
+    stats = {
+        "placed": len(idx),
+        "unplaced": len(unplaced),
+        "objective": round(float(cost[idx].sum()), 6),
+        "quantised": int(q[idx].sum()),
+    }
+    document = {"format": "placement-result/1", "mode": "optimal", "assignments": assignments}
+    out = orjson.dumps({**document, "unplaced": unplaced, "stats": stats})
     times["write"] = time.perf_counter() - t3
     return out, times
 

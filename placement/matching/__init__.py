@@ -36,6 +36,7 @@ of two equal choices, never to override a rank. See :data:`DEFAULT_WEIGHTS`.
 """
 
 from .command import run_solve_cli
+from .decoding import parse_instance_json
 from .diagnostics import explain
 from .instance import (
     DEFAULT_WEIGHTS,
@@ -45,7 +46,6 @@ from .instance import (
     Slot,
     Trainee,
     load_instance,
-    parse_instance_json,
 )
 from .partition import components, merge_results
 from .result import (

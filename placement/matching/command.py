@@ -6,7 +6,8 @@ import sys
 from dataclasses import replace
 from typing import TextIO
 
-from .instance import MODES, InstanceError, parse_instance_json
+from .decoding import parse_instance_json
+from .instance import MODES, InstanceError
 from .result import result_to_json
 from .solver import solve
 

@@ -1,4 +1,4 @@
-"""The fast path of :func:`placement.matching.parse_instance_json`: typed decoding.
+"""Instance files: :func:`parse_instance_json`, a typed fast path and the exact validator.
 
 msgspec decodes the JSON text straight into typed records whose constraints are the
 per-field rules of :mod:`placement.matching.instance` (an integer is never a boolean,
@@ -17,6 +17,7 @@ exact validator, which produces the one-line message. So a valid file gives the 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date
 from itertools import compress, starmap
 from operator import attrgetter, lt, not_
@@ -26,7 +27,15 @@ import msgspec
 from msgspec import Meta, Raw, Struct
 from msgspec.structs import asdict, astuple
 
-from .instance import Instance, InstanceError, Slot, Trainee, finish_instance, header_options
+from .instance import (
+    Instance,
+    InstanceError,
+    Slot,
+    Trainee,
+    finish_instance,
+    header_options,
+    load_instance,
+)
 
 _Id = str | int
 _Lat = Annotated[float, Meta(ge=-90, le=90)]
@@ -102,6 +111,55 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON value")
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def parse_instance_json(text: str | bytes) -> Instance:
+    """Parse and validate an instance file.
+
+    Parameters
+    ----------
+    text : str or bytes
+        The JSON document.
+
+    Returns
+    -------
+    Instance
+
+    Raises
+    ------
+    InstanceError
+        ``not valid JSON: ...`` or any message of :func:`load_instance`.
+
+    Notes
+    -----
+    A valid file is decoded by the typed fast path (:func:`decode_instance`);
+    whenever that path finds a problem, this exact validator reads the file again and
+    names it, so messages do not depend on the path.
+    """
+    fast = decode_instance(text)
+    if fast is not None:
+        return fast
+    return parse_instance_json_exact(text)
+
+
+def parse_instance_json_exact(text: str | bytes) -> Instance:
+    """:func:`parse_instance_json` with the standard library's decoder and no fast path."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8-sig")
+        elif text.startswith("\ufeff"):
+            text = text[1:]
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        # json.JSONDecodeError is a ValueError; so is a NaN or Infinity, which JSON lacks.
+        raise InstanceError(f"not valid JSON: {_one_line(str(exc))}") from None
+    if not isinstance(data, Mapping):
+        raise InstanceError("instance: must be a JSON object")
+    return load_instance(data)
+
+
 def decode_instance(text: str | bytes) -> Instance | None:
     """The :class:`Instance` of a valid file, ``None`` when the exact validator must look.
 
@@ -161,4 +219,4 @@ def _slots_ok(records: list[_SlotRec]) -> bool:
     return None not in lats and None not in lons
 
 
-__all__ = ["InstanceError", "decode_instance"]
+__all__ = ["decode_instance", "parse_instance_json", "parse_instance_json_exact"]

@@ -7,7 +7,6 @@ a string or an integer, compared as given and echoed back unchanged.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -111,53 +110,6 @@ class Instance:
     seed: int = 0
     mode: str = "optimal"
     seat_values: bool = False
-
-
-def parse_instance_json(text: str | bytes) -> Instance:
-    """Parse and validate an instance file.
-
-    Parameters
-    ----------
-    text : str or bytes
-        The JSON document.
-
-    Returns
-    -------
-    Instance
-
-    Raises
-    ------
-    InstanceError
-        ``not valid JSON: ...`` or any message of :func:`load_instance`.
-
-    Notes
-    -----
-    A valid file is decoded by the typed fast path of :mod:`placement.matching.decoding`;
-    whenever that path finds a problem, this exact validator reads the file again and
-    names it, so messages do not depend on the path.
-    """
-    from .decoding import decode_instance  # decoding builds on this module
-
-    fast = decode_instance(text)
-    if fast is not None:
-        return fast
-    return parse_instance_json_exact(text)
-
-
-def parse_instance_json_exact(text: str | bytes) -> Instance:
-    """:func:`parse_instance_json` with the standard library's decoder and no fast path."""
-    try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8-sig")
-        elif text.startswith("\ufeff"):
-            text = text[1:]
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        # json.JSONDecodeError is a ValueError; so is a NaN or Infinity, which JSON lacks.
-        raise InstanceError(f"not valid JSON: {_one_line(str(exc))}") from None
-    if not isinstance(data, Mapping):
-        raise InstanceError("instance: must be a JSON object")
-    return load_instance(data)
 
 
 def load_instance(data: Mapping[str, Any]) -> Instance:
@@ -303,14 +255,6 @@ def _check_rankings(slots: Sequence[Slot], trainee_ids: Mapping[Id, int]) -> Non
             if tid in seen:
                 raise InstanceError(f"{where}[{j}]: repeated trainee {tid!r}")
             seen.add(tid)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _is_int(value: object) -> bool:
