@@ -1,6 +1,7 @@
 """The matching engine: exact, explained, national-scale assignment of trainees to slots.
 
-A pure library (numpy, scipy, OR-Tools and the standard library; no Flask, no database).
+A pure library (numpy, scipy, OR-Tools, msgspec, orjson and the standard library; no Flask,
+no database).
 It implements "The matching problem" of DESIGN.md and the instance and result files of
 API.md.
 
