@@ -16,6 +16,8 @@ from itertools import chain
 from operator import attrgetter
 from typing import Any, TypeAlias
 
+import numpy as np
+
 FORMAT = "placement-instance/1"
 MODES = ("optimal", "stable")
 
@@ -179,9 +181,10 @@ def finish_instance(
     trainee_ids = _unique_ids(trainees, "trainees")
     slot_ids = _unique_ids(slots, "slots")
 
-    if not _references_ok(trainees, "preferences", slot_ids, max_preferences):
+    preferred = _reference_positions(trainees, "preferences", slot_ids, max_preferences)
+    if preferred is None:
         _check_references(trainees, slot_ids, max_preferences)
-    if not _references_ok(slots, "rankings", trainee_ids, None):
+    if _reference_positions(slots, "rankings", trainee_ids, None) is None:
         _check_rankings(slots, trainee_ids)
 
     locked = _pairs(_list(pairs, "locked", "locked", default=[]), "locked", trainee_ids, slot_ids)
@@ -204,26 +207,42 @@ def finish_instance(
                 f"locked: slot {sid!r} has {used} locked pairs but capacity {capacity}"
             )
 
-    return Instance(trainees=trainees, slots=slots, locked=locked, excluded=excluded, **options)
+    instance = Instance(trainees=trainees, slots=slots, locked=locked, excluded=excluded, **options)
+    # The slot position of every preference, for placement.matching.problem.ranked_pairs: a
+    # private attribute of this object (not a field), so replace() and sub-instances drop it.
+    object.__setattr__(instance, PREFERENCE_POSITIONS, preferred)
+    return instance
 
 
-def _references_ok(
+PREFERENCE_POSITIONS = "_preference_positions"
+
+
+def _reference_positions(
     records: Sequence[Trainee | Slot],
     name: str,
     known: Mapping[Id, int],
     longest: int | None,
-) -> bool:
+) -> np.ndarray | None:
     """Fast check of every id list: known ids, none repeated, not too long (no messages).
 
-    When it fails, the record-by-record check below finds the first problem and names it.
+    Returns the position of every referenced record, list after list (``None`` when a check
+    fails: then the record-by-record check below finds the first problem and names it).
     """
     lists = list(map(attrgetter(name), records))
-    lengths = list(map(len, lists))
-    if longest is not None and max(lengths, default=0) > longest:
-        return False
-    if lengths != list(map(len, map(set, lists))):
-        return False
-    return known.keys() >= set(chain.from_iterable(lists))
+    counts = np.fromiter(map(len, lists), np.int64, len(lists))
+    if longest is not None and int(counts.max(initial=0)) > longest:
+        return None
+    total = int(counts.sum())
+    try:
+        positions = np.fromiter(map(known.__getitem__, chain.from_iterable(lists)), np.int64, total)
+    except KeyError:
+        return None
+    keys = np.repeat(np.arange(len(lists), dtype=np.int64), counts) * max(len(known), 1)
+    keys += positions
+    keys.sort()
+    if bool((keys[1:] == keys[:-1]).any()):
+        return None
+    return positions
 
 
 def _check_references(
@@ -414,7 +433,11 @@ def _slot(raw: object, where: str) -> Slot:
 
 
 def _unique_ids(records: Sequence[Trainee | Slot], kind: str) -> dict[Id, int]:
-    index: dict[Id, int] = {}
+    ids = list(map(attrgetter("id"), records))
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    if len(index) == len(ids):
+        return index
+    index = {}
     for i, rec in enumerate(records):
         if rec.id in index:
             raise InstanceError(f"{kind}[{i}].id: repeated id {rec.id!r}")

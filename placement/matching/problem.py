@@ -17,7 +17,7 @@ import numpy as np
 
 from .arrays import Arrays, _mix, build_arrays, canonical_key, id_hashes, norm_skill
 from .geo import EARTH_RADIUS_KM
-from .instance import Instance
+from .instance import PREFERENCE_POSITIONS, Instance
 
 __all__ = [
     "AVAILABILITY", "DBS", "DISTANCE", "EXCLUDED", "LEVEL", "LOTTERY_BITS", "OK", "Q_BUDGET",
@@ -142,11 +142,15 @@ def ranked_pairs(instance: Instance, arr: Arrays) -> tuple[np.ndarray, np.ndarra
     prefs = list(map(attrgetter("preferences"), instance.trainees))
     counts = np.fromiter(map(len, prefs), np.int64, len(prefs))
     total = int(counts.sum())
-    try:
-        s = np.fromiter(map(s_index.__getitem__, chain.from_iterable(prefs)), np.int64, total)
-    except KeyError:  # a sub-instance: some ranked slots belong to other components
-        flat = chain.from_iterable(prefs)
-        s = np.fromiter(map(s_index.get, flat, repeat(-1)), np.int64, total)
+    known = getattr(instance, PREFERENCE_POSITIONS, None)  # set by the validator
+    if known is not None and len(known) == total:
+        s = known.copy()  # the edges own their arrays
+    else:
+        try:
+            s = np.fromiter(map(s_index.__getitem__, chain.from_iterable(prefs)), np.int64, total)
+        except KeyError:  # a sub-instance: some ranked slots belong to other components
+            flat = chain.from_iterable(prefs)
+            s = np.fromiter(map(s_index.get, flat, repeat(-1)), np.int64, total)
     t = np.repeat(np.arange(len(prefs), dtype=np.int64), counts)
     rank = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts) + 1
     if total and int(s.min()) < 0:
