@@ -79,6 +79,7 @@ format: install-dev
 
 bench: install-dev
 	$(BIN)/python -m benchmarks.bench_solver
+	$(BIN)/python -m benchmarks.bench_file_path --write
 	$(BIN)/python -m benchmarks.bench_runs --write
 	$(BIN)/python -m benchmarks.bench_import --write
 

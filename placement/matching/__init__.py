@@ -1,6 +1,7 @@
 """The matching engine: exact, explained, national-scale assignment of trainees to slots.
 
-A pure library (numpy, scipy, OR-Tools and the standard library; no Flask, no database).
+A pure library (numpy, scipy, OR-Tools, msgspec, orjson and the standard library; no Flask,
+no database).
 It implements "The matching problem" of DESIGN.md and the instance and result files of
 API.md.
 
@@ -36,6 +37,7 @@ of two equal choices, never to override a rank. See :data:`DEFAULT_WEIGHTS`.
 """
 
 from .command import run_solve_cli
+from .decoding import parse_instance_json
 from .diagnostics import explain
 from .instance import (
     DEFAULT_WEIGHTS,
@@ -45,7 +47,6 @@ from .instance import (
     Slot,
     Trainee,
     load_instance,
-    parse_instance_json,
 )
 from .partition import components, merge_results
 from .result import (

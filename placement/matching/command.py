@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from typing import TextIO
 
-from .instance import MODES, InstanceError, parse_instance_json
-from .result import result_to_dict
+from .decoding import parse_instance_json
+from .instance import MODES, InstanceError
+from .result import result_to_json
 from .solver import solve
 
 
@@ -50,7 +50,18 @@ def run_solve_cli(path: str, stdout: TextIO, stderr: TextIO, *, mode: str | None
             stderr.write("placement solve: --mode: must be 'optimal' or 'stable'\n")
             return 2
         instance = replace(instance, mode=mode)
-    document = result_to_dict(solve(instance))
-    stdout.write(json.dumps(document, ensure_ascii=False))
-    stdout.write("\n")
+    write_result(result_to_json(solve(instance)), stdout)
     return 0
+
+
+def write_result(document: bytes, stdout: TextIO) -> None:
+    """Write the result document and a newline: as bytes when the stream has a buffer."""
+    buffer = getattr(stdout, "buffer", None)
+    if buffer is not None:
+        stdout.flush()
+        buffer.write(document)
+        buffer.write(b"\n")
+        buffer.flush()
+    else:
+        stdout.write(document.decode())
+        stdout.write("\n")

@@ -7,7 +7,6 @@ a string or an integer, compared as given and echoed back unchanged.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -16,6 +15,8 @@ from datetime import date
 from itertools import chain
 from operator import attrgetter
 from typing import Any, TypeAlias
+
+import numpy as np
 
 FORMAT = "placement-instance/1"
 MODES = ("optimal", "stable")
@@ -113,37 +114,6 @@ class Instance:
     seat_values: bool = False
 
 
-def parse_instance_json(text: str | bytes) -> Instance:
-    """Parse and validate an instance file.
-
-    Parameters
-    ----------
-    text : str or bytes
-        The JSON document.
-
-    Returns
-    -------
-    Instance
-
-    Raises
-    ------
-    InstanceError
-        ``not valid JSON: ...`` or any message of :func:`load_instance`.
-    """
-    try:
-        if isinstance(text, bytes):
-            text = text.decode("utf-8-sig")
-        elif text.startswith("\ufeff"):
-            text = text[1:]
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        # json.JSONDecodeError is a ValueError; so is a NaN or Infinity, which JSON lacks.
-        raise InstanceError(f"not valid JSON: {_one_line(str(exc))}") from None
-    if not isinstance(data, Mapping):
-        raise InstanceError("instance: must be a JSON object")
-    return load_instance(data)
-
-
 def load_instance(data: Mapping[str, Any]) -> Instance:
     """Validate a decoded instance document and return the parsed :class:`Instance`.
 
@@ -166,6 +136,16 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
     """
     if not isinstance(data, Mapping):
         raise InstanceError("instance: must be a JSON object")
+    options = header_options(data)
+    trainee_list = _list(data, "trainees", "trainees")
+    slot_list = _list(data, "slots", "slots")
+    trainees = tuple(_trainee(rec, f"trainees[{i}]") for i, rec in enumerate(trainee_list))
+    slots = tuple(_slot(rec, f"slots[{i}]") for i, rec in enumerate(slot_list))
+    return finish_instance(trainees, slots, options, data)
+
+
+def header_options(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The document's settings, checked in file order: format, then every option."""
     if data.get("format") != FORMAT:
         raise InstanceError(f"format: expected '{FORMAT}'")
     max_preferences = _int(data, "max_preferences", "max_preferences", 1, 50, default=10)
@@ -175,22 +155,42 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
     if mode not in MODES:
         raise InstanceError("mode: must be 'optimal' or 'stable'")
     seat_values = _bool(data, "seat_values", "seat_values", default=False)
-    weights = _weights(data.get("weights"))
+    return {
+        "weights": _weights(data.get("weights")),
+        "max_preferences": max_preferences,
+        "allow_unranked": allow_unranked,
+        "seed": seed,
+        "mode": mode,
+        "seat_values": seat_values,
+    }
 
-    trainee_list = _list(data, "trainees", "trainees")
-    slot_list = _list(data, "slots", "slots")
-    trainees = tuple(_trainee(rec, f"trainees[{i}]") for i, rec in enumerate(trainee_list))
-    slots = tuple(_slot(rec, f"slots[{i}]") for i, rec in enumerate(slot_list))
+
+def finish_instance(
+    trainees: tuple[Trainee, ...],
+    slots: tuple[Slot, ...],
+    options: Mapping[str, Any],
+    pairs: Mapping[str, Any],
+) -> Instance:
+    """Checks across records (ids, references, pairs) and the :class:`Instance`.
+
+    ``pairs`` holds the document's ``locked`` and ``excluded`` lists (or neither). Shared
+    by :func:`load_instance` and the fast decoder of :mod:`placement.matching.decoding`,
+    so both give the same messages in the same order.
+    """
+    max_preferences = options["max_preferences"]
     trainee_ids = _unique_ids(trainees, "trainees")
     slot_ids = _unique_ids(slots, "slots")
 
-    if not _references_ok(trainees, "preferences", slot_ids, max_preferences):
+    preferred = _reference_positions(trainees, "preferences", slot_ids, max_preferences)
+    if preferred is None:
         _check_references(trainees, slot_ids, max_preferences)
-    if not _references_ok(slots, "rankings", trainee_ids, None):
+    if _reference_positions(slots, "rankings", trainee_ids, None) is None:
         _check_rankings(slots, trainee_ids)
 
-    locked = _pairs(data, "locked", trainee_ids, slot_ids)
-    excluded = _pairs(data, "excluded", trainee_ids, slot_ids)
+    locked = _pairs(_list(pairs, "locked", "locked", default=[]), "locked", trainee_ids, slot_ids)
+    excluded = _pairs(
+        _list(pairs, "excluded", "excluded", default=[]), "excluded", trainee_ids, slot_ids
+    )
     locked_trainees: set[Id] = set()
     seats_used: dict[Id, int] = {}
     for i, pair in enumerate(locked):
@@ -207,37 +207,42 @@ def load_instance(data: Mapping[str, Any]) -> Instance:
                 f"locked: slot {sid!r} has {used} locked pairs but capacity {capacity}"
             )
 
-    return Instance(
-        trainees=trainees,
-        slots=slots,
-        locked=locked,
-        excluded=excluded,
-        weights=weights,
-        max_preferences=max_preferences,
-        allow_unranked=allow_unranked,
-        seed=seed,
-        mode=mode,
-        seat_values=seat_values,
-    )
+    instance = Instance(trainees=trainees, slots=slots, locked=locked, excluded=excluded, **options)
+    # The slot position of every preference, for placement.matching.problem.ranked_pairs: a
+    # private attribute of this object (not a field), so replace() and sub-instances drop it.
+    object.__setattr__(instance, PREFERENCE_POSITIONS, preferred)
+    return instance
 
 
-def _references_ok(
+PREFERENCE_POSITIONS = "_preference_positions"
+
+
+def _reference_positions(
     records: Sequence[Trainee | Slot],
     name: str,
     known: Mapping[Id, int],
     longest: int | None,
-) -> bool:
+) -> np.ndarray | None:
     """Fast check of every id list: known ids, none repeated, not too long (no messages).
 
-    When it fails, the record-by-record check below finds the first problem and names it.
+    Returns the position of every referenced record, list after list (``None`` when a check
+    fails: then the record-by-record check below finds the first problem and names it).
     """
     lists = list(map(attrgetter(name), records))
-    lengths = list(map(len, lists))
-    if longest is not None and max(lengths, default=0) > longest:
-        return False
-    if lengths != list(map(len, map(set, lists))):
-        return False
-    return known.keys() >= set(chain.from_iterable(lists))
+    counts = np.fromiter(map(len, lists), np.int64, len(lists))
+    if longest is not None and int(counts.max(initial=0)) > longest:
+        return None
+    total = int(counts.sum())
+    try:
+        positions = np.fromiter(map(known.__getitem__, chain.from_iterable(lists)), np.int64, total)
+    except KeyError:
+        return None
+    keys = np.repeat(np.arange(len(lists), dtype=np.int64), counts) * max(len(known), 1)
+    keys += positions
+    keys.sort()
+    if bool((keys[1:] == keys[:-1]).any()):
+        return None
+    return positions
 
 
 def _check_references(
@@ -269,14 +274,6 @@ def _check_rankings(slots: Sequence[Slot], trainee_ids: Mapping[Id, int]) -> Non
             if tid in seen:
                 raise InstanceError(f"{where}[{j}]: repeated trainee {tid!r}")
             seen.add(tid)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def _is_int(value: object) -> bool:
@@ -436,7 +433,11 @@ def _slot(raw: object, where: str) -> Slot:
 
 
 def _unique_ids(records: Sequence[Trainee | Slot], kind: str) -> dict[Id, int]:
-    index: dict[Id, int] = {}
+    ids = list(map(attrgetter("id"), records))
+    index = dict(zip(ids, range(len(ids)), strict=True))
+    if len(index) == len(ids):
+        return index
+    index = {}
     for i, rec in enumerate(records):
         if rec.id in index:
             raise InstanceError(f"{kind}[{i}].id: repeated id {rec.id!r}")
@@ -445,10 +446,10 @@ def _unique_ids(records: Sequence[Trainee | Slot], kind: str) -> dict[Id, int]:
 
 
 def _pairs(
-    data: Mapping[str, Any], key: str, trainee_ids: Mapping[Id, int], slot_ids: Mapping[Id, int]
+    records: list[Any], key: str, trainee_ids: Mapping[Id, int], slot_ids: Mapping[Id, int]
 ) -> tuple[Pair, ...]:
     pairs = []
-    for i, raw in enumerate(_list(data, key, key, default=[])):
+    for i, raw in enumerate(records):
         where = f"{key}[{i}]"
         rec = _record(raw, where)
         tid = _id(

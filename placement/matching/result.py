@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, Literal
+
+import orjson
 
 from .instance import Id
 
@@ -125,6 +128,30 @@ def result_to_dict(result: Result) -> dict[str, Any]:
             for v in result.seat_values
         ]
     return doc
+
+
+def result_to_json(result: Result) -> bytes:
+    """``result_to_dict(result)`` as UTF-8 JSON text, written by orjson.
+
+    The records are dataclasses whose fields are the document's keys in its order, so
+    orjson writes them directly (no dictionary per record). Ids orjson cannot write (an
+    integer beyond 64 bits) fall back to the standard library; the content is the same.
+    """
+    doc: dict[str, Any] = {
+        "format": RESULT_FORMAT,
+        "mode": result.mode,
+        "assignments": result.assignments,
+        "unplaced": result.unplaced,
+        "stats": result.stats,
+    }
+    if result.lottery is not None:
+        doc["lottery"] = result.lottery
+    if result.seat_values is not None:
+        doc["seat_values"] = result.seat_values
+    try:
+        return orjson.dumps(doc)
+    except orjson.JSONEncodeError:
+        return json.dumps(result_to_dict(result), ensure_ascii=False).encode()
 
 
 def result_from_dict(data: Mapping[str, Any]) -> Result:

@@ -356,7 +356,7 @@ def test_skill_bitsets_match_sorted_keys() -> None:
     """Huge skill vocabularies fall back to sorted keys; both give the same costs."""
     from unittest.mock import patch
 
-    from placement.matching import problem
+    from placement.matching import arrays
 
     doc = generate(300, seed=8)
     rng = random.Random(8)
@@ -366,7 +366,7 @@ def test_skill_bitsets_match_sorted_keys() -> None:
         s["required_skills"] = s["required_skills"] + [f"Skill {rng.randrange(150)} "]
     inst = load_instance(doc)
     bits = prepare(inst)
-    with patch.object(problem, "_MAX_BITSET_SKILLS", 0):
+    with patch.object(arrays, "_MAX_BITSET_SKILLS", 0):
         keys = prepare(inst)
     assert bits.arr.t_bits is not None and keys.arr.t_bits is None
     assert bits.edges.skills.max() > 0
