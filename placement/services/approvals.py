@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import bindparam, text, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
@@ -235,16 +235,20 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
         .where(col(Proposal.run_id) == run.id, col(Proposal.status) == "proposed")
         .order_by(col(Proposal.cost), col(Proposal.id))
     ).all()
-    slot_ids = sorted({p.slot_id for p in open_proposals})
-    free: dict[int, int] = {}
-    for ids in chunks(slot_ids):
-        rows = session.execute(
-            sa_select(col(Slot.id), col(Slot.capacity), col(Slot.filled))
-            .where(col(Slot.id).in_(ids))
-            .order_by(col(Slot.id))
-            .with_for_update()
-        ).all()
-        free.update({row.id: row.capacity - row.filled for row in rows})
+    # The seats of every slot with an open proposal, those slots locked (in id order).
+    rows = session.execute(
+        sa_select(col(Slot.id), col(Slot.capacity), col(Slot.filled))
+        .where(
+            col(Slot.id).in_(
+                sa_select(col(Proposal.slot_id)).where(
+                    col(Proposal.run_id) == run.id, col(Proposal.status) == "proposed"
+                )
+            )
+        )
+        .order_by(col(Slot.id))
+        .with_for_update()
+    ).all()
+    free = {slot_id: capacity - filled for slot_id, capacity, filled in rows}
     placed = set(
         session.execute(
             sa_select(col(Placement.trainee_id)).where(
@@ -263,7 +267,9 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
             free[slot_id] -= 1
             placed.add(trainee_id)
             approved.append((proposal_id, trainee_id, slot_id))
-    if approved:
+    if approved and session.connection().dialect.name == "postgresql":
+        _write_approvals_pg(session, actor, run, rnd, approved)
+    elif approved:
         _write_approvals(session, actor, run, rnd, approved)
     audit(
         session,
@@ -374,6 +380,112 @@ def _write_approvals(
     session.expire_all()
     if offer["offer_status"] is not None:
         for placement_id in placement_of.values():
+            placement = session.get(Placement, placement_id)
+            assert placement is not None
+            tell_offer_made(session, placement)
+
+
+# Postgres writes the decisions of `approve_all` in four statements whatever their number:
+# the seats, then the placements with their audit events (one statement, so each event
+# names its placement), the decisions, and the trainees' other open proposals.
+_TAKE_SEATS = """
+UPDATE slots SET filled = slots.filled + taken.n
+FROM unnest(CAST(:slot_ids AS integer[]), CAST(:counts AS integer[])) AS taken(id, n)
+WHERE slots.id = taken.id
+"""
+_PLACE_AND_AUDIT = """
+WITH decided AS (
+    SELECT * FROM unnest(
+        CAST(:proposal_ids AS integer[]),
+        CAST(:trainee_ids AS integer[]),
+        CAST(:slot_ids AS integer[])
+    ) WITH ORDINALITY AS d(proposal_id, trainee_id, slot_id, n)
+),
+made AS (
+    INSERT INTO placements (
+        round_id, trainee_id, slot_id, proposal_id, status, approved_by, created_at,
+        withdrawn_at, offer_status, offered_at, offer_expires_at
+    )
+    SELECT CAST(:round_id AS integer), trainee_id, slot_id, proposal_id, 'live',
+        CAST(:actor_id AS integer), CAST(:now AS timestamptz), NULL,
+        CAST(:offer_status AS varchar), CAST(:offered_at AS timestamptz),
+        CAST(:offer_expires_at AS timestamptz)
+    FROM decided ORDER BY n
+    RETURNING id, proposal_id
+)
+INSERT INTO audit_events (
+    at, actor_id, action, object_type, object_id, detail, ip, round_id, trainee_id
+)
+SELECT CAST(:now AS timestamptz), CAST(:actor_id AS integer), 'proposal.approve', 'proposal',
+    CAST(d.proposal_id AS text),
+    json_build_object(
+        'placement_id', made.id,
+        'slot_id', d.slot_id,
+        'run_id', CAST(:run_id AS integer),
+        'via', 'approve_all',
+        'changes', json_build_object(
+            'status', json_build_object('before', 'proposed', 'after', 'approved'),
+            'decided_by', json_build_object('before', NULL, 'after', CAST(:actor_id AS integer)),
+            'decided_at', json_build_object('before', NULL, 'after', CAST(:now_text AS text))
+        )
+    ),
+    NULL, CAST(:round_id AS integer), d.trainee_id
+FROM made JOIN decided AS d ON d.proposal_id = made.proposal_id
+ORDER BY d.n
+RETURNING CAST(detail ->> 'placement_id' AS integer)
+"""
+_DECIDE = """
+UPDATE proposals SET status = 'approved', decided_by = :actor_id, decided_at = :now
+FROM unnest(CAST(:proposal_ids AS integer[])) AS decided(id)
+WHERE proposals.id = decided.id
+"""
+# The trainees' open proposals from other runs of the round are moot now.
+_SUPERSEDE = """
+UPDATE proposals SET status = 'superseded', decided_at = :now
+FROM unnest(CAST(:trainee_ids AS integer[])) AS placed(id)
+WHERE proposals.trainee_id = placed.id AND proposals.status = 'proposed'
+    AND proposals.run_id IN (SELECT id FROM match_runs WHERE round_id = :round_id)
+"""
+
+
+def _write_approvals_pg(
+    session: Session,
+    actor: User,
+    run: MatchRun,
+    rnd: Round,
+    approved: list[tuple[int, int, int]],
+) -> None:
+    """`_write_approvals` for Postgres: the same rows, set-wise from arrays, no commit."""
+    now = utcnow()
+    offer = offer_values(rnd, now)
+    taken = Counter(slot_id for _, _, slot_id in approved)
+    proposal_ids = [proposal_id for proposal_id, _, _ in approved]
+    trainee_ids = [trainee_id for _, trainee_id, _ in approved]
+    # `CHECK (filled <= capacity)` still guards the counter.
+    session.execute(text(_TAKE_SEATS), {"slot_ids": list(taken), "counts": list(taken.values())})
+    placement_ids = (
+        session.execute(
+            text(_PLACE_AND_AUDIT),
+            {
+                "proposal_ids": proposal_ids,
+                "trainee_ids": trainee_ids,
+                "slot_ids": [slot_id for _, _, slot_id in approved],
+                "round_id": rnd.id,
+                "run_id": run.id,
+                "actor_id": actor.id,
+                "now": now,
+                "now_text": now.isoformat(),
+                **offer,
+            },
+        )
+        .scalars()
+        .all()
+    )
+    session.execute(text(_DECIDE), {"proposal_ids": proposal_ids, "actor_id": actor.id, "now": now})
+    session.execute(text(_SUPERSEDE), {"trainee_ids": trainee_ids, "now": now, "round_id": rnd.id})
+    session.expire_all()
+    if offer["offer_status"] is not None:
+        for placement_id in placement_ids:
             placement = session.get(Placement, placement_id)
             assert placement is not None
             tell_offer_made(session, placement)
