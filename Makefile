@@ -80,6 +80,7 @@ format: install-dev
 bench: install-dev
 	$(BIN)/python -m benchmarks.bench_solver
 	$(BIN)/python -m benchmarks.bench_runs --write
+	$(BIN)/python -m benchmarks.bench_bulk 145000 --repeat 2
 	$(BIN)/python -m benchmarks.bench_import --write
 
 clean:

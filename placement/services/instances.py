@@ -432,18 +432,29 @@ def build_instance(
     round_id: int,
     weights: dict[str, Any] | None = None,
     allow_unranked: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The round as a `placement-instance/1` dict (ids are the database ids as strings).
 
-    Raises NotFound for an unknown round and InvalidInput for bad weights.
+    Raises NotFound for an unknown round and InvalidInput for bad weights. `progress(done,
+    total)`, when given, is called once the document is built (`1, 1`).
     """
-    return build(
+    data = build(
         session=session, round_id=round_id, weights=weights, allow_unranked=allow_unranked
     ).data
+    if progress is not None:
+        progress(1, 1)
+    return data
 
 
-def export_instance(*, session: Session, actor: User | None, round_id: int) -> dict[str, Any]:
+def export_instance(
+    *,
+    session: Session,
+    actor: User | None,
+    round_id: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """The round's instance file with the default weights; coordinators only."""
     require_role(actor, "coordinator")
     get_round(session, round_id, actor=actor)
-    return build_instance(session=session, round_id=round_id)
+    return build_instance(session=session, round_id=round_id, progress=progress)
