@@ -245,8 +245,9 @@ def _build(
             col(Placement.round_id) == round_id, col(Placement.status) == PlacementStatus.LIVE
         ),
     ).subquery()
-    # Core statements on the session's connection (no ORM row processing), and the JSON
-    # lists fetched as text and decoded in one go: a national round has 1.5M preferences.
+    # Core statements on the session's connection (no ORM row processing): dates come as
+    # ISO text, JSON lists as text decoded once per distinct text, and on Postgres the
+    # 1.5M preferences of a national round as one aggregated text (`_preferences_pg`).
     conn = session.connection()
     postgres = conn.dialect.name == "postgresql"
     s_rows = conn.execute(
