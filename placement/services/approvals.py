@@ -14,16 +14,16 @@ one consistent reading of seats and placements, then write it set-wise.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from placement.errors import AlreadyPlaced, Conflict, InvalidInput, NotFound, SlotFull
 from placement.models import (
-    AuditEvent,
     Exclusion,
     MatchRun,
     OfferStatus,
@@ -36,7 +36,8 @@ from placement.models import (
     utcnow,
 )
 from placement.services import notifications
-from placement.services.common import audit, bulk_insert, changes, chunks, require_role, snapshot
+from placement.services.approval_writes import write_approvals
+from placement.services.common import audit, changes, require_role, snapshot
 from placement.services.offers import free_seats, lock_round, offer_values, tell_offer_made
 from placement.services.rounds import require_status
 
@@ -214,9 +215,18 @@ def reject_proposal(*, session: Session, actor: User, proposal_id: int, reason: 
     return proposal
 
 
-def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResult:
+def approve_all(
+    *,
+    session: Session,
+    actor: User,
+    run_id: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> ApproveAllResult:
     """Approve every open proposal of a run that still fits, cheapest first; the rest are
     reported as conflicts and stay open.
+
+    `progress(done, total)`, when given, is called as the steps end (decided, written,
+    committed: `total` is 3), for a background job's progress bar.
 
     One reading of the run's open proposals, the seats of their slots and the round's live
     placements (all under the round lock, the slots also row-locked) decides every proposal
@@ -235,16 +245,20 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
         .where(col(Proposal.run_id) == run.id, col(Proposal.status) == "proposed")
         .order_by(col(Proposal.cost), col(Proposal.id))
     ).all()
-    slot_ids = sorted({p.slot_id for p in open_proposals})
-    free: dict[int, int] = {}
-    for ids in chunks(slot_ids):
-        rows = session.execute(
-            sa_select(col(Slot.id), col(Slot.capacity), col(Slot.filled))
-            .where(col(Slot.id).in_(ids))
-            .order_by(col(Slot.id))
-            .with_for_update()
-        ).all()
-        free.update({row.id: row.capacity - row.filled for row in rows})
+    # The seats of every slot with an open proposal, those slots locked (in id order).
+    rows = session.execute(
+        sa_select(col(Slot.id), col(Slot.capacity), col(Slot.filled))
+        .where(
+            col(Slot.id).in_(
+                sa_select(col(Proposal.slot_id)).where(
+                    col(Proposal.run_id) == run.id, col(Proposal.status) == "proposed"
+                )
+            )
+        )
+        .order_by(col(Slot.id))
+        .with_for_update()
+    ).all()
+    free = {slot_id: capacity - filled for slot_id, capacity, filled in rows}
     placed = set(
         session.execute(
             sa_select(col(Placement.trainee_id)).where(
@@ -263,8 +277,12 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
             free[slot_id] -= 1
             placed.add(trainee_id)
             approved.append((proposal_id, trainee_id, slot_id))
+    if progress is not None:
+        progress(1, 3)
     if approved:
-        _write_approvals(session, actor, run, rnd, approved)
+        write_approvals(session, actor, run, rnd, approved)
+    if progress is not None:
+        progress(2, 3)
     audit(
         session,
         actor=actor,
@@ -276,107 +294,9 @@ def approve_all(*, session: Session, actor: User, run_id: int) -> ApproveAllResu
         conflicts=len(refused),
     )
     session.commit()
+    if progress is not None:
+        progress(3, 3)
     return ApproveAllResult(approved=len(approved), conflicts=len(refused), refused=refused)
-
-
-def _write_approvals(
-    session: Session,
-    actor: User,
-    run: MatchRun,
-    rnd: Round,
-    approved: list[tuple[int, int, int]],
-) -> None:
-    """Seats, placements, proposal decisions, superseded proposals and one audit event per
-    approval, for proposals `approve_all` found to fit; bulk statements, no commit."""
-    now = utcnow()
-    offer = offer_values(rnd, now)
-    taken = Counter(slot_id for _, _, slot_id in approved)
-    slots = Slot.__table__  # type: ignore[attr-defined]
-    # `CHECK (filled <= capacity)` still guards the counter.
-    session.execute(
-        update(slots)
-        .where(slots.c.id == bindparam("slot_id"))
-        .values(filled=slots.c.filled + bindparam("taken")),
-        [{"slot_id": slot_id, "taken": n} for slot_id, n in taken.items()],
-    )
-    bulk_insert(
-        session,
-        Placement,
-        [
-            {
-                "round_id": rnd.id,
-                "trainee_id": trainee_id,
-                "slot_id": slot_id,
-                "proposal_id": proposal_id,
-                "status": "live",
-                "approved_by": actor.id,
-                "created_at": now,
-                "withdrawn_at": None,
-                **offer,
-            }
-            for proposal_id, trainee_id, slot_id in approved
-        ],
-    )
-    # Under the round lock, the round's placements made at `now` are these.
-    made = session.execute(
-        sa_select(col(Placement.proposal_id), col(Placement.id)).where(
-            col(Placement.round_id) == rnd.id, col(Placement.created_at) == now
-        )
-    )
-    placement_of = {proposal_id: placement_id for proposal_id, placement_id in made}
-    runs_of_round = sa_select(col(MatchRun.id)).where(col(MatchRun.round_id) == rnd.id)
-    for part in chunks(approved):
-        session.execute(
-            update(Proposal)
-            .where(col(Proposal.id).in_([proposal_id for proposal_id, _, _ in part]))
-            .values(status="approved", decided_by=actor.id, decided_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        # The trainees' open proposals from other runs of the round are moot now.
-        session.execute(
-            update(Proposal)
-            .where(
-                col(Proposal.trainee_id).in_([trainee_id for _, trainee_id, _ in part]),
-                col(Proposal.status) == "proposed",
-                col(Proposal.run_id).in_(runs_of_round),
-            )
-            .values(status="superseded", decided_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    bulk_insert(
-        session,
-        AuditEvent,
-        [
-            {
-                "at": now,
-                "actor_id": actor.id,
-                "action": "proposal.approve",
-                "object_type": "proposal",
-                "object_id": str(proposal_id),
-                "detail": {
-                    "placement_id": placement_of[proposal_id],
-                    "slot_id": slot_id,
-                    "run_id": run.id,
-                    "via": "approve_all",
-                    "changes": {
-                        "status": {"before": "proposed", "after": "approved"},
-                        "decided_by": {"before": None, "after": actor.id},
-                        "decided_at": {"before": None, "after": now.isoformat()},
-                    },
-                },
-                "ip": None,
-                "round_id": rnd.id,
-                "trainee_id": trainee_id,
-            }
-            for proposal_id, trainee_id, slot_id in approved
-        ],
-    )
-    session.expire_all()
-    if offer["offer_status"] is not None:
-        for placement_id in placement_of.values():
-            placement = session.get(Placement, placement_id)
-            assert placement is not None
-            tell_offer_made(session, placement)
 
 
 def withdraw_placement(*, session: Session, actor: User, placement_id: int) -> Placement:

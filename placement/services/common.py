@@ -10,6 +10,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar, TypeVarTuple, overload
 
+import orjson
 from sqlalchemy import func, insert
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
@@ -239,9 +240,26 @@ def _copy_rows(connection: Any, model: Any, rows: list[dict[str, Any]]) -> None:
     columns = list(rows[0].keys())
     json_columns = {c.name for c in table.columns if c.type.__class__.__name__ == "JSON"}
     raw = connection.connection.driver_connection
+    positions = [i for i, c in enumerate(columns) if c in json_columns]
     with (
         raw.cursor() as cursor,
         cursor.copy(f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN') as copy,
     ):
+        if not positions:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+            return
         for row in rows:
-            copy.write_row([json.dumps(row[c]) if c in json_columns else row[c] for c in columns])
+            values = [row[c] for c in columns]
+            for i in positions:
+                values[i] = json_text(values[i])
+            copy.write_row(values)
+
+
+def json_text(value: Any) -> str:
+    """JSON text of a value for a JSON column: orjson (several times faster than `json`
+    for the big runs' rows), `json` for what orjson refuses (non-string keys, say)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)

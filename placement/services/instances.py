@@ -27,10 +27,12 @@ Everything is loaded set-wise: one query per table, whatever the round's size.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,20 +116,83 @@ def _raw_rows(conn: sa.Connection, statement: Any) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
-def _json_lists(texts: Iterable[str | None]) -> list[list[str]]:
-    """Decode many JSON lists with one parse (much faster than one `json.loads` per row)."""
-    return list(json.loads("[" + ",".join(t or "[]" for t in texts) + "]"))
+def _iso_date(column: Any, postgres: bool) -> Any:
+    """A date column as its ISO text (`2027-01-04`), computed by the database."""
+    if postgres:
+        return sa.func.to_char(column, "YYYY-MM-DD")
+    return sa.cast(column, sa.Text)  # SQLite keeps dates as ISO text
 
 
-def _complete(row: Any) -> bool:
-    return None not in (
-        row.level,
-        row.latitude,
-        row.longitude,
-        row.max_travel_km,
-        row.available_from,
-        row.available_to,
+def _json_list_cache() -> Callable[[str | None], list[str]]:
+    """Decode JSON lists of strings, each distinct text once (a national round's 145,000
+    trainees have about 19,000 distinct skill lists); every caller gets its own copy."""
+    seen: dict[str | None, list[str]] = {}
+
+    def decode(text: str | None) -> list[str]:
+        found = seen.get(text)
+        if found is None:
+            found = seen[text] = list(json.loads(text)) if text else []
+        return list(found)
+
+    return decode
+
+
+def _preferences_pg(
+    conn: sa.Connection, round_id: int, included: Mapping[int, Any], kept: set[str]
+) -> dict[int, list[str]]:
+    """Each included trainee's choices among the `kept` slots (ids as text), in rank order.
+
+    One text of `trainee,slot` pairs in order, split in one go: a national round has 1.5M
+    preferences, and a row per preference costs more than the rest of the build.
+    """
+    pairs = (
+        select(
+            (
+                sa.cast(col(Preference.trainee_id), sa.Text)
+                + ","
+                + sa.cast(col(Preference.slot_id), sa.Text)
+            ).label("pair")
+        )
+        .where(col(Preference.round_id) == round_id)
+        .order_by(col(Preference.trainee_id), col(Preference.rank))
+        # OFFSET 0 keeps the sorted subquery as it is (never flattened or parallelised),
+        # so the aggregate reads the pairs in this order.
+        .offset(0)
+        .subquery()
     )
+    text = conn.execute(select(sa.func.string_agg(pairs.c.pair, ","))).scalar_one()
+    parts = text.split(",") if text else []
+    del text
+    slot_of, trainee_of = parts[1::2], parts[0::2]
+    del parts
+    # Rows come grouped by trainee: the count of each (in first-seen order) delimits them.
+    counts = Counter(trainee_of)
+    del trainee_of
+    filter_slots = not kept.issuperset(slot_of)
+    prefs: dict[int, list[str]] = {}
+    start = 0
+    for key, n in counts.items():
+        tid = int(key)
+        if tid in included:
+            choices = slot_of[start : start + n]
+            if filter_slots:
+                choices = [sid for sid in choices if sid in kept]
+            if choices:
+                prefs[tid] = choices
+        start += n
+    return prefs
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a block that makes many acyclic objects."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def build(
@@ -144,6 +209,28 @@ def build(
     A run passes its `mode` and `seed` (the file then carries them, and an optimal run
     asks for seat values); the export leaves them out (the engine's defaults).
     """
+    # Millions of small lists and dicts, none of them cyclic: the cyclic collector would
+    # walk them again and again while they are made.
+    with gc_paused():
+        return _build(
+            session=session,
+            round_id=round_id,
+            weights=weights,
+            allow_unranked=allow_unranked,
+            mode=mode,
+            seed=seed,
+        )
+
+
+def _build(
+    *,
+    session: Session,
+    round_id: int,
+    weights: Mapping[str, Any] | None,
+    allow_unranked: bool,
+    mode: str | None,
+    seed: int | None,
+) -> BuiltInstance:
     rnd = session.get(Round, round_id)
     if rnd is None:
         raise NotFound("No such round.")
@@ -158,35 +245,11 @@ def build(
             col(Placement.round_id) == round_id, col(Placement.status) == PlacementStatus.LIVE
         ),
     ).subquery()
-    # Core statements on the session's connection (no ORM row processing), and the JSON
-    # lists fetched as text and decoded in one go: a national round has 1.5M preferences.
+    # Core statements on the session's connection (no ORM row processing): dates come as
+    # ISO text, JSON lists as text decoded once per distinct text, and on Postgres the
+    # 1.5M preferences of a national round as one aggregated text (`_preferences_pg`).
     conn = session.connection()
-    t_rows = conn.execute(
-        select(
-            col(Trainee.id),
-            col(Trainee.level),
-            sa.cast(col(Trainee.skills), sa.Text).label("skills"),
-            col(Trainee.latitude),
-            col(Trainee.longitude),
-            col(Trainee.max_travel_km),
-            col(Trainee.available_from),
-            col(Trainee.available_to),
-            col(Trainee.dbs_checked_on),
-            col(Trainee.erased_at),
-        )
-        .join(participants, participants.c.tid == col(Trainee.id))
-        .order_by(col(Trainee.id))
-    ).all()
-    left_out = {"erased": 0, "incomplete_profile": 0}
-    included: dict[int, Any] = {}
-    for row in t_rows:
-        if row.erased_at is not None:
-            left_out["erased"] += 1
-        elif not _complete(row):
-            left_out["incomplete_profile"] += 1
-        else:
-            included[row.id] = row
-
+    postgres = conn.dialect.name == "postgresql"
     s_rows = conn.execute(
         select(
             col(Slot.id),
@@ -197,8 +260,8 @@ def build(
             col(Slot.longitude),
             col(Slot.remote),
             col(Slot.requires_dbs),
-            col(Slot.starts_on),
-            col(Slot.ends_on),
+            _iso_date(col(Slot.starts_on), postgres).label("starts_on"),
+            _iso_date(col(Slot.ends_on), postgres).label("ends_on"),
             col(Organisation.verified),
         )
         .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
@@ -208,13 +271,40 @@ def build(
     capacity = {row.id: row.capacity for row in s_rows}
     unverified = {row.id for row in s_rows if not row.verified}
     held: dict[int, int] = defaultdict(int)
-
-    locked: list[dict[str, str]] = []
-    for tid, sid in conn.execute(
+    live = conn.execute(
         select(col(Placement.trainee_id), col(Placement.slot_id))
         .where(col(Placement.round_id) == round_id, col(Placement.status) == PlacementStatus.LIVE)
         .order_by(col(Placement.id))
+    ).all()
+
+    trainee_columns = [
+        col(Trainee.id),
+        col(Trainee.level),
+        sa.cast(col(Trainee.skills), sa.Text).label("skills"),
+        col(Trainee.latitude),
+        col(Trainee.longitude),
+        col(Trainee.max_travel_km),
+        _iso_date(col(Trainee.available_from), postgres).label("available_from"),
+        _iso_date(col(Trainee.available_to), postgres).label("available_to"),
+        col(Trainee.dbs_checked_on),
+        col(Trainee.erased_at),
+    ]
+    left_out = {"erased": 0, "incomplete_profile": 0}
+    included: dict[int, Any] = {}
+    for row in conn.execute(
+        select(*trainee_columns)
+        .join(participants, participants.c.tid == col(Trainee.id))
+        .order_by(col(Trainee.id))
     ).all():
+        if row[9] is not None:  # erased_at
+            left_out["erased"] += 1
+        elif None in row[3:8] or row[1] is None:  # level, position, travel, dates
+            left_out["incomplete_profile"] += 1
+        else:
+            included[row[0]] = row
+
+    locked: list[dict[str, str]] = []
+    for tid, sid in live:
         if sid not in capacity:
             continue
         if tid in included:
@@ -232,15 +322,19 @@ def build(
     full |= {sid for sid in unverified if capacity[sid] <= 0}
     slot_ids = {sid for sid in capacity if sid not in full}
 
-    prefs: dict[int, list[str]] = defaultdict(list)
-    for tid, sid in _raw_rows(
-        conn,
-        select(col(Preference.trainee_id), col(Preference.slot_id))
-        .where(col(Preference.round_id) == round_id)
-        .order_by(col(Preference.trainee_id), col(Preference.rank)),
-    ):
-        if tid in included and sid in slot_ids:
-            prefs[tid].append(str(sid))
+    prefs: dict[int, list[str]]
+    if postgres:
+        prefs = _preferences_pg(conn, round_id, included, {str(sid) for sid in slot_ids})
+    else:
+        prefs = defaultdict(list)
+        for tid, sid in _raw_rows(
+            conn,
+            select(col(Preference.trainee_id), col(Preference.slot_id))
+            .where(col(Preference.round_id) == round_id)
+            .order_by(col(Preference.trainee_id), col(Preference.rank)),
+        ):
+            if tid in included and sid in slot_ids:
+                prefs[tid].append(str(sid))
     truncated = 0
     for tid, choices in prefs.items():
         if len(choices) > max_prefs:
@@ -271,39 +365,48 @@ def build(
     locked = [p for p in locked if int(p["slot_id"]) in slot_ids]
 
     dbs_since = dbs_cutoff(utcnow().date(), rnd.dbs_max_age_years)
-    t_skills = _json_lists(row.skills for row in included.values())
+    skills_of = _json_list_cache()
     trainees = [
         {
-            "id": str(row.id),
-            "level": row.level,
-            "skills": skills,
-            "latitude": float(row.latitude),
-            "longitude": float(row.longitude),
-            "max_travel_km": float(row.max_travel_km),
-            "available_from": row.available_from.isoformat(),
-            "available_to": row.available_to.isoformat(),
-            "dbs_cleared": row.dbs_checked_on is not None and row.dbs_checked_on >= dbs_since,
+            "id": str(tid),
+            "level": level,
+            "skills": skills_of(skills),
+            "latitude": float(latitude),
+            "longitude": float(longitude),
+            "max_travel_km": float(max_travel_km),
+            "available_from": available_from,
+            "available_to": available_to,
+            "dbs_cleared": dbs_checked_on is not None and dbs_checked_on >= dbs_since,
             "preferences": prefs.get(tid, []),
         }
-        for (tid, row), skills in zip(included.items(), t_skills, strict=True)
+        for (
+            tid,
+            level,
+            skills,
+            latitude,
+            longitude,
+            max_travel_km,
+            available_from,
+            available_to,
+            dbs_checked_on,
+            _,
+        ) in included.values()
     ]
     slots = [
         {
             "id": str(row.id),
             "capacity": capacity[row.id],
             "min_level": row.min_level,
-            "required_skills": skills,
+            "required_skills": skills_of(row.required_skills),
             "latitude": float(row.latitude),
             "longitude": float(row.longitude),
             "remote": bool(row.remote),
             "requires_dbs": bool(row.requires_dbs),
-            "starts_on": row.starts_on.isoformat(),
-            "ends_on": row.ends_on.isoformat(),
+            "starts_on": row.starts_on,
+            "ends_on": row.ends_on,
             "rankings": rankings.get(row.id, []),
         }
-        for row, skills in zip(
-            s_rows, _json_lists(row.required_skills for row in s_rows), strict=True
-        )
+        for row in s_rows
         if row.id in slot_ids
     ]
     data = {
@@ -330,18 +433,29 @@ def build_instance(
     round_id: int,
     weights: dict[str, Any] | None = None,
     allow_unranked: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """The round as a `placement-instance/1` dict (ids are the database ids as strings).
 
-    Raises NotFound for an unknown round and InvalidInput for bad weights.
+    Raises NotFound for an unknown round and InvalidInput for bad weights. `progress(done,
+    total)`, when given, is called once the document is built (`1, 1`).
     """
-    return build(
+    data = build(
         session=session, round_id=round_id, weights=weights, allow_unranked=allow_unranked
     ).data
+    if progress is not None:
+        progress(1, 1)
+    return data
 
 
-def export_instance(*, session: Session, actor: User | None, round_id: int) -> dict[str, Any]:
+def export_instance(
+    *,
+    session: Session,
+    actor: User | None,
+    round_id: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
     """The round's instance file with the default weights; coordinators only."""
     require_role(actor, "coordinator")
     get_round(session, round_id, actor=actor)
-    return build_instance(session=session, round_id=round_id)
+    return build_instance(session=session, round_id=round_id, progress=progress)

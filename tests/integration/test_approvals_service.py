@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from placement.errors import AlreadyPlaced, Conflict, Forbidden, NotFound, SlotFull, WrongState
 from placement.models import (
+    AuditEvent,
     Exclusion,
     MatchRun,
     Placement,
@@ -298,3 +299,62 @@ def test_withdraw_frees_the_seat_once(
             placement_id=_id(placement),
         )
     assert _filled(session, slot) == 0
+
+
+@pytest.mark.parametrize("status", [RoundStatus.CLOSED, RoundStatus.PUBLISHED])
+def test_approve_all_writes_what_one_by_one_approvals_write(
+    session: Session, coordinator: User, status: RoundStatus
+) -> None:
+    """The set-wise writing (statements over arrays on Postgres) leaves the rows a single
+    approval leaves: the placement with its offer on a published round, the decision, the
+    trainee's other open proposals superseded, and an audit event naming the placement."""
+    rnd = f.round_(session, status=status)
+    org = f.organisation(session)
+    slot = f.slot(session, round=rnd, organisation=org, capacity=2)
+    first, second = f.trainee(session), f.trainee(session)
+    earlier, run = _run(session, rnd), _run(session, rnd)
+    moot = _proposal(session, earlier, first, slot)
+    one = _proposal(session, run, first, slot, cost=1.0)
+    two = _proposal(session, run, second, slot, cost=2.0)
+    session.commit()
+
+    result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
+
+    assert (result.approved, result.conflicts) == (2, 0)
+    session.expire_all()
+    assert _status(session, moot) == ProposalStatus.SUPERSEDED
+    for proposal, trainee in ((one, first), (two, second)):
+        stored = session.get(Proposal, proposal.id)
+        assert stored is not None
+        assert (stored.status, stored.decided_by) == (ProposalStatus.APPROVED, coordinator.id)
+        (placement,) = _placed(session, trainee)
+        assert (placement.proposal_id, placement.approved_by) == (proposal.id, coordinator.id)
+        assert placement.created_at == stored.decided_at
+        if status == RoundStatus.PUBLISHED:
+            assert placement.offer_status == "offered" and placement.offered_at is not None
+            assert placement.offer_expires_at is not None
+        else:
+            assert placement.offer_status is None and placement.offer_expires_at is None
+        event = session.exec(
+            select(AuditEvent).where(
+                AuditEvent.action == "proposal.approve", AuditEvent.object_id == str(proposal.id)
+            )
+        ).one()
+        assert (event.actor_id, event.round_id, event.trainee_id) == (
+            coordinator.id,
+            rnd.id,
+            trainee.id,
+        )
+        assert event.at == placement.created_at
+        assert event.detail == {
+            "placement_id": placement.id,
+            "slot_id": slot.id,
+            "run_id": run.id,
+            "via": "approve_all",
+            "changes": {
+                "status": {"before": "proposed", "after": "approved"},
+                "decided_by": {"before": None, "after": coordinator.id},
+                "decided_at": {"before": None, "after": placement.created_at.isoformat()},
+            },
+        }
+    assert _filled(session, slot) == 2

@@ -224,6 +224,10 @@ def test_execute_run_writes_the_engines_result_once(committed_settings: Settings
     sha256 = run.instance_sha256
     assert sha256 is not None and len(sha256) == 64
     assert "store_seconds" in stats and stats["trainees"] == 300
+    # Seat values and explanations are written in the same transaction but timed on their
+    # own lines, outside `write_seconds` (the proposals people wait for).
+    assert stats["seat_values_write_seconds"] >= 0 and stats["explanations_write_seconds"] >= 0
+    assert stats["write_seconds"] >= 0
 
     # A redelivered task for a finished run does nothing.
     execution.execute_run(run_id, settings=committed_settings)
