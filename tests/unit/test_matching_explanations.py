@@ -32,6 +32,8 @@ def _apply(doc: dict[str, Any], tid: Any, cf: dict[str, Any], slot_id: Any) -> d
     elif cf["kind"] == "availability":
         trainee["available_from"] = cf["available_from"]
         trainee["available_to"] = cf["available_to"]
+    elif cf["kind"] == "skills":
+        trainee["skills"] = trainee["skills"] + cf["skills"]
     return changed
 
 
@@ -44,7 +46,7 @@ def _dense(seed: int) -> dict[str, Any]:
 
 @pytest.mark.parametrize("mode", ["optimal", "stable"])
 def test_counterfactuals_are_true_and_reasons_are_consistent(mode: str) -> None:
-    claims = 0
+    claims: dict[str, int] = {}
     for seed in range(400):
         doc = _dense(seed)
         doc["mode"] = mode
@@ -62,13 +64,25 @@ def test_counterfactuals_are_true_and_reasons_are_consistent(mode: str) -> None:
             cf = body["counterfactual"]
             if cf is None:
                 continue
-            assert mode == "optimal"
-            claims += 1
+            claims[cf["kind"]] = claims.get(cf["kind"], 0) + 1
+            assert body["rank"] is None or cf["rank"] < body["rank"]
             changed = load_instance(_apply(doc, tid, cf, cf["slot_id"]))
-            again = {a.trainee_id: a.slot_id for a in solve(changed).assignments}
-            assert again.get(tid) == cf["slot_id"], (seed, tid, cf)
+            again = {a.trainee_id: a for a in solve(changed).assignments}
+            if mode == "optimal":
+                assert again[tid].slot_id == cf["slot_id"], (seed, tid, cf)
+            else:
+                # Stable mode: strategy-proof, so only profile changes, and the claim is
+                # "there or at a choice ranked higher".
+                assert cf["kind"] in {"distance", "dbs", "availability"}
+                assert cf["or_higher"] is True
+                got = again.get(tid)
+                assert got is not None and got.rank is not None, (seed, tid, cf)
+                assert got.rank <= cf["rank"], (seed, tid, cf)
     if mode == "optimal":
-        assert claims > 20
+        assert sum(claims.values()) > 20
+        assert claims.get("skills", 0) > 0 and claims.get("rank", 0) > 0
+    else:
+        assert sum(claims.values()) > 5
 
 
 def test_ineligible_numbers() -> None:
