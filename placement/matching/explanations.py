@@ -22,6 +22,7 @@ are built again (never solved again).
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from datetime import date
 from itertools import pairwise, repeat
 from operator import attrgetter
@@ -73,7 +74,9 @@ def _slot_of(arr: Arrays, result: Result) -> np.ndarray:
     return out
 
 
-def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
+def explain_all(
+    instance: Instance, result: Result, *, slot_id: Callable[[Id], Any] | None = None
+) -> dict[Id, dict[str, Any]]:
     """Why every trainee got their outcome (see the module docstring).
 
     Parameters
@@ -81,6 +84,9 @@ def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
     instance : Instance
     result : Result
         The result of ``solve(instance)`` (either mode).
+    slot_id : callable, optional
+        Applied to every slot id in the answer (say ``int``, for database ids), once per
+        slot rather than once per mention.
 
     Returns
     -------
@@ -101,13 +107,16 @@ def explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _explain_all(instance, result)
+        ids = list(map(attrgetter("id"), instance.slots))
+        return _explain_all(instance, result, ids if slot_id is None else list(map(slot_id, ids)))
     finally:
         if paused:
             gc.enable()
 
 
-def _explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]:
+def _explain_all(
+    instance: Instance, result: Result, slot_ids: list[Any]
+) -> dict[Id, dict[str, Any]]:
     stable = instance.mode == "stable"
     known = recall_solve(instance)
     prep, pot = known if known is not None else (prepare_mode(instance), None)
@@ -129,12 +138,12 @@ def _explain_all(instance: Instance, result: Result) -> dict[Id, dict[str, Any]]
         cfs = stable_counterfactuals(arr, pairs, slot_of, choice)
     else:
         cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, choice)
-    entries = _choices(instance, arr, slot_of, choice, stable)
-    return _bodies(instance, arr, slot_of, orank, t, entries, cfs)
+    entries = _choices(slot_ids, arr, slot_of, choice, stable)
+    return _bodies(instance, slot_ids, slot_of, orank, t, entries, cfs)
 
 
 def _choices(
-    instance: Instance,
+    slot_ids: list[Any],
     arr: Arrays,
     slot_of: np.ndarray,
     choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
@@ -143,7 +152,6 @@ def _choices(
     """One reason per choice, built column-wise."""
     t, s, rank, km, rule = choice
     n = len(t)
-    slot_ids = list(map(attrgetter("id"), instance.slots))
     sid = list(map(slot_ids.__getitem__, s.tolist()))
     rl = rank.tolist()
     entries: list[dict[str, Any]] = [{}] * n  # every position is set below
@@ -200,7 +208,7 @@ def _choices(
 
 def _bodies(
     instance: Instance,
-    arr: Arrays,
+    slot_ids: list[Any],
     slot_of: np.ndarray,
     orank: np.ndarray,
     t: np.ndarray,
@@ -208,8 +216,7 @@ def _bodies(
     cfs: dict[int, dict[str, Any]],
 ) -> dict[Id, dict[str, Any]]:
     """One body per trainee with choices above their outcome or no placement."""
-    trainees, slots = instance.trainees, instance.slots
-    slot_ids = list(map(attrgetter("id"), slots))
+    trainees = instance.trainees
     starts = np.flatnonzero(np.r_[True, t[1:] != t[:-1]]) if len(t) else np.zeros(0, np.int64)
     who = t[starts]
     unplaced = np.flatnonzero(slot_of < 0)
@@ -235,14 +242,16 @@ def _bodies(
         body = out.get(trainees[ti].id)
         if body is None or not (body["rank"] is None or cf["rank"] < body["rank"]):
             continue
-        body["counterfactual"] = _counterfactual(instance, arr, ti, cf)
+        body["counterfactual"] = _counterfactual(instance, slot_ids, ti, cf)
     return out
 
 
-def _counterfactual(instance: Instance, arr: Arrays, ti: int, cf: dict[str, Any]) -> dict[str, Any]:
+def _counterfactual(
+    instance: Instance, slot_ids: list[Any], ti: int, cf: dict[str, Any]
+) -> dict[str, Any]:
     """A claim of :mod:`placement.matching.counterfactuals` with ids, dates and skills."""
     out = {k: v for k, v in cf.items() if k not in ("slot", "skills_of")}
-    out["slot_id"] = instance.slots[cf["slot"]].id
+    out["slot_id"] = slot_ids[cf["slot"]]
     if cf["kind"] == "availability":
         out["available_from"] = date.fromordinal(cf["available_from"]).isoformat()
         out["available_to"] = date.fromordinal(cf["available_to"]).isoformat()
@@ -274,7 +283,8 @@ def ineligible_choices(instance: Instance) -> dict[Id, list[dict[str, Any]]]:
     rule = failed_rule(arr, t, s, km)
     bad = rule != 0
     choice = (t[bad], s[bad], rank[bad], km[bad], rule[bad])
-    entries = _choices(instance, arr, arr.t_locked, choice, stable=False)
+    slot_ids = list(map(attrgetter("id"), instance.slots))
+    entries = _choices(slot_ids, arr, arr.t_locked, choice, stable=False)
     out: dict[Id, list[dict[str, Any]]] = {}
     for ti, entry in zip(choice[0].tolist(), entries, strict=True):
         out.setdefault(instance.trainees[ti].id, []).append(entry)
