@@ -142,3 +142,22 @@ def test_ineligible_numbers() -> None:
     cf = body["counterfactual"]
     assert cf == {"kind": "distance", "slot_id": "far", "rank": 1,
                   "max_travel_km": math.ceil(km)}  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["optimal", "stable"])
+def test_reusing_the_solve_changes_nothing(mode: str) -> None:
+    """Explaining the very instance that was solved reuses its arrays and potentials; an
+    equal instance built again (as a request or an old run would) gives the same answer,
+    and so do database-style slot ids converted on the way out."""
+    for seed in range(60):
+        doc = _dense(seed)
+        doc["mode"] = mode
+        inst = load_instance(doc)
+        result = solve(inst)
+        again = explain_all(load_instance(copy.deepcopy(doc)), result)
+        assert explain_all(inst, result) == again
+        converted = explain_all(inst, result, slot_id=str)
+        for tid, body in again.items():
+            assert [str(c["slot_id"]) for c in body["choices"]] == [
+                c["slot_id"] for c in converted[tid]["choices"]
+            ]
