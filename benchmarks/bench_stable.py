@@ -1,16 +1,20 @@
 """Time the stable mode, the seat values and the tie-break lottery (issue 12).
 
-    .venv/bin/python -m benchmarks.bench_stable [--sizes 20000,145000] [--write]
+    .venv/bin/python -m benchmarks.bench_stable [--sizes 20000,145000] [--repeat 3] [--write]
 
 For each size, one seeded instance from :mod:`benchmarks.generate` (default weights), and
-one fresh process that times, in CPU and wall seconds:
+``--repeat`` fresh processes (medians reported) that each time, in CPU and wall seconds:
 
 - **stable**: ``solve`` with ``"mode": "stable"`` end to end (eligibility, deferred
   acceptance, result records, stats), and deferred acceptance alone on prepared pairs;
 - **optimal**: the stages of the optimal mode on prepared pairs: the first solve (exact
   reduction and flow), the optimal potentials (Bellman-Ford on the folded residual
   graph), the tie-break lottery (the second min-cost flow, on its own line), and the seat
-  values of every slot (Dijkstra from the source and the sink).
+  values of every slot (Dijkstra from the source and the sink);
+- **explanations**: ``solve`` in the optimal mode end to end, then ``explain_all`` on its
+  result (every trainee's reasons and counterfactuals, as the worker stores them), and
+  ``explain_all`` on the stable result: the two compared inside one process, one after
+  the other, so load from other work hits them alike.
 
 With ``--write`` the figures replace the region between ``<!-- stable-benchmarks:start -->``
 and ``<!-- stable-benchmarks:end -->`` of ``docs/benchmarks.md``; other sections are kept.
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -82,6 +87,31 @@ def worker(path: str) -> dict[str, Any]:
     gain, _ = seat_changes(prep, slot_of, pot)
     out["seat_wall"], out["seat_cpu"] = _since(start)
     out["seats_placing"] = int(gain.sum())
+
+    from placement.matching.explanations import explain_all
+
+    start = _clock()
+    bodies = explain_all(stable, result)
+    out["explain_stable_wall"], out["explain_stable_cpu"] = _since(start)
+    out["claims_stable"] = sum(1 for b in bodies.values() if b["counterfactual"])
+    start = _clock()
+    optimal = solve(inst)
+    out["solve_wall"], out["solve_cpu"] = _since(start)
+    start = _clock()
+    bodies = explain_all(inst, optimal)
+    out["explain_wall"], out["explain_cpu"] = _since(start)
+    out["explained"] = len(bodies)
+    out["claims"] = sum(1 for b in bodies.values() if b["counterfactual"])
+    return out
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = dict(runs[0])
+    for key, value in runs[0].items():
+        if isinstance(value, float):
+            out[key] = statistics.median(r[key] for r in runs)
+        elif isinstance(value, dict):
+            out[key] = {k: statistics.median(r[key].get(k, 0.0) for r in runs) for k in value}
     return out
 
 
@@ -93,13 +123,14 @@ def _run(path: Path) -> dict[str, Any]:
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
-def _region(rows: list[dict[str, Any]]) -> str:
+def _region(rows: list[dict[str, Any]], repeat: int, load_before: float) -> str:
     load = os.getloadavg()[0]
     lines = [
         "## Stable mode, seat values and the tie-break lottery",
         "",
-        "Written by `python -m benchmarks.bench_stable --write` (issue 12): one run per size,",
-        "in a fresh process, on the seeded instances of `benchmarks/generate.py` (default",
+        f"Written by `python -m benchmarks.bench_stable --write` (issue 12): medians of {repeat}",
+        "runs per size, each in a fresh process, on the seeded instances of",
+        "`benchmarks/generate.py` (default",
         "weights). *Stable* is `solve` in the stable mode end to end (eligibility, deferred",
         "acceptance, records, stats); *DA* is deferred acceptance alone on prepared pairs.",
         "The optimal columns are stages on prepared pairs (CPU s): the first solve",
@@ -107,7 +138,10 @@ def _region(rows: list[dict[str, Any]]) -> str:
         "min-cost flow on the zero-reduced-cost arcs) and the seat values of every slot.",
         "",
         f"Machine: {platform.platform()}; {os.cpu_count()} CPUs; Python "
-        f"{platform.python_version()}; load average {load:.1f} at the end (shared machine).",
+        f"{platform.python_version()}; {time.strftime('%d %b %Y %H:%M UTC', time.gmtime())}; "
+        f"load average {load_before:.1f} before and {load:.1f} after the runs: the 2 cores "
+        "are shared with several other sessions' tests and builds, so wall times are "
+        "inflated and noisy; CPU times are the steadier guide.",
         "",
         "| trainees | candidate pairs | stable wall s | stable CPU s | DA CPU s | placed stable "
         "| blocking pairs stable | first solve CPU s | potentials CPU s | lottery CPU s "
@@ -146,12 +180,30 @@ def _region(rows: list[dict[str, Any]]) -> str:
                 f"load average {load:.1f}; on an idle machine wall time is about CPU time)."
             )
         lines.append(line)
+    lines += [
+        "",
+        "Explanations (every trainee's reasons and counterfactuals, computed by the worker "
+        "when a run is written) against the solve itself, optimal mode end to end:",
+        "",
+        "| trainees | solve CPU s | explanations CPU s | ratio | solve wall s "
+        "| explanations wall s | trainees explained | counterfactuals optimal "
+        "| explanations stable CPU s | counterfactuals stable |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['trainees']:,} | {r['solve_cpu']:.2f} | {r['explain_cpu']:.2f} | "
+            f"{r['explain_cpu'] / max(r['solve_cpu'], 1e-9):.2f} | {r['solve_wall']:.2f} | "
+            f"{r['explain_wall']:.2f} | {r['explained']:,} | {r['claims']:,} | "
+            f"{r['explain_stable_cpu']:.2f} | {r['claims_stable']:,} |"
+        )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="20000")
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--worker")
     args = parser.parse_args(argv)
@@ -161,14 +213,17 @@ def main(argv: list[str] | None = None) -> int:
     from placement.matching.synthetic import generate
 
     rows = []
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         for size in (int(x) for x in args.sizes.split(",")):
             path = Path(tmp) / f"round-{size}.json"
             path.write_text(json.dumps(generate(size, seed=0)))
-            row = _run(path)
-            rows.append(row)
-            print(json.dumps(row), flush=True)
-    region = _region(rows)
+            runs = []
+            for _ in range(args.repeat):
+                runs.append(_run(path))
+                print(json.dumps(runs[-1]), flush=True)
+            rows.append(_median(runs))
+    region = _region(rows, args.repeat, load_before)
     print(region)
     if args.write:
         write_section(NAME, region)

@@ -4,6 +4,7 @@ diagnostics share."""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -37,6 +38,29 @@ def prepare_mode(instance: Instance) -> Prepared:
     if instance.mode == "stable":
         return prepare(replace(instance, allow_unranked=False))
     return prepare(instance)
+
+
+# What the last solve of each live instance built: (arrays, edges, solver, potentials).
+# Kept without the instance itself, so that the entry goes when the instance does.
+_SOLVED: dict[int, tuple[Arrays, Edges, np.ndarray, np.ndarray | None]] = {}
+
+
+def remember_solve(instance: Instance, prep: Prepared, pot: np.ndarray | None) -> None:
+    """Keep the arrays and optimal potentials of ``solve(instance)`` for as long as
+    ``instance`` lives, so that explaining its result does not build them again."""
+    key = id(instance)
+    if key not in _SOLVED:
+        weakref.finalize(instance, _SOLVED.pop, key, None)
+    _SOLVED[key] = (prep.arr, prep.edges, prep.solver, pot)
+
+
+def recall_solve(instance: Instance) -> tuple[Prepared, np.ndarray | None] | None:
+    """What :func:`remember_solve` kept for this very instance object, or None."""
+    kept = _SOLVED.get(id(instance))
+    if kept is None:
+        return None
+    arr, edges, solver, pot = kept
+    return Prepared(instance, arr, edges, solver), pot
 
 
 def component_labels(prep: Prepared) -> tuple[int, np.ndarray, np.ndarray]:

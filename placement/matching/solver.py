@@ -40,7 +40,7 @@ from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite
 from .assembly import assemble_mode
 from .instance import Instance
 from .lottery import break_ties
-from .prepared import Prepared, component_labels, prepare_mode
+from .prepared import Prepared, component_labels, prepare_mode, remember_solve
 from .residual import potentials, slot_graph
 from .result import Result
 from .stable import deferred_acceptance
@@ -440,4 +440,5 @@ def solve(instance: Instance, *, method: str = "auto") -> Result:
         slot_of = deferred_acceptance(prep.arr, prep.edges)
     else:
         slot_of, pot = optimise(prep, method)
+    remember_solve(instance, prep, pot)  # explanations of this result reuse them
     return assemble_mode(prep, slot_of, time.perf_counter() - start, pot=pot)

@@ -48,6 +48,7 @@ def _world(url: str) -> dict[str, Any]:
             f.preference(session, trainee=dora, slot=dbs, rank=1)
             f.preference(session, trainee=dora, slot=s1, rank=2)
             employer = f.user(session, role="employer", name="Eve Employer")
+            org.owner_id = employer.id  # Eve hosts the round's slots
             open_round = f.round_(session, status="open")
             open_dbs = f.slot(
                 session, round=open_round, organisation=org, requires_dbs=True, title="Night lab"
@@ -158,6 +159,10 @@ def test_both_modes_seat_values_explanations_and_outcome(
     r = client.post(f"{API}/runs/{started['optimal']}/approve-all", headers=coord)
     assert r.status_code == 200 and r.get_json()["approved"] >= 2
     assert client.post(f"{API}/rounds/{w['round']}/publish", headers=coord).status_code == 200
+    # Employers see who is placed at their slots, never how the trainees ranked them.
+    r = client.get(f"{API}/rounds/{w['round']}/placements", headers=auth["employer"])
+    assert r.status_code == 200 and r.get_json()["items"], r.get_json()
+    assert not any("rank" in key for item in r.get_json()["items"] for key in item)
     for name in (*w["trainees"], "dora"):
         r = client.get(f"{API}/rounds/{w['round']}/outcome", headers=auth[name])
         assert r.status_code == 200, (name, r.get_json())

@@ -156,3 +156,41 @@ def test_start_runs_checks_mode_and_seed(committed_settings: Settings) -> None:
                 reading.start_run(
                     session=session, actor=actor, round_id=loaded.round_id, settings=settings, **kw
                 )
+
+
+def test_counterfactuals_and_fixed_rules_in_words() -> None:
+    """Issue 12: every kind of counterfactual in words a trainee understands, and the rules
+    a trainee cannot change said plainly."""
+    from placement.services.runs.explanations import choice_sentence, counterfactual_sentence
+
+    lab = "Microbiology (Selly Oak Labs)"
+
+    def said(cf: dict[str, object], audience: str = "trainee") -> str | None:
+        return counterfactual_sentence(cf, lab, audience=audience)
+
+    assert said({"kind": "rank", "rank": 3, "move_to": 1}) == (
+        f"If you had put {lab} first on your list instead of 3rd, you would have been placed there."
+    )
+    assert said({"kind": "distance", "max_travel_km": 34}) == (
+        f"If you could travel 34 km, you would have been placed at {lab}."
+    )
+    assert said({"kind": "dbs", "or_higher": True}) == (
+        f"With a DBS check, you would have been placed at {lab} or at a choice you ranked higher."
+    )
+    assert said({"kind": "availability", "available_from": "2027-02-01",
+                 "available_to": "2027-05-28"}) == (
+        f"If you were available from 1 Feb 2027 to 28 May 2027, you would have been placed "
+        f"at {lab}."
+    )  # fmt: skip
+    assert said({"kind": "skills", "skills": ["PCR", "pipetting"]}) == (
+        f"If you had the skills PCR and pipetting on your profile, you would have been "
+        f"placed at {lab}."
+    )
+    assert said({"kind": "skills", "skills": ["gmp"]}, "coordinator") == (
+        f"If they had the skill gmp on their profile, they would have been placed at {lab}."
+    )
+    assert said(None) is None  # type: ignore[arg-type]
+    level = {"outcome": "ineligible", "rule": "level", "needed": 5, "have": 4}
+    assert "not something you could change" in choice_sentence(level, audience="trainee")
+    excluded = {"outcome": "ineligible", "rule": "excluded"}
+    assert "not something you could change" in choice_sentence(excluded, audience="trainee")

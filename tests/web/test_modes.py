@@ -138,6 +138,12 @@ def test_side_by_side_why_and_seat_values(
     text = section.inner_text()
     # The explanation comes from the run the coordinator acted on, not the other mode's.
     assert ("You were not placed" in text) == (ola_placed is None), text
+    if ola_placed is None:
+        # Unplaced: with a DBS check the ward lab's free seat places her, every optimum.
+        expect(section).to_contain_text(
+            f"What would have changed it: With a DBS check, you would have been placed at "
+            f"Ward lab {tag}"
+        )
     assert not any(n in text for n in ("Pia Park", "Quin Qi", "Rui Rao"))
     check_a11y(trainee_page, "trainee outcome")
     shoot(trainee_page, "trainee-outcome")

@@ -43,7 +43,6 @@ from placement.matching import (
     result_to_dict,
     solve,
 )
-from placement.matching.explanations import explain_all
 from placement.models import (
     MatchRun,
     Proposal,
@@ -69,6 +68,7 @@ from placement.services.runs.claims import (
     rows_matched,
     step_progress,
 )
+from placement.services.runs.explanations import explanation_rows
 from placement.services.runs.stored import (
     erased_participants,
     lock_round_for_instances,
@@ -237,21 +237,11 @@ def _explanations(
     without explanations rather than failing a good result."""
     t0 = time.perf_counter()
     try:
-        bodies = explain_all(instance, result)
+        rows = explanation_rows(run_id, instance, result)
     except Exception:
         log.exception("run %s: explanations failed; the run is kept without them", run_id)
         extra["explanations_failed"] = True
         return []
-    rows = []
-    for tid, body in bodies.items():
-        body = dict(body)
-        if body["slot_id"] is not None:
-            body["slot_id"] = int(body["slot_id"])
-        body["choices"] = [dict(c, slot_id=int(c["slot_id"])) for c in body["choices"]]
-        cf = body.get("counterfactual")
-        if cf is not None:
-            body["counterfactual"] = dict(cf, slot_id=int(cf["slot_id"]))
-        rows.append({"run_id": run_id, "trainee_id": int(tid), "body": body})
     extra["explain_seconds"] = round(time.perf_counter() - t0, 4)
     return rows
 

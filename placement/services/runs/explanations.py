@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from dataclasses import asdict, fields, is_dataclass
 from datetime import date
 from typing import Any
@@ -127,6 +128,19 @@ def _run_result(session: Session, run: MatchRun) -> tuple[Instance, Result]:
     return instance, result
 
 
+def explanation_rows(run_id: int, instance: Instance, result: Result) -> list[dict[str, Any]]:
+    """The `RunExplanation` rows of a run, computed by the worker once, in bulk (never by
+    a request): one per trainee with something to explain, slot ids as database ids."""
+    bodies = explain_all(instance, result, slot_id=int)
+    paused = gc.isenabled()
+    gc.disable()  # 100,000s of small dicts, no cycles (see explain_all)
+    try:
+        return [{"run_id": run_id, "trainee_id": int(t), "body": b} for t, b in bodies.items()]
+    finally:
+        if paused:
+            gc.enable()
+
+
 def _stats_fields(stats: dict[str, Any]) -> dict[str, Any]:
     return {f.name: stats.get(f.name, 0) for f in fields(Stats)}
 
@@ -212,7 +226,13 @@ def choice_sentence(
                 f"{_km(choice['max_travel_km'])} km at most."
             )
         if rule == "level":
-            return f"It needs level {choice['needed']}; {subj} {be} level {choice['have']}."
+            fixed = (
+                " Your level comes from your course, so this is not something you could change "
+                "for this round."
+                if you
+                else " Their level comes from their course: not something they can change."
+            )
+            return f"It needs level {choice['needed']}; {subj} {be} level {choice['have']}.{fixed}"
         if rule == "availability":
             if choice["available_from"] > choice["starts_on"]:
                 return (
@@ -224,7 +244,9 @@ def choice_sentence(
                 f"it ends {uk_date(choice['ends_on'])}."
             )
         if rule == "excluded":
-            return "A coordinator ruled out this pairing."
+            return "A coordinator ruled out this pairing" + (
+                "; it is not something you could change." if you else "."
+            )
         return "Not eligible."
     if outcome == "full":
         if taken_by:
@@ -259,6 +281,8 @@ def counterfactual_sentence(
     you = audience == "trainee"
     subj = "you" if you else "they"
     place = f"{subj} would have been placed at {slot_title}"
+    if cf.get("or_higher"):
+        place += f" or at a choice {subj} ranked higher"
     kind = cf["kind"]
     if kind == "rank":
         return (
@@ -274,6 +298,13 @@ def counterfactual_sentence(
         return (
             f"If {subj} were available from {uk_date(cf['available_from'])} to "
             f"{uk_date(cf['available_to'])}, {place}."
+        )
+    if kind == "skills":
+        skills = [str(x).strip() for x in cf.get("skills", [])]
+        listed = skills[0] if len(skills) == 1 else ", ".join(skills[:-1]) + " and " + skills[-1]
+        noun = "skill" if len(skills) == 1 else "skills"
+        return (
+            f"If {subj} had the {noun} {listed} on {'your' if you else 'their'} profile, {place}."
         )
     return None
 
@@ -316,7 +347,7 @@ def stored_explanation(session: Session, run: MatchRun, trainee_id: int) -> dict
     # Runs written before explanations were stored: judged now on the stored instance
     # (no solve), or not at all.
     instance, result = _run_result(session, run)
-    bodies = explain_all(instance, result)
+    bodies = explain_all(instance, result, slot_id=int)
     body = bodies.get(str(trainee_id))
     if body is None:
         if proposal is None:
@@ -328,13 +359,6 @@ def stored_explanation(session: Session, run: MatchRun, trainee_id: int) -> dict
             "choices": [],
             "counterfactual": None,
         }
-    body = dict(body)
-    body["slot_id"] = None if body["slot_id"] is None else int(body["slot_id"])
-    body["choices"] = [dict(c, slot_id=int(c["slot_id"])) for c in body["choices"]]
-    if body.get("counterfactual"):
-        body["counterfactual"] = dict(
-            body["counterfactual"], slot_id=int(body["counterfactual"]["slot_id"])
-        )
     return body
 
 
