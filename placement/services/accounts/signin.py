@@ -10,14 +10,10 @@ from sqlmodel import Session, select
 from placement import auth
 from placement.db import session_settings
 from placement.errors import MfaRequired, Unauthorized
-from placement.models import (
-    Trainee,
-    User,
-    utcnow,
-)
+from placement.models import Organisation, Trainee, User, utcnow
 from placement.services import mfa, sessions, throttle
 from placement.services.accounts.links import mail_confirm, mail_limited
-from placement.services.common import audit, organisation_of
+from placement.services.common import audit
 from placement.services.sessions import Credential, Kind
 from placement.services.users import (
     normalise_email,
@@ -208,9 +204,13 @@ def mfa_enrolment_required(*, session: Session, user: User) -> bool:
 def me(*, session: Session, actor: User) -> Me:
     trainee_id = None
     if actor.role == "trainee":
-        profile = session.exec(select(Trainee).where(Trainee.user_id == actor.id)).first()
-        trainee_id = profile.id if profile else None
-    org = organisation_of(session, actor)
+        # Only the id: the trainee row is wide and this is the API's busiest read.
+        trainee_id = session.exec(select(Trainee.id).where(Trainee.user_id == actor.id)).first()
+    organisation_id = None
+    if actor.role == "employer":
+        organisation_id = session.exec(
+            select(Organisation.id).where(Organisation.owner_id == actor.id)
+        ).first()
     assert actor.id is not None
     return Me(
         id=actor.id,
@@ -218,6 +218,6 @@ def me(*, session: Session, actor: User) -> Me:
         name=actor.name,
         role=actor.role,
         trainee_id=trainee_id,
-        organisation_id=org.id if org else None,
+        organisation_id=organisation_id,
         mfa_enabled=actor.mfa_enabled,
     )
