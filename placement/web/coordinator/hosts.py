@@ -10,7 +10,7 @@ from flask import flash, redirect, render_template, request, url_for
 from placement.errors import Conflict, InvalidInput
 from placement.flask_db import db_session
 from placement.services import audit, organisations
-from placement.services.pages import rounds as pages
+from placement.services.pages import hosts as pages
 from placement.services.validation import MAX_ID
 from placement.web.common import actor, attempt, page_arg, search_arg, text, view_context
 from placement.web.coordinator.base import bp

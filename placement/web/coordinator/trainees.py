@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from placement.flask_db import db_session
 from placement.services import accounts, privacy
-from placement.services.pages import rounds as pages
+from placement.services.pages import trainees as pages
 from placement.web.common import actor, client_ip, id_arg, page_arg, search_arg, view_context
 from placement.web.coordinator.base import bp
 
