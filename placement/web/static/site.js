@@ -334,7 +334,45 @@
     });
   }
 
+  // Bulk forms: a "select all on this page" box (added here, as it needs a script) and a
+  // count of the selected rows, announced politely.
+  function setUpBulk(form) {
+    var picks = Array.prototype.slice.call(document.querySelectorAll("[data-pick]"));
+    var count = form.querySelector("[data-bulk-count]");
+    var head = document.querySelector("[data-select-all]");
+    var all = null;
+    function update() {
+      var n = picks.filter(function (p) { return p.checked; }).length;
+      if (count) count.textContent = n ? n + " selected" : "None selected";
+      if (all) {
+        all.checked = n > 0 && n === picks.length;
+        all.indeterminate = n > 0 && n < picks.length;
+      }
+    }
+    if (head && picks.length) {
+      head.textContent = "";
+      var box = document.createElement("div");
+      box.className = "check";
+      all = document.createElement("input");
+      all.type = "checkbox";
+      all.id = "select-all";
+      var label = document.createElement("label");
+      label.htmlFor = "select-all";
+      label.innerHTML = '<span class="visually-hidden">Select all ' + picks.length + " on this page</span>";
+      box.appendChild(all);
+      box.appendChild(label);
+      head.appendChild(box);
+      all.addEventListener("change", function () {
+        picks.forEach(function (p) { p.checked = all.checked; });
+        update();
+      });
+    }
+    picks.forEach(function (p) { p.addEventListener("change", update); });
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-bulk]").forEach(setUpBulk);
     var proposals = document.getElementById("proposals");
     if (proposals) setUpDecisions(proposals);
     document.querySelectorAll("details[data-why-url]").forEach(setUpWhy);
