@@ -21,7 +21,7 @@ from placement.models import (
     UnplacedTrainee,
     User,
 )
-from placement.services import rounds, trainees
+from placement.services import notes, rounds, trainees
 from placement.services.common import Page, require_role
 from placement.services.pages.lookups import slot_labels, user_names
 
@@ -109,6 +109,7 @@ class TraineeRecord:
     runs: list[RunOutcome]
     placements: list[tuple[Placement, str, str]]
     history: list[tuple[Any, str, str]]  # (when, who, what)
+    notes: list[notes.Note]  # coordinators' notes, newest first
 
 
 def trainee_record(
@@ -226,6 +227,7 @@ def trainee_record(
         runs=outcomes,
         placements=placed,
         history=history,
+        notes=notes.notes_of(session, trainee_id),
     )
 
 

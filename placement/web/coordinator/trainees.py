@@ -8,7 +8,7 @@ from flask import flash, redirect, render_template, request, url_for
 
 from placement.errors import InvalidInput, WrongState
 from placement.flask_db import db_session
-from placement.services import accounts, bulk, privacy
+from placement.services import accounts, bulk, notes, privacy
 from placement.services.pages import trainees as pages
 from placement.web.common import (
     actor,
@@ -169,6 +169,32 @@ def trainee_record(trainee_id: int) -> Any:
     view = pages.trainee_record(db_session(), actor(), trainee_id, round_id)
     return render_template(
         "coordinator/trainee.html", title=view.trainee.name, **view_context(view)
+    )
+
+
+@bp.post("/trainees/<id:trainee_id>/notes")
+def add_note(trainee_id: int) -> Any:
+    round_id = id_arg(request.form.get("round", ""), "round", {})
+    done = attempt(
+        lambda: notes.add_note(
+            session=db_session(),
+            actor=actor(),
+            trainee_id=trainee_id,
+            text=request.form.get("text", ""),
+        )
+    )
+    if done.value is None:
+        view = pages.trainee_record(db_session(), actor(), trainee_id, round_id)
+        return render_template(
+            "coordinator/trainee.html",
+            title=f"Error: {view.trainee.name}",
+            errors=done.errors,
+            values={"text": request.form.get("text", "")},
+            **view_context(view),
+        ), done.status
+    flash("Note added.", "success")
+    return redirect(
+        url_for(".trainee_record", trainee_id=trainee_id, round=round_id, _anchor="notes-h")
     )
 
 
