@@ -21,7 +21,7 @@ from placement.models import (
     UnplacedTrainee,
     User,
 )
-from placement.services import notes, rounds, trainees
+from placement.services import notes, postcodes, rounds, trainees
 from placement.services.common import Page, require_role
 from placement.services.pages.lookups import slot_labels, user_names
 
@@ -110,6 +110,7 @@ class TraineeRecord:
     placements: list[tuple[Placement, str, str]]
     history: list[tuple[Any, str, str]]  # (when, who, what)
     notes: list[notes.Note]  # coordinators' notes, newest first
+    location_note: str | None  # when the home location is only the postcode's district
 
 
 def trainee_record(
@@ -228,6 +229,7 @@ def trainee_record(
         placements=placed,
         history=history,
         notes=notes.notes_of(session, trainee_id),
+        location_note=postcodes.approximate_note(session, trainee),
     )
 
 
