@@ -414,7 +414,7 @@
   function setUpBulk(form) {
     var picks = Array.prototype.slice.call(document.querySelectorAll("[data-pick]"));
     var count = form.querySelector("[data-bulk-count]");
-    var head = document.querySelector("[data-select-all]");
+    var head = form.querySelector("[data-select-all]");
     var all = null;
     function update() {
       var n = picks.filter(function (p) { return p.checked; }).length;
@@ -433,7 +433,7 @@
       all.id = "select-all";
       var label = document.createElement("label");
       label.htmlFor = "select-all";
-      label.innerHTML = '<span class="visually-hidden">Select all ' + picks.length + " on this page</span>";
+      label.textContent = "Select all " + picks.length + " on this page";
       box.appendChild(all);
       box.appendChild(label);
       head.appendChild(box);
