@@ -132,7 +132,7 @@ def _withdraw_confirmation(round_id: int, ids: list[int]) -> Any:
             ("Selected", f"{view.selected:,}"),
             ("Will be withdrawn", f"{n:,}"),
             ("Their choices removed", f"{view.choices:,}"),
-            ("Left as they are (see below)", f"{len(view.skipped):,}"),
+            ("Left as they are", f"{len(view.skipped):,}"),
         ],
         consequence=f"{n:,} trainee{'s' if n != 1 else ''} leave the round and "
         f"{view.choices:,} ranked choice{'s' if view.choices != 1 else ''} are removed: "
