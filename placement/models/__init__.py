@@ -52,6 +52,7 @@ from placement.models.rounds import (
     RoundTrainee,
     Slot,
     Trainee,
+    TraineeNote,
 )
 from placement.models.runs import (
     MatchRun,
@@ -116,6 +117,7 @@ __all__ = [
     "RunStatus",
     "Slot",
     "Trainee",
+    "TraineeNote",
     "UTCDateTime",
     "UnplacedTrainee",
     "User",

@@ -214,3 +214,17 @@ class Exclusion(SQLModel, table=True):
     reason: str = Field(default="")
     created_by: int | None = _fk("users.id", "SET NULL", nullable=True, index=False)
     created_at: datetime = _ts(nullable=False, default=True)
+
+
+class TraineeNote(SQLModel, table=True):
+    """A coordinator's note on a trainee's record: seen by coordinators only, part of the
+    trainee's data export, and removed when the trainee's personal data is erased."""
+
+    __tablename__: ClassVar[str] = "trainee_notes"
+    __table_args__ = (sa.CheckConstraint("length(text) > 0", name="text_not_empty"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    trainee_id: int = _fk("trainees.id", "CASCADE")
+    author_id: int | None = _fk("users.id", "SET NULL", nullable=True, index=False)
+    text: str = Field(max_length=2000)
+    created_at: datetime = _ts(nullable=False, default=True)

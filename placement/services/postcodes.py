@@ -266,6 +266,46 @@ def locate(
     return location
 
 
+def approximate_notes(session: Session, located: Iterable[HasLocation | None]) -> dict[str, str]:
+    """For each stored place whose coordinates came from the district fallback, a sentence
+    saying so, by postcode. Read from what is stored: the postcode is not in the table and
+    the coordinates are its district's centre. (A district centre from postcodes.io is not
+    recognised: the table does not hold it.)"""
+    places = [
+        (postcode, item.latitude, item.longitude)
+        for item in located
+        if item is not None
+        and item.latitude is not None
+        and item.longitude is not None
+        and (postcode := normalise(item.postcode)) is not None
+    ]
+    if not places:
+        return {}
+    exact = set(_from_table(session, [p for p, _, _ in places]))
+    centres = _districts(session, sorted({outward_of(p) for p, _, _ in places if p not in exact}))
+    notes: dict[str, str] = {}
+    for postcode, lat, lon in places:
+        centre = centres.get(outward_of(postcode))
+        if postcode in exact or centre is None:
+            continue
+        if abs(centre[0] - lat) < 1e-5 and abs(centre[1] - lon) < 1e-5:
+            notes[postcode] = approximate_message(postcode)
+    return notes
+
+
+def approximate_message(postcode: str) -> str:
+    return (
+        f"Location approximate: we found the area ({outward_of(postcode)}) but not the full "
+        f"postcode {postcode}, so distances may be a few kilometres out."
+    )
+
+
+def approximate_note(session: Session, located: HasLocation | None) -> str | None:
+    """`approximate_notes` for one place: the sentence, or None when it is exact."""
+    notes = approximate_notes(session, [located])
+    return next(iter(notes.values()), None)
+
+
 # --- the rule the services share --------------------------------------------------------
 
 

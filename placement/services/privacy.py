@@ -24,6 +24,7 @@ from placement.models import (
     RoundTrainee,
     Slot,
     Trainee,
+    TraineeNote,
     UnplacedTrainee,
     User,
     utcnow,
@@ -63,6 +64,7 @@ ERASURE_REMOVED: tuple[tuple[tuple[str, ...], str], ...] = (
         "decisions, exclusions, the audit log (with the old and new values of changes to "
         "their profile) and messages",
     ),
+    ((), "Coordinators' notes on their record"),
     (
         (),
         "Their entry in the stored input of every match run in their rounds (the input is "
@@ -155,6 +157,8 @@ def export_own_data(*, session: Session, actor: User) -> dict[str, Any]:
         "proposals": proposals,
         "unplaced": rows(UnplacedTrainee, UnplacedTrainee.trainee_id == tid),
         "placements": placements,
+        # Coordinators' notes on their record; who wrote each is the staff's data.
+        "notes": rows(TraineeNote, TraineeNote.trainee_id == tid, skip=("author_id",)),
         "api_tokens": rows(ApiToken, ApiToken.user_id == actor.id, skip=("token_hash",)),
         "activity": rows(AuditEvent, AuditEvent.actor_id == actor.id),
         "about_you": rows(
@@ -258,6 +262,8 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
         )
         session.execute(delete(User).where(col(User.id) == user_id))
     _blank_profile_history(session, tid)
+    notes = len(session.exec(select(TraineeNote.id).where(TraineeNote.trainee_id == tid)).all())
+    session.execute(delete(TraineeNote).where(col(TraineeNote.trainee_id) == tid))
     scrubbed = scrub_mentions(session, mentions)
     session.expire_all()
     audit(
@@ -269,6 +275,7 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
         trainee_id=tid,
         fields=erased_fields,
         rows_scrubbed=scrubbed,
+        notes_removed=notes,
         runs_rewritten={str(k): v for k, v in rewritten.items()},
     )
     session.commit()

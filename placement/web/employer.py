@@ -19,7 +19,7 @@ from flask import (
 from placement.errors import Conflict, InvalidInput, TooLarge
 from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS, Organisation, Round, Slot
-from placement.services import organisations, slots, vetting
+from placement.services import organisations, postcodes, slots, vetting
 from placement.services.pages import employer as pages
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import vetting as vetting_pages
@@ -115,6 +115,7 @@ def organisation() -> Any:
         org=org,
         records=view.records,
         lapse_reason=view.lapse_reason,
+        location_note=postcodes.approximate_note(db_session(), org),
         values=values,
         errors=errors,
         kinds=ORGANISATION_KINDS,
@@ -278,6 +279,7 @@ def slot_form(slot_id: int | None = None) -> Any:
     return render_template(
         "employer/slot_form.html",
         title="Edit slot" if view.slot else "Post a slot",
+        location_note=postcodes.approximate_note(db_session(), view.slot),
         values=values,
         errors=errors,
         **view_context(view),

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, flash, jsonify, redirect, render_template
 from placement.errors import Conflict
 from placement.flask_db import current_settings, db_session
 from placement.models import ORGANISATION_KINDS
-from placement.services import preferences, privacy, trainees
+from placement.services import postcodes, preferences, privacy, trainees
 from placement.services.offers import DECLINE_REASON_MAX
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import outcomes, your_data
@@ -95,6 +95,7 @@ def profile() -> Any:
         email=me.email,
         to_do=trainees.missing_in_words(me),
         dbs=view.status,
+        location_note=postcodes.approximate_note(db_session(), me),
     ), status
 
 

@@ -17,9 +17,11 @@ from placement.services.accounts.passwords import (
 from placement.services.accounts.registration import (
     CHECK_EMAIL,
     SELF_SERVICE_ROLES,
+    invitation_refusal,
     invite_round,
     register,
     resend_verification,
+    send_invitation,
     verify,
 )
 from placement.services.accounts.signin import (
@@ -52,6 +54,7 @@ __all__ = [
     "authenticate_session",
     "change_password",
     "confirm_password_reset",
+    "invitation_refusal",
     "invite_round",
     "issue_token",
     "login",
@@ -65,5 +68,6 @@ __all__ = [
     "request_password_reset",
     "resend_verification",
     "revoke_all_tokens",
+    "send_invitation",
     "verify",
 ]

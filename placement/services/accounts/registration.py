@@ -134,6 +134,48 @@ def resend_verification(*, session: Session, email: str, ip: str | None = None) 
     return CHECK_EMAIL
 
 
+def invitation_refusal(session: Session, profile: Trainee) -> str | None:
+    """Why this imported trainee cannot be invited now, in words; None if they can."""
+    if profile.erased_at is not None:
+        return "personal data erased"
+    if profile.user_id is not None or (
+        profile.email and user_by_email(session, normalise_email(profile.email)) is not None
+    ):
+        return "already has a login"
+    if not profile.email:
+        return "no email address"
+    invited = session.exec(
+        select(EmailLink.id).where(
+            EmailLink.email == profile.email,
+            EmailLink.purpose == "invite",
+            col(EmailLink.created_at) > utcnow() - INVITE_AGAIN_AFTER,
+        )
+    ).first()
+    return "invited in the last hour" if invited is not None else None
+
+
+def send_invitation(session: Session, rnd: Round, profile: Trainee) -> None:
+    """Mail the trainee a link to claim their imported profile (the caller commits)."""
+    assert profile.email is not None
+    token = new_link(
+        session,
+        purpose="invite",
+        email=profile.email,
+        lifetime=ACCOUNT_LINK_LIFETIME,
+        name=profile.name,
+        role="trainee",
+        trainee_id=profile.id,
+    )
+    mail_about_account(
+        session,
+        to=profile.email,
+        kind="invitation",
+        name=profile.name,
+        link=f"{base_url(session)}/verify?token={token}",
+        round_name=rnd.name,
+    )
+
+
 def invite_round(*, session: Session, actor: User, round_id: int, ip: str | None = None) -> int:
     """Mail an invitation link to every imported trainee of the round who has no account;
     how many were sent."""
@@ -150,40 +192,11 @@ def invite_round(*, session: Session, actor: User, round_id: int, ip: str | None
         )
         .order_by(col(Trainee.id))
     ).all()
-    recent = utcnow() - INVITE_AGAIN_AFTER
     sent = 0
     for profile in profiles:
-        assert profile.email is not None
-        email = normalise_email(profile.email)
-        if user_by_email(session, email) is not None:
-            continue
-        invited = session.exec(
-            select(EmailLink.id).where(
-                EmailLink.email == profile.email,
-                EmailLink.purpose == "invite",
-                col(EmailLink.created_at) > recent,
-            )
-        ).first()
-        if invited is not None:
-            continue
-        token = new_link(
-            session,
-            purpose="invite",
-            email=profile.email,
-            lifetime=ACCOUNT_LINK_LIFETIME,
-            name=profile.name,
-            role="trainee",
-            trainee_id=profile.id,
-        )
-        mail_about_account(
-            session,
-            to=profile.email,
-            kind="invitation",
-            name=profile.name,
-            link=f"{base_url(session)}/verify?token={token}",
-            round_name=rnd.name,
-        )
-        sent += 1
+        if invitation_refusal(session, profile) is None:
+            send_invitation(session, rnd, profile)
+            sent += 1
     audit(
         session,
         actor=actor,

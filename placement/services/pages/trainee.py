@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 from placement.errors import NotFound
 from placement.matching.geo import distance_km
 from placement.models import Organisation, Round, RoundStatus, Slot, Trainee, User
-from placement.services import preferences, vetting
+from placement.services import postcodes, preferences, vetting
 from placement.services.common import trainee_of
 from placement.services.pages.lookups import SlotLabel, rounds_with_status, slot_labels
 
@@ -158,6 +158,8 @@ class SlotPage:
     chosen: bool
     standards: list[vetting.Standard]  # the host's accreditations, current or not
     warning: str | None = None  # why the matcher could not place this trainee here
+    # Which of the places the distance is measured between are only a district's centre.
+    location_notes: list[str] = field(default_factory=list)
 
 
 def _visible_listing(session: Session, slot_id: int, trainee: Trainee | None) -> SlotListing:
@@ -183,7 +185,25 @@ def slot_page(session: Session, actor: User, slot_id: int) -> SlotPage:
         chosen=slot_id in _chosen_ids(session, actor, open_rounds),
         standards=vetting.standards_of(session, [org_id])[org_id],
         warning=warned[0]["message"] if warned else None,
+        location_notes=_location_notes(session, listing, me),
     )
+
+
+def _location_notes(session: Session, listing: SlotListing, me: Trainee) -> list[str]:
+    slot = listing.slot
+    if slot.remote:
+        return []
+    place = slot if slot.postcode else listing.organisation
+    notes = postcodes.approximate_notes(session, [place])
+    mine = postcodes.approximate_note(session, me)
+    return [
+        *notes.values(),
+        *(
+            [mine.replace("Location approximate:", "Your home location is approximate:")]
+            if mine
+            else []
+        ),
+    ]
 
 
 @dataclass(frozen=True)

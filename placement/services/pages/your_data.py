@@ -60,6 +60,7 @@ class DataPage:
     account: list[Fact]
     activity: list[Event]
     about_you: list[Event]
+    notes: list[Event] = field(default_factory=list)
 
 
 def _when(value: Any) -> Any:
@@ -228,6 +229,7 @@ def data_page(session: Session, actor: User) -> DataPage:
         account=account,
         activity=[Event(_when(e["at"]), _action(e["action"])) for e in data["activity"]],
         about_you=[Event(_when(e["at"]), _action(e["action"])) for e in data["about_you"]],
+        notes=[Event(_when(n["created_at"]), n["text"]) for n in data.get("notes", [])],
     )
 
 

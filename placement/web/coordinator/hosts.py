@@ -9,11 +9,12 @@ from flask import flash, redirect, render_template, request, url_for
 
 from placement.errors import Conflict, InvalidInput
 from placement.flask_db import db_session
-from placement.services import audit, organisations
-from placement.services.pages import rounds as pages
+from placement.services import audit, bulk, organisations
+from placement.services.pages import hosts as pages
 from placement.services.validation import MAX_ID
 from placement.web.common import actor, attempt, page_arg, search_arg, text, view_context
 from placement.web.coordinator.base import bp
+from placement.web.coordinator.trainees import counted, posted_ids
 
 
 @bp.get("/organisations", endpoint="organisations")
@@ -41,6 +42,28 @@ def verify(organisation_id: int) -> Any:
         problems = [m for messages in done.errors.values() for m in messages]
         flash(" ".join([done.message, *problems]), "error")
     return redirect(url_for(".host", organisation_id=organisation_id))
+
+
+@bp.post("/organisations/verify", endpoint="verify_hosts")
+def verify_hosts() -> Any:
+    ids = posted_ids("organisation_id")
+    if not ids:
+        flash("Select at least one host first.", "error")
+        return redirect(url_for(".organisations"))
+    done = attempt(
+        lambda: bulk.verify_hosts(
+            session=db_session(),
+            actor=actor(),
+            organisation_ids=ids,
+            seen=text(request.form, "seen"),
+        )
+    )
+    if done.value is None:
+        problems = [m for messages in done.errors.values() for m in messages]
+        flash(" ".join([done.message, *problems]), "error")
+    else:
+        counted(done.value, "{n} host{s} verified: they can now post slots.", none="Not verified:")
+    return redirect(url_for(".organisations"))
 
 
 @bp.get("/audit")

@@ -6,10 +6,19 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
+from placement.errors import InvalidInput, WrongState
 from placement.flask_db import db_session
-from placement.services import accounts, privacy
-from placement.services.pages import rounds as pages
-from placement.web.common import actor, client_ip, id_arg, page_arg, search_arg, view_context
+from placement.services import accounts, bulk, notes, privacy
+from placement.services.pages import trainees as pages
+from placement.web.common import (
+    actor,
+    attempt,
+    client_ip,
+    id_arg,
+    page_arg,
+    search_arg,
+    view_context,
+)
 from placement.web.coordinator.base import bp
 
 TRAINEES_PER_PAGE = 50
@@ -50,12 +59,142 @@ def invite(round_id: int) -> Any:
     return redirect(url_for(".round_trainees", round_id=round_id))
 
 
+def posted_ids(name: str) -> list[int]:
+    """The rows ticked in a bulk form; a value that cannot be an id is refused."""
+    ids: list[int] = []
+    errors: dict[str, list[str]] = {}
+    for raw in request.form.getlist(name):
+        value = id_arg(raw, name, errors)
+        if errors or value is None:
+            raise InvalidInput(errors={name: ["choose rows from the list"]})
+        ids.append(value)
+    return ids
+
+
+def counted(result: bulk.BulkResult, done: str, *, none: str) -> None:
+    """Flash what a bulk action did, in numbers, and which rows it left and why."""
+    if result.done:
+        flash(done.format(n=result.done, s="s" if result.done != 1 else ""), "success")
+    if result.skipped:
+        left = "; ".join(f"{name} ({why})" for name, why in result.skipped[:20])
+        more = len(result.skipped) - 20
+        flash(
+            f"{none} {len(result.skipped)} left: {left}"
+            + (f"; and {more} more." if more > 0 else "."),
+            "warning",
+        )
+
+
+def _back(round_id: int) -> str:
+    return url_for(
+        ".round_trainees",
+        round_id=round_id,
+        q=request.form.get("q") or None,
+        page=request.form.get("page") or None,
+    )
+
+
+@bp.post("/rounds/<id:round_id>/trainees/bulk")
+def bulk_trainees(round_id: int) -> Any:
+    """The bulk form of the trainees list: invite at once; withdrawal is confirmed first."""
+    ids = posted_ids("trainee_id")
+    if not ids:
+        flash("Select at least one trainee first.", "error")
+        return redirect(_back(round_id))
+    if request.form.get("action") == "withdraw":
+        return _withdraw_confirmation(round_id, ids)
+    done = attempt(
+        lambda: bulk.invite_trainees(
+            session=db_session(), actor=actor(), round_id=round_id, trainee_ids=ids, ip=client_ip()
+        )
+    )
+    if done.value is None:
+        flash(done.message, "error")
+    else:
+        counted(done.value, "Invitations sent to {n} trainee{s}.", none="Not invited:")
+    return redirect(_back(round_id))
+
+
+def _withdraw_confirmation(round_id: int, ids: list[int]) -> Any:
+    view = bulk.withdrawal_preview(
+        session=db_session(), actor=actor(), round_id=round_id, trainee_ids=ids
+    )
+    n = len(view.withdrawn)
+    problem = view.problem or (None if n else "None of the selected trainees can be withdrawn.")
+    return render_template(
+        "confirm.html",
+        title=f"Withdraw {n} trainee{'s' if n != 1 else ''} from {view.round.name}?",
+        verb="Withdraw",
+        yes=f"Yes, withdraw {n} trainee{'s' if n != 1 else ''}",
+        danger=True,
+        facts=[
+            ("Round", view.round.name),
+            ("Selected", f"{view.selected:,}"),
+            ("Will be withdrawn", f"{n:,}"),
+            ("Their choices removed", f"{view.choices:,}"),
+            ("Left as they are", f"{len(view.skipped):,}"),
+        ],
+        consequence=f"{n:,} trainee{'s' if n != 1 else ''} leave the round and "
+        f"{view.choices:,} ranked choice{'s' if view.choices != 1 else ''} are removed: "
+        "later match runs leave them out. Their profiles, earlier runs and history are "
+        "kept. While the round is open they can join again by ranking its slots.",
+        removed=[f"{name} from the round, with their choices" for name in view.withdrawn],
+        kept=[f"{name}: {why}" for name, why in view.skipped],
+        problem=problem,
+        hidden=[("trainee_id", i) for i in ids],
+        action=url_for(".withdraw_trainees", round_id=round_id),
+        back=url_for(".round_trainees", round_id=round_id),
+    )
+
+
+@bp.post("/rounds/<id:round_id>/trainees/withdraw")
+def withdraw_trainees(round_id: int) -> Any:
+    ids = posted_ids("trainee_id")
+    done = attempt(
+        lambda: bulk.withdraw_from_round(
+            session=db_session(), actor=actor(), round_id=round_id, trainee_ids=ids
+        ),
+        refused=(InvalidInput, WrongState),
+    )
+    if done.value is None:
+        flash(done.message, "error")
+    else:
+        counted(done.value, "{n} trainee{s} withdrawn from the round.", none="Not withdrawn:")
+    return redirect(url_for(".round_trainees", round_id=round_id))
+
+
 @bp.get("/trainees/<id:trainee_id>")
 def trainee_record(trainee_id: int) -> Any:
     round_id = id_arg(request.args.get("round", ""), "round", {})
     view = pages.trainee_record(db_session(), actor(), trainee_id, round_id)
     return render_template(
         "coordinator/trainee.html", title=view.trainee.name, **view_context(view)
+    )
+
+
+@bp.post("/trainees/<id:trainee_id>/notes")
+def add_note(trainee_id: int) -> Any:
+    round_id = id_arg(request.form.get("round", ""), "round", {})
+    done = attempt(
+        lambda: notes.add_note(
+            session=db_session(),
+            actor=actor(),
+            trainee_id=trainee_id,
+            text=request.form.get("text", ""),
+        )
+    )
+    if done.value is None:
+        view = pages.trainee_record(db_session(), actor(), trainee_id, round_id)
+        return render_template(
+            "coordinator/trainee.html",
+            title=f"Error: {view.trainee.name}",
+            errors=done.errors,
+            values={"text": request.form.get("text", "")},
+            **view_context(view),
+        ), done.status
+    flash("Note added.", "success")
+    return redirect(
+        url_for(".trainee_record", trainee_id=trainee_id, round=round_id, _anchor="notes-h")
     )
 
 

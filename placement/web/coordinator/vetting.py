@@ -9,7 +9,7 @@ from flask import Response, flash, redirect, render_template, request, send_file
 
 from placement.flask_db import current_settings, db_session
 from placement.models import DBS_LEVELS
-from placement.services import vetting
+from placement.services import postcodes, vetting
 from placement.services.pages import vetting as pages
 from placement.services.validation import DbsCheckFields
 from placement.web.common import actor, attempt, load_form, view_context
@@ -23,7 +23,10 @@ DBS_FORM = ("certificate_number", "level", "issued_on")
 def host(organisation_id: int) -> Any:
     view = pages.host_vetting(db_session(), actor(), organisation_id)
     return render_template(
-        "coordinator/host.html", title=f"Vetting {view.org.name}", **view_context(view)
+        "coordinator/host.html",
+        title=f"Vetting {view.org.name}",
+        location_note=postcodes.approximate_note(db_session(), view.org),
+        **view_context(view),
     )
 
 

@@ -179,31 +179,106 @@
       if (again) again.focus();
     });
 
-    /* Dragging with a mouse or a finger; the buttons above do the same from a keyboard. */
-    var dragged = null;
-    list.addEventListener("dragstart", function (event) {
-      dragged = event.target.closest("li");
-      if (!dragged) return;
-      dragged.classList.add("dragging");
-      event.dataTransfer.effectAllowed = "move";
-      event.dataTransfer.setData("text/plain", label(dragged));
-    });
-    list.addEventListener("dragover", function (event) {
-      if (!dragged) return;
-      event.preventDefault();
-      var over = event.target.closest("li");
-      if (!over || over === dragged || !list.contains(over)) return;
-      var box = over.getBoundingClientRect();
-      var after = event.clientY > box.top + box.height / 2;
-      list.insertBefore(dragged, after ? over.nextElementSibling : over);
-    });
-    list.addEventListener("drop", function (event) { if (dragged) event.preventDefault(); });
-    list.addEventListener("dragend", function () {
-      if (!dragged) return;
-      var item = dragged;
-      dragged = null;
+    /* The drag handle: drag it with a mouse, a pen or a finger (pointer events), or from
+       the keyboard: Space or Enter picks the item up, the arrow keys move it, Space or
+       Enter drops it and Escape puts it back; each step is announced. "Position" and
+       "Move" stay as the way to do it without dragging (WCAG 2.5.7). */
+    var help = document.getElementById(list.getAttribute("data-drag-help") || "");
+    if (help) help.hidden = false;
+    var grabbed = null;
+    var grabbedFrom = null;
+    var dragging = null;
+    var startedAt = 0;
+    function count() { return list.querySelectorAll("li").length; }
+    function handleOf(item) { return item.querySelector("[data-handle]"); }
+    function pickUp(item) {
+      grabbed = item;
+      grabbedFrom = item.nextElementSibling;
+      item.classList.add("dragging");
+      handleOf(item).setAttribute("aria-pressed", "true");
+      announce(live, label(item) + " picked up, number " + position(item) + " of " + count() +
+        ". Use the up and down arrow keys to move it, Space to drop it, Escape to cancel.");
+    }
+    function drop(cancel, keepFocus) {
+      var item = grabbed;
+      if (!item) return;
+      grabbed = null;
       item.classList.remove("dragging");
-      moved(item);
+      handleOf(item).setAttribute("aria-pressed", "false");
+      if (cancel) {
+        list.insertBefore(item, grabbedFrom);
+        refresh();
+        announce(live, label(item) + " put back at number " + position(item) + ".");
+      } else {
+        moved(item);
+      }
+      if (keepFocus !== false) handleOf(item).focus();
+    }
+    list.querySelectorAll("[data-handle]").forEach(function (handle) {
+      handle.hidden = false;
+      handle.addEventListener("keydown", function (event) {
+        var item = handle.closest("li");
+        var key = event.key;
+        if (key === " " || key === "Spacebar" || key === "Enter") {
+          event.preventDefault();
+          if (grabbed === item) drop(false);
+          else { drop(false); pickUp(item); }
+        } else if (grabbed === item && (key === "ArrowUp" || key === "ArrowDown" || key === "Home" || key === "End")) {
+          event.preventDefault();
+          if (key === "ArrowUp" && item.previousElementSibling) list.insertBefore(item, item.previousElementSibling);
+          else if (key === "ArrowDown" && item.nextElementSibling) list.insertBefore(item.nextElementSibling, item);
+          else if (key === "Home") list.insertBefore(item, list.firstElementChild);
+          else if (key === "End") list.appendChild(item);
+          refresh();
+          handle.focus();
+          announce(live, label(item) + ", number " + position(item) + " of " + count() + ".");
+        } else if (grabbed === item && (key === "Escape" || key === "Tab")) {
+          if (key === "Escape") event.preventDefault();
+          drop(key === "Escape");
+        }
+      });
+      handle.addEventListener("click", function (event) { event.preventDefault(); });
+      // Moving the item in the page takes focus from it for a moment; only a real move of
+      // focus elsewhere drops it.
+      handle.addEventListener("blur", function () {
+        var item = handle.closest("li");
+        window.setTimeout(function () {
+          if (grabbed === item && document.activeElement !== handle) drop(false, false);
+        }, 0);
+      });
+      // The pointer is followed on the document: moving the item in the page would end a
+      // pointer capture on its handle.
+      function follow(event) {
+        if (!dragging) return;
+        event.preventDefault();
+        var over = document.elementFromPoint(event.clientX, event.clientY);
+        over = over && over.closest("li");
+        if (!over || over === dragging || !list.contains(over)) return;
+        var box = over.getBoundingClientRect();
+        var after = event.clientY > box.top + box.height / 2;
+        list.insertBefore(dragging, after ? over.nextElementSibling : over);
+      }
+      function release() {
+        document.removeEventListener("pointermove", follow);
+        document.removeEventListener("pointerup", release);
+        document.removeEventListener("pointercancel", release);
+        if (!dragging) return;
+        var item = dragging;
+        dragging = null;
+        item.classList.remove("dragging");
+        if (position(item) !== startedAt) moved(item);
+        handle.focus();
+      }
+      handle.addEventListener("pointerdown", function (event) {
+        if (event.button !== 0) return;
+        event.preventDefault();
+        dragging = handle.closest("li");
+        startedAt = position(dragging);
+        dragging.classList.add("dragging");
+        document.addEventListener("pointermove", follow);
+        document.addEventListener("pointerup", release);
+        document.addEventListener("pointercancel", release);
+      });
     });
 
     if (form) {
@@ -334,7 +409,45 @@
     });
   }
 
+  // Bulk forms: a "select all on this page" box (added here, as it needs a script) and a
+  // count of the selected rows, announced politely.
+  function setUpBulk(form) {
+    var picks = Array.prototype.slice.call(document.querySelectorAll("[data-pick]"));
+    var count = form.querySelector("[data-bulk-count]");
+    var head = form.querySelector("[data-select-all]");
+    var all = null;
+    function update() {
+      var n = picks.filter(function (p) { return p.checked; }).length;
+      if (count) count.textContent = n ? n + " selected" : "None selected";
+      if (all) {
+        all.checked = n > 0 && n === picks.length;
+        all.indeterminate = n > 0 && n < picks.length;
+      }
+    }
+    if (head && picks.length) {
+      head.textContent = "";
+      var box = document.createElement("div");
+      box.className = "check";
+      all = document.createElement("input");
+      all.type = "checkbox";
+      all.id = "select-all";
+      var label = document.createElement("label");
+      label.htmlFor = "select-all";
+      label.textContent = "Select all " + picks.length + " on this page";
+      box.appendChild(all);
+      box.appendChild(label);
+      head.appendChild(box);
+      all.addEventListener("change", function () {
+        picks.forEach(function (p) { p.checked = all.checked; });
+        update();
+      });
+    }
+    picks.forEach(function (p) { p.addEventListener("change", update); });
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("form[data-bulk]").forEach(setUpBulk);
     var proposals = document.getElementById("proposals");
     if (proposals) setUpDecisions(proposals);
     document.querySelectorAll("details[data-why-url]").forEach(setUpWhy);
