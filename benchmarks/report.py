@@ -6,7 +6,13 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 BENCHMARKS_MD = DOCS / "benchmarks.md"
-ORDER = ("solver-benchmarks", "stable-benchmarks", "run-benchmarks", "import-benchmarks")
+ORDER = (
+    "solver-benchmarks",
+    "stable-benchmarks",
+    "run-benchmarks",
+    "import-benchmarks",
+    "api-benchmarks",
+)
 
 
 def markers(name: str) -> tuple[str, str]:
