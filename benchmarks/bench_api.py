@@ -320,7 +320,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 ),
                 "me": _lua(Path(tmp) / "me.lua", "GET", "/api/v1/me", data),
             }
-            for name, port in ports.items():  # warm both up
+            for port in ports.values():  # warm both up
                 for script in scripts.values():
                     wrk(port, script, 2, args.connections)
             results: dict[str, dict[str, list[dict[str, Any]]]] = {
