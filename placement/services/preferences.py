@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from placement.errors import InvalidInput, WrongState
+from placement.errors import InvalidInput, NotFound, WrongState
 from placement.models import (
     Preference,
     Round,
@@ -18,9 +20,10 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    UTCDateTime,
     utcnow,
 )
-from placement.services.common import audit, changes, get_round, trainee_of
+from placement.services.common import audit, changes, get_round, require_role, trainee_of
 from placement.services.rounds import require_status
 from placement.services.trainees import missing_for_matching, missing_in_words
 
@@ -54,16 +57,22 @@ def get_preferences(*, session: Session, actor: User, round_id: int) -> Preferen
 
 def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list[str]:
     """What is wrong with a ranked list for `rnd` (empty when it is acceptable)."""
-    problems: list[str] = []
-    if len(set(slot_ids)) != len(slot_ids):
-        problems.append("must not repeat a slot")
-    if len(slot_ids) > rnd.max_preferences:
-        problems.append(f"at most {rnd.max_preferences} slots may be ranked in this round")
     known = set(
         session.exec(
             select(Slot.id).where(Slot.round_id == rnd.id, col(Slot.id).in_(set(slot_ids)))
         ).all()
     )
+    return list_problems(rnd, slot_ids, known)
+
+
+def list_problems(rnd: Round, slot_ids: list[int], known: set[int | None]) -> list[str]:
+    """What is wrong with a ranked list for `rnd`, given which of its ids are slots of the
+    round (empty when it is acceptable)."""
+    problems: list[str] = []
+    if len(set(slot_ids)) != len(slot_ids):
+        problems.append("must not repeat a slot")
+    if len(slot_ids) > rnd.max_preferences:
+        problems.append(f"at most {rnd.max_preferences} slots may be ranked in this round")
     strangers = [s for s in slot_ids if s not in known]
     if strangers:
         problems.append(
@@ -73,18 +82,23 @@ def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list
 
 
 def eligibility_warnings(
-    session: Session, trainee: Trainee, slot_ids: list[int]
+    session: Session,
+    trainee: Trainee,
+    slot_ids: list[int],
+    slots: Sequence[Slot] | None = None,
 ) -> list[dict[str, Any]]:
     """`{slot_id, message}` for each listed slot the trainee cannot be matched to, with the
     rule in words and its numbers (the engine's rules, not a copy of them). Empty when the
-    profile is incomplete (that has its own message) or nothing is wrong."""
+    profile is incomplete (that has its own message) or nothing is wrong. `slots`: the
+    listed slots when the caller has them already (else they are read)."""
     from placement.matching import InstanceError, load_instance
     from placement.matching.explanations import ineligible_choices
     from placement.services.runs.explanations import choice_sentence
 
     if not slot_ids or missing_for_matching(trainee):
         return []
-    slots = session.exec(select(Slot).where(col(Slot.id).in_(set(slot_ids)))).all()
+    if slots is None:
+        slots = session.exec(select(Slot).where(col(Slot.id).in_(set(slot_ids)))).all()
     known = {s.id for s in slots}
     doc = {
         "format": "placement-instance/1",
@@ -136,20 +150,29 @@ def eligibility_warnings(
 
 def replace_preferences(
     session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int]
-) -> datetime:
-    """Write a checked list (no commit); the trainee joins the round.
+) -> tuple[list[int], datetime]:
+    """Write a checked list (no commit); the trainee joins the round. The list before,
+    and when it was written.
 
     The caller holds the trainee's row lock (`lock_trainee`), so two replaces of one list
     run one after the other and the last wins: they never interleave on the unique
-    `(trainee, round, rank)` index.
+    `(trainee, round, rank)` index. Set-wise: one DELETE that returns the old list, one
+    INSERT of the new one (with the round's trainee row, on Postgres in the same
+    statement).
     """
     assert rnd.id is not None and trainee.id is not None
     now = utcnow()
-    session.execute(
-        delete(Preference).where(
-            col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id
-        )
-    )
+    old = session.execute(
+        delete(Preference)
+        .where(col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id)
+        .returning(col(Preference.slot_id), col(Preference.rank)),
+        execution_options={"synchronize_session": False},
+    ).all()
+    before = [slot_id for slot_id, _ in sorted(old, key=lambda row: row[1])]
+    keys = {"round_id": rnd.id, "trainee_id": trainee.id, "now": now}
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_PG_REPLACE if slot_ids else _PG_JOIN, {**keys, "slot_ids": list(slot_ids)})
+        return before, now
     if slot_ids:
         session.execute(
             insert(Preference),
@@ -164,16 +187,27 @@ def replace_preferences(
                 for rank, slot_id in enumerate(slot_ids, start=1)
             ],
         )
-    joined = session.exec(
-        select(RoundTrainee.trainee_id).where(
-            RoundTrainee.round_id == rnd.id, RoundTrainee.trainee_id == trainee.id
-        )
-    ).first()
-    if joined is None:
-        session.execute(
-            insert(RoundTrainee), [{"round_id": rnd.id, "trainee_id": trainee.id, "joined_at": now}]
-        )
-    return now
+    session.execute(
+        sqlite_insert(RoundTrainee)
+        .values(round_id=rnd.id, trainee_id=trainee.id, joined_at=now)
+        .on_conflict_do_nothing()
+    )
+    return before, now
+
+
+_PG_JOIN_SQL = """
+INSERT INTO round_trainees (round_id, trainee_id, joined_at)
+VALUES (:round_id, :trainee_id, :now) ON CONFLICT DO NOTHING
+"""
+_PG_JOIN = text(_PG_JOIN_SQL).bindparams(bindparam("now", type_=UTCDateTime()))
+_PG_REPLACE = text(
+    f"""
+WITH joined AS ({_PG_JOIN_SQL})
+INSERT INTO preferences (round_id, trainee_id, slot_id, rank, updated_at)
+SELECT :round_id, :trainee_id, ranked.slot_id, ranked.rank, :now
+FROM unnest(CAST(:slot_ids AS integer[])) WITH ORDINALITY AS ranked(slot_id, rank)
+"""
+).bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 def lock_trainee(session: Session, trainee: Trainee) -> None:
@@ -181,13 +215,38 @@ def lock_trainee(session: Session, trainee: Trainee) -> None:
     session.exec(select(Trainee.id).where(Trainee.id == trainee.id).with_for_update()).first()
 
 
+def _locked_with_round(
+    session: Session, actor: User, round_id: int, slot_ids: list[int]
+) -> tuple[Trainee, Round, list[Slot]]:
+    """The caller's trainee profile, locked (see `replace_preferences`), the round, and
+    those of `slot_ids` that are slots of the round: one query."""
+    require_role(actor, "trainee")
+    rows = session.exec(
+        select(Trainee, Round, Slot)
+        .select_from(Trainee)
+        .where(Trainee.user_id == actor.id)
+        .join(Round, col(Round.id) == round_id, isouter=True)
+        .join(
+            Slot,
+            (col(Slot.round_id) == col(Round.id)) & col(Slot.id).in_(set(slot_ids)),
+            isouter=True,
+        )
+        .with_for_update(of=Trainee)
+        .execution_options(populate_existing=True)
+    ).all()
+    if not rows:
+        raise NotFound("You have no trainee profile.")
+    trainee, rnd = rows[0][0], rows[0][1]
+    if rnd is None or (rnd.status == "draft" and actor.role != "coordinator"):
+        raise NotFound("No such round.")  # as get_round says it
+    return trainee, rnd, [slot for _, _, slot in rows if slot is not None]
+
+
 def set_preferences(
     *, session: Session, actor: User, round_id: int, slot_ids: list[int]
 ) -> Preferences:
     """Replace the trainee's ranked list (first = most wanted) while the round is open."""
-    trainee = trainee_of(session, actor)
-    lock_trainee(session, trainee)
-    rnd = get_round(session, round_id, actor=actor)
+    trainee, rnd, slots = _locked_with_round(session, actor, round_id, slot_ids)
     require_status(rnd, RoundStatus.OPEN, doing="change preferences")
     if rnd.preference_deadline is not None and utcnow().date() > rnd.preference_deadline:
         raise WrongState("The deadline for preferences in this round has passed.")
@@ -197,15 +256,10 @@ def set_preferences(
         raise InvalidInput(
             f"Complete your profile before ranking slots: {steps}.", errors={"profile": to_do}
         )
-    problems = check_preferences(session, rnd, slot_ids)
+    problems = list_problems(rnd, slot_ids, {slot.id for slot in slots})
     if problems:
         raise InvalidInput(errors={"slot_ids": problems})
-    before = session.exec(
-        select(Preference.slot_id)
-        .where(Preference.round_id == rnd.id, Preference.trainee_id == trainee.id)
-        .order_by(col(Preference.rank))
-    ).all()
-    updated_at = replace_preferences(session, rnd, trainee, slot_ids)
+    before, updated_at = replace_preferences(session, rnd, trainee, slot_ids)
     audit(
         session,
         actor=actor,
@@ -214,7 +268,7 @@ def set_preferences(
         object_id=trainee.id,
         round_id=rnd.id,
         trainee_id=trainee.id,
-        changes=changes({"slot_ids": list(before)}, {"slot_ids": list(slot_ids)}),
+        changes=changes({"slot_ids": before}, {"slot_ids": list(slot_ids)}),
     )
     session.commit()
     assert rnd.id is not None
@@ -222,5 +276,5 @@ def set_preferences(
         round_id=rnd.id,
         slot_ids=list(slot_ids),
         updated_at=updated_at,
-        warnings=eligibility_warnings(session, trainee, slot_ids),
+        warnings=eligibility_warnings(session, trainee, slot_ids, slots),
     )

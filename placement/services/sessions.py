@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import Select, bindparam, func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
@@ -83,10 +83,10 @@ def issue(*, session: Session, user: User, kind: Kind, ip: str | None = None) ->
 # What a request needs of its caller; any other column (the password hash, MFA state)
 # loads on first use.
 CALLER_COLUMNS = ("id", "email", "name", "role", "is_active", "email_verified_at", "mfa_secret")
-_resolve_statements: dict[Kind, Select[Any]] = {}
+_resolve_statements: dict[Kind, Any] = {}
 
 
-def _resolve_statement(kind: Kind) -> Select[Any]:
+def _resolve_statement(kind: Kind) -> Any:
     """The caller and the credential's id and last use, in one query, for a live
     credential only: known, not revoked, within both lifetimes (the cut-offs are bound
     parameters), and an active account with a proved address."""
