@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, text
+from sqlalchemy import JSON, bindparam, delete, insert, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, NotFound, WrongState
 from placement.models import (
+    AuditEvent,
     Preference,
     Round,
     RoundStatus,
@@ -23,9 +26,19 @@ from placement.models import (
     UTCDateTime,
     utcnow,
 )
-from placement.services.common import audit, changes, get_round, require_role, trainee_of
+from placement.services.common import (
+    audit_values,
+    changes,
+    get_round,
+    require_role,
+    trainee_of,
+)
 from placement.services.rounds import require_status
-from placement.services.trainees import missing_for_matching, missing_in_words
+from placement.services.trainees import (
+    MATCHING_FIELDS,
+    missing_for_matching,
+    missing_in_words,
+)
 
 
 @dataclass(frozen=True)
@@ -149,33 +162,37 @@ def eligibility_warnings(
 
 
 def replace_preferences(
-    session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int]
-) -> tuple[list[int], datetime]:
-    """Write a checked list (no commit); the trainee joins the round. The list before,
-    and when it was written.
+    session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int], *, actor: User
+) -> datetime:
+    """Write a checked list and its audit event (no commit); the trainee joins the round.
+    When it was written.
 
     The caller holds the trainee's row lock (`lock_trainee`), so two replaces of one list
     run one after the other and the last wins: they never interleave on the unique
-    `(trainee, round, rank)` index. Set-wise: one DELETE that returns the old list, one
-    INSERT of the new one (with the round's trainee row, on Postgres in the same
-    statement).
+    `(trainee, round, rank)` index. Set-wise: one DELETE that returns the old list, then
+    one statement on Postgres for the new list, the round's trainee row and the event.
     """
     assert rnd.id is not None and trainee.id is not None
-    now = utcnow()
-    old = session.execute(
-        delete(Preference)
-        .where(col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id)
-        .returning(col(Preference.slot_id), col(Preference.rank)),
-        execution_options={"synchronize_session": False},
-    ).all()
+    conn = session.connection()
+    old = conn.execute(_DELETE, {"round_id": rnd.id, "trainee_id": trainee.id}).all()
     before = [slot_id for slot_id, _ in sorted(old, key=lambda row: row[1])]
+    event = audit_values(
+        actor=actor,
+        action="preference.set",
+        object_type="trainee",
+        object_id=trainee.id,
+        round_id=rnd.id,
+        trainee_id=trainee.id,
+        changes=changes({"slot_ids": before}, {"slot_ids": list(slot_ids)}),
+    )
+    now: datetime = event["at"]
     keys = {"round_id": rnd.id, "trainee_id": trainee.id, "now": now}
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(_PG_REPLACE if slot_ids else _PG_JOIN, {**keys, "slot_ids": list(slot_ids)})
-        return before, now
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_REPLACE, {**keys, **_prefixed(event), "slot_ids": list(slot_ids)})
+        return now
     if slot_ids:
-        session.execute(
-            insert(Preference),
+        conn.execute(
+            insert(Preference.__table__),  # type: ignore[attr-defined]
             [
                 {
                     "round_id": rnd.id,
@@ -187,32 +204,103 @@ def replace_preferences(
                 for rank, slot_id in enumerate(slot_ids, start=1)
             ],
         )
-    session.execute(
-        sqlite_insert(RoundTrainee)
+    conn.execute(
+        sqlite_insert(RoundTrainee.__table__)  # type: ignore[attr-defined]
         .values(round_id=rnd.id, trainee_id=trainee.id, joined_at=now)
         .on_conflict_do_nothing()
     )
-    return before, now
+    conn.execute(insert(AuditEvent.__table__), event)  # type: ignore[attr-defined]
+    return now
 
 
-_PG_JOIN_SQL = """
-INSERT INTO round_trainees (round_id, trainee_id, joined_at)
-VALUES (:round_id, :trainee_id, :now) ON CONFLICT DO NOTHING
-"""
-_PG_JOIN = text(_PG_JOIN_SQL).bindparams(bindparam("now", type_=UTCDateTime()))
+def _prefixed(event: dict[str, Any]) -> dict[str, Any]:
+    return {f"event_{key}": value for key, value in event.items()}
+
+
+_DELETE = (
+    delete(Preference.__table__)  # type: ignore[attr-defined]
+    .where(
+        col(Preference.round_id) == bindparam("round_id"),
+        col(Preference.trainee_id) == bindparam("trainee_id"),
+    )
+    .returning(col(Preference.slot_id), col(Preference.rank))
+)
+_EVENT_COLUMNS = (
+    "at",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "detail",
+    "ip",
+    "round_id",
+    "trainee_id",
+)
 _PG_REPLACE = text(
     f"""
-WITH joined AS ({_PG_JOIN_SQL})
-INSERT INTO preferences (round_id, trainee_id, slot_id, rank, updated_at)
-SELECT :round_id, :trainee_id, ranked.slot_id, ranked.rank, :now
-FROM unnest(CAST(:slot_ids AS integer[])) WITH ORDINALITY AS ranked(slot_id, rank)
+WITH joined AS (
+    INSERT INTO round_trainees (round_id, trainee_id, joined_at)
+    VALUES (:round_id, :trainee_id, :now) ON CONFLICT DO NOTHING
+), ranked AS (
+    INSERT INTO preferences (round_id, trainee_id, slot_id, rank, updated_at)
+    SELECT :round_id, :trainee_id, ranked.slot_id, ranked.rank, :now
+    FROM unnest(CAST(:slot_ids AS integer[])) WITH ORDINALITY AS ranked(slot_id, rank)
+)
+INSERT INTO audit_events ({", ".join(_EVENT_COLUMNS)})
+VALUES ({", ".join(f":event_{name}" for name in _EVENT_COLUMNS)})
 """
-).bindparams(bindparam("now", type_=UTCDateTime()))
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("event_at", type_=UTCDateTime()),
+    bindparam("event_detail", type_=JSON()),
+)
 
 
 def lock_trainee(session: Session, trainee: Trainee) -> None:
     """Serialise writes to one trainee's lists (a row lock; SQLite already serialises)."""
     session.exec(select(Trainee.id).where(Trainee.id == trainee.id).with_for_update()).first()
+
+
+# What a replace reads (the rules, the warnings); other columns load on first use.
+_TRAINEE_COLUMNS = ("id", "user_id", "dbs_cleared", "skills", *MATCHING_FIELDS)
+_ROUND_COLUMNS = ("id", "status", "preference_deadline", "max_preferences")
+_SLOT_COLUMNS = (
+    "id",
+    "round_id",
+    "min_level",
+    "required_skills",
+    "latitude",
+    "longitude",
+    "remote",
+    "requires_dbs",
+    "starts_on",
+    "ends_on",
+)
+
+
+@cache
+def _locked_with_round_statement() -> Any:
+    """Built once: constructing it (the load_only options above all) costs more than
+    running it."""
+    return (
+        select(Trainee, Round, Slot)
+        .select_from(Trainee)
+        .where(col(Trainee.user_id) == bindparam("user_id"))
+        .join(Round, col(Round.id) == bindparam("round_id"), isouter=True)
+        .join(
+            Slot,
+            (col(Slot.round_id) == col(Round.id))
+            & col(Slot.id).in_(bindparam("slot_ids", expanding=True)),
+            isouter=True,
+        )
+        .with_for_update(of=Trainee)
+        .options(
+            load_only(*(getattr(Trainee, name) for name in _TRAINEE_COLUMNS)),
+            load_only(*(getattr(Round, name) for name in _ROUND_COLUMNS)),
+            load_only(*(getattr(Slot, name) for name in _SLOT_COLUMNS)),
+        )
+        .execution_options(populate_existing=True)
+    )
 
 
 def _locked_with_round(
@@ -221,18 +309,9 @@ def _locked_with_round(
     """The caller's trainee profile, locked (see `replace_preferences`), the round, and
     those of `slot_ids` that are slots of the round: one query."""
     require_role(actor, "trainee")
-    rows = session.exec(
-        select(Trainee, Round, Slot)
-        .select_from(Trainee)
-        .where(Trainee.user_id == actor.id)
-        .join(Round, col(Round.id) == round_id, isouter=True)
-        .join(
-            Slot,
-            (col(Slot.round_id) == col(Round.id)) & col(Slot.id).in_(set(slot_ids)),
-            isouter=True,
-        )
-        .with_for_update(of=Trainee)
-        .execution_options(populate_existing=True)
+    rows = session.execute(
+        _locked_with_round_statement(),
+        {"user_id": actor.id, "round_id": round_id, "slot_ids": sorted(set(slot_ids))},
     ).all()
     if not rows:
         raise NotFound("You have no trainee profile.")
@@ -259,17 +338,7 @@ def set_preferences(
     problems = list_problems(rnd, slot_ids, {slot.id for slot in slots})
     if problems:
         raise InvalidInput(errors={"slot_ids": problems})
-    before, updated_at = replace_preferences(session, rnd, trainee, slot_ids)
-    audit(
-        session,
-        actor=actor,
-        action="preference.set",
-        object_type="trainee",
-        object_id=trainee.id,
-        round_id=rnd.id,
-        trainee_id=trainee.id,
-        changes=changes({"slot_ids": before}, {"slot_ids": list(slot_ids)}),
-    )
+    updated_at = replace_preferences(session, rnd, trainee, slot_ids, actor=actor)
     session.commit()
     assert rnd.id is not None
     return Preferences(
