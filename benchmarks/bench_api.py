@@ -37,6 +37,7 @@ ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
 DB_NAME = "placement_bench_api"
 TRAINEES = 50
+GOAL = 0.75
 
 LUA = """
 local tokens = {%(tokens)s}
@@ -385,7 +386,19 @@ def markdown(outcome: dict[str, Any]) -> str:
                 f"| {labels[route]} | {name} | {rps[name]:.0f} ({each}) | {p95:.0f} | "
                 f"{errors} | {ratio} |"
             )
-    lines += ["", *NOTES]
+    ratios = {
+        route: statistics.median(r["rps"] for r in by["ours"])
+        / statistics.median(r["rps"] for r in by["lean"])
+        for route, by in outcome["results"].items()
+    }
+    met = all(v >= GOAL for v in ratios.values())
+    lines += [
+        "",
+        f"Goal (issue 14): at least {GOAL}x the lean version's throughput on both routes "
+        f"with no error: {'met' if met else 'not met yet'} in this run.",
+        "",
+        *NOTES,
+    ]
     return "\n".join(lines)
 
 
