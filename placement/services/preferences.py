@@ -167,7 +167,7 @@ def replace_preferences(
     """Write a checked list and its audit event (no commit); the trainee joins the round.
     When it was written.
 
-    The caller holds the trainee's row lock (`lock_trainee`), so two replaces of one list
+    The caller holds the trainee's row lock (`_locked_with_round`), so two replaces of one list
     run one after the other and the last wins: they never interleave on the unique
     `(trainee, round, rank)` index. Set-wise: one DELETE that returns the old list, then
     one statement on Postgres for the new list, the round's trainee row and the event.
@@ -256,11 +256,6 @@ VALUES ({", ".join(f":event_{name}" for name in _EVENT_COLUMNS)})
 )
 
 
-def lock_trainee(session: Session, trainee: Trainee) -> None:
-    """Serialise writes to one trainee's lists (a row lock; SQLite already serialises)."""
-    session.exec(select(Trainee.id).where(Trainee.id == trainee.id).with_for_update()).first()
-
-
 # What a replace reads (the rules, the warnings); other columns load on first use.
 _TRAINEE_COLUMNS = ("id", "user_id", "dbs_cleared", "skills", *MATCHING_FIELDS)
 _ROUND_COLUMNS = ("id", "status", "preference_deadline", "max_preferences")
@@ -306,8 +301,9 @@ def _locked_with_round_statement() -> Any:
 def _locked_with_round(
     session: Session, actor: User, round_id: int, slot_ids: list[int]
 ) -> tuple[Trainee, Round, list[Slot]]:
-    """The caller's trainee profile, locked (see `replace_preferences`), the round, and
-    those of `slot_ids` that are slots of the round: one query."""
+    """The caller's trainee profile, locked FOR UPDATE (see `replace_preferences`; SQLite
+    already serialises writers), the round, and those of `slot_ids` that are slots of
+    the round: one query."""
     require_role(actor, "trainee")
     rows = session.execute(
         _locked_with_round_statement(),
