@@ -101,58 +101,49 @@ def eligibility_warnings(
     slots: Sequence[Slot] | None = None,
 ) -> list[dict[str, Any]]:
     """`{slot_id, message}` for each listed slot the trainee cannot be matched to, with the
-    rule in words and its numbers (the engine's rules, not a copy of them). Empty when the
+    rule in words and its numbers (the engine's rules: `matching.eligibility`, tested
+    to agree with `ineligible_choices`). Empty when the
     profile is incomplete (that has its own message) or nothing is wrong. `slots`: the
     listed slots when the caller has them already (else they are read)."""
-    from placement.matching import InstanceError, load_instance
-    from placement.matching.explanations import ineligible_choices
+    from placement.matching import InstanceError
+    from placement.matching.eligibility import MAX_PREFERENCES, ranked_ineligible
     from placement.services.runs.explanations import choice_sentence
 
-    if not slot_ids or missing_for_matching(trainee):
-        return []
+    if not slot_ids or len(slot_ids) > MAX_PREFERENCES or missing_for_matching(trainee):
+        return []  # (a longer list is one the matcher would reject)
     if slots is None:
         slots = session.exec(select(Slot).where(col(Slot.id).in_(set(slot_ids)))).all()
     known = {s.id for s in slots}
-    doc = {
-        "format": "placement-instance/1",
-        "max_preferences": max(len(slot_ids), 1),
-        "trainees": [
-            {
-                "id": "me",
-                "level": trainee.level,
-                "skills": list(trainee.skills),
-                "latitude": trainee.latitude,
-                "longitude": trainee.longitude,
-                "max_travel_km": trainee.max_travel_km,
-                "available_from": trainee.available_from.isoformat()
-                if trainee.available_from
-                else None,
-                "available_to": trainee.available_to.isoformat() if trainee.available_to else None,
-                "dbs_cleared": bool(trainee.dbs_cleared),
-                "preferences": [str(s) for s in dict.fromkeys(slot_ids) if s in known],
-            }
-        ],
-        "slots": [
-            {
-                "id": str(s.id),
-                "capacity": 1,
-                "min_level": s.min_level,
-                "required_skills": list(s.required_skills),
-                "latitude": s.latitude,
-                "longitude": s.longitude,
-                "remote": bool(s.remote),
-                "requires_dbs": bool(s.requires_dbs),
-                "starts_on": s.starts_on.isoformat(),
-                "ends_on": s.ends_on.isoformat(),
-                "rankings": [],
-            }
-            for s in slots
-        ],
-        "locked": [],
-        "excluded": [],
+    record = {
+        "id": "me",
+        "level": trainee.level,
+        "skills": list(trainee.skills),
+        "latitude": trainee.latitude,
+        "longitude": trainee.longitude,
+        "max_travel_km": trainee.max_travel_km,
+        "available_from": trainee.available_from.isoformat() if trainee.available_from else None,
+        "available_to": trainee.available_to.isoformat() if trainee.available_to else None,
+        "dbs_cleared": bool(trainee.dbs_cleared),
+        "preferences": [str(s) for s in dict.fromkeys(slot_ids) if s in known],
     }
+    slot_records = [
+        {
+            "id": str(s.id),
+            "capacity": 1,
+            "min_level": s.min_level,
+            "required_skills": list(s.required_skills),
+            "latitude": s.latitude,
+            "longitude": s.longitude,
+            "remote": bool(s.remote),
+            "requires_dbs": bool(s.requires_dbs),
+            "starts_on": s.starts_on.isoformat(),
+            "ends_on": s.ends_on.isoformat(),
+            "rankings": [],
+        }
+        for s in slots
+    ]
     try:
-        found = ineligible_choices(load_instance(doc)).get("me", [])
+        found = ranked_ineligible(record, slot_records)
     except InstanceError:
         return []  # a record the matcher would reject is reported where it is edited
     return [
