@@ -12,12 +12,13 @@ never needs (hashes, skill arrays, rankings, exclusions), so a request can affor
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from .geo import EARTH_RADIUS_KM
-from .instance import InstanceError, _slot, _trainee
+from .instance import InstanceError, Slot, _slot, _trainee
 from .problem import _unit_vectors
 
 MAX_PREFERENCES = 50  # the instance format's bound on one list
@@ -33,7 +34,7 @@ def ranked_ineligible(
     Raises :class:`InstanceError` where ``load_instance`` would for these records.
     """
     t = _trainee(trainee, "trainees[0]")
-    parsed = [_slot(rec, f"slots[{i}]") for i, rec in enumerate(slots)]
+    parsed = [_parsed_slot(i, rec) for i, rec in enumerate(slots)]
     by_id = {}
     for i, s in enumerate(parsed):
         if s.id in by_id:
@@ -103,3 +104,26 @@ def ranked_ineligible(
         entry.update(numbers)
         out.append(entry)
     return out
+
+
+def _parsed_slot(i: int, rec: Mapping[str, Any]) -> Slot:
+    """`_slot` of a record, remembered by its content (types included: `True` is not `1`
+    there): a round's slots change rarely and every list that ranks them is checked."""
+    if not isinstance(rec, Mapping):
+        return _slot(rec, f"slots[{i}]")
+    key = tuple(
+        (k, type(v), tuple(v) if isinstance(v, list) else v)
+        for k, v in rec.items()
+        if not isinstance(v, list) or all(type(x) is str for x in v)
+    )
+    if len(key) != len(rec):
+        return _slot(rec, f"slots[{i}]")  # a list of non-strings: not worth remembering
+    try:
+        return _checked_slot(i, key)
+    except TypeError:  # an unhashable value: checked (and refused) without the cache
+        return _slot(rec, f"slots[{i}]")
+
+
+@lru_cache(maxsize=4096)
+def _checked_slot(i: int, key: tuple[tuple[str, type, Any], ...]) -> Slot:
+    return _slot({k: list(v) if t is list else v for k, t, v in key}, f"slots[{i}]")

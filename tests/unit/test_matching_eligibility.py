@@ -130,3 +130,36 @@ def test_every_rule_is_reported_with_its_numbers() -> None:
     assert found[0]["needed"] == 5 and found[0]["have"] == 4
     assert found[3]["max_travel_km"] == 20.0 and found[3]["km"] > 250
     assert found == engine(trainee, slots)
+
+
+def test_a_remembered_slot_is_not_confused_with_an_equal_one_of_another_type() -> None:
+    trainee = {
+        "id": "me",
+        "level": 4,
+        "skills": [],
+        "latitude": 53.8,
+        "longitude": -1.55,
+        "max_travel_km": 20.0,
+        "available_from": "2027-01-01",
+        "available_to": "2027-02-01",
+        "dbs_cleared": True,
+        "preferences": ["1"],
+    }
+    slot = {
+        "id": "1",
+        "capacity": 1,
+        "min_level": 4,
+        "required_skills": ["suturing"],
+        "latitude": 53.8,
+        "longitude": -1.55,
+        "remote": True,
+        "requires_dbs": False,
+        "starts_on": "2027-01-10",
+        "ends_on": "2027-01-20",
+        "rankings": [],
+    }
+    assert ranked_ineligible(trainee, [slot]) == [] == engine(trainee, [slot])
+    one = {**slot, "remote": 1}  # equal to True, but not a boolean
+    assert light(trainee, [one]) == "invalid" == engine(trainee, [one])
+    odd = {**slot, "required_skills": [{"name": "suturing"}]}  # unhashable: not remembered
+    assert light(trainee, [odd]) == engine(trainee, [odd])
