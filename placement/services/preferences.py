@@ -9,8 +9,8 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, delete, insert, text
+from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from placement.errors import InvalidInput, NotFound, WrongState
@@ -264,29 +264,43 @@ _SLOT_COLUMNS = (
 )
 
 
+class _Columns:
+    """The columns a query read, as attributes named like the model's (a plain record:
+    the hot replace path reads a few columns and needs no ORM object)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
 @cache
 def _locked_with_round_statement() -> Any:
-    """Built once: constructing it (the load_only options above all) costs more than
-    running it."""
-    return (
-        select(Trainee, Round, Slot)
-        .select_from(Trainee)
-        .where(col(Trainee.user_id) == bindparam("user_id"))
-        .join(Round, col(Round.id) == bindparam("round_id"), isouter=True)
-        .join(
-            Slot,
-            (col(Slot.round_id) == col(Round.id))
-            & col(Slot.id).in_(bindparam("slot_ids", expanding=True)),
-            isouter=True,
-        )
-        .with_for_update(of=Trainee)
-        .options(
-            load_only(*(getattr(Trainee, name) for name in _TRAINEE_COLUMNS)),
-            load_only(*(getattr(Round, name) for name in _ROUND_COLUMNS)),
-            load_only(*(getattr(Slot, name) for name in _SLOT_COLUMNS)),
-        )
-        .execution_options(populate_existing=True)
+    """Built once (Core, columns only: an ORM load of three entities per row cost more
+    than the query)."""
+    trainees, rounds, slots = (
+        model.__table__  # type: ignore[union-attr]
+        for model in (Trainee, Round, Slot)
     )
+    return (
+        sa_select(
+            *(trainees.c[name].label(f"t_{name}") for name in _TRAINEE_COLUMNS),
+            *(rounds.c[name].label(f"r_{name}") for name in _ROUND_COLUMNS),
+            *(slots.c[name].label(f"s_{name}") for name in _SLOT_COLUMNS),
+        )
+        .select_from(
+            trainees.outerjoin(rounds, rounds.c.id == bindparam("round_id")).outerjoin(
+                slots,
+                (slots.c.round_id == rounds.c.id)
+                & slots.c.id.in_(bindparam("slot_ids", expanding=True)),
+            )
+        )
+        .where(trainees.c.user_id == bindparam("user_id"))
+        .with_for_update(of=trainees)
+    )
+
+
+def _part(row: Any, prefix: str, names: Sequence[str]) -> Any:
+    mapping = row._mapping
+    return _Columns({name: mapping[f"{prefix}_{name}"] for name in names})
 
 
 def _locked_with_round(
@@ -294,18 +308,26 @@ def _locked_with_round(
 ) -> tuple[Trainee, Round, list[Slot]]:
     """The caller's trainee profile, locked FOR UPDATE (see `replace_preferences`; SQLite
     already serialises writers), the round, and those of `slot_ids` that are slots of
-    the round: one query."""
+    the round: one query. Column records (`_Columns`) with the models' attribute names,
+    typed as the models for the rules that read them."""
     require_role(actor, "trainee")
-    rows = session.execute(
-        _locked_with_round_statement(),
-        {"user_id": actor.id, "round_id": round_id, "slot_ids": sorted(set(slot_ids))},
-    ).all()
+    rows = (
+        session.connection()
+        .execute(
+            _locked_with_round_statement(),
+            {"user_id": actor.id, "round_id": round_id, "slot_ids": sorted(set(slot_ids))},
+        )
+        .all()
+    )
     if not rows:
         raise NotFound("You have no trainee profile.")
-    trainee, rnd = rows[0][0], rows[0][1]
-    if rnd is None or (rnd.status == "draft" and actor.role != "coordinator"):
+    first = rows[0]._mapping
+    if first["r_id"] is None or (first["r_status"] == "draft" and actor.role != "coordinator"):
         raise NotFound("No such round.")  # as get_round says it
-    return trainee, rnd, [slot for _, _, slot in rows if slot is not None]
+    trainee = _part(rows[0], "t", _TRAINEE_COLUMNS)
+    rnd = _part(rows[0], "r", _ROUND_COLUMNS)
+    slots = [_part(row, "s", _SLOT_COLUMNS) for row in rows if row._mapping["s_id"] is not None]
+    return trainee, rnd, slots
 
 
 def set_preferences(
