@@ -83,6 +83,7 @@ bench: install-dev
 	$(BIN)/python -m benchmarks.bench_runs --write
 	$(BIN)/python -m benchmarks.bench_bulk 145000 --repeat 2
 	$(BIN)/python -m benchmarks.bench_import --write
+	$(BIN)/python -m benchmarks.bench_api --write
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .mypy_cache .ruff_cache test-artifacts

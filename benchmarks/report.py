@@ -12,6 +12,7 @@ ORDER = (
     "stable-benchmarks",
     "run-benchmarks",
     "import-benchmarks",
+    "api-benchmarks",
 )
 
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
@@ -46,6 +47,35 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+# A pooled connection is pinged before use only when it has sat unused this long: one used
+# moments ago is almost surely alive, and a round trip per request is what the API's busiest
+# routes can least afford. Should the server have restarted within this window, the first
+# request on such a connection fails, and SQLAlchemy then drops every connection of the pool
+# (its disconnect handling), so the next requests reconnect.
+PING_AFTER_IDLE_S = 10.0
+# Connections older than this are replaced at checkout (servers and proxies drop old ones).
+POOL_RECYCLE_S = 1800
+
+
+def _mark_checked_in(_dbapi_connection: Any, record: Any) -> None:
+    record.info["placement_idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(engine: Engine) -> Any:
+    def ping(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("placement_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_S:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError() from error
+        if not alive:
+            raise exc.DisconnectionError()
+
+    return ping
+
+
 def for_writing(engine: Engine) -> Engine:
     """The engine to use for a unit of work that will write (matters on SQLite only)."""
     if engine.dialect.name == "sqlite":
@@ -64,7 +94,11 @@ def make_engine(database_url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(database_url, pool_pre_ping=True, **kwargs)
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
+    engine = create_engine(database_url, **kwargs)
+    event.listen(engine.pool, "checkin", _mark_checked_in)
+    event.listen(engine.pool, "checkout", _ping_if_idle(engine))
+    return engine
 
 
 @lru_cache(maxsize=8)

@@ -36,3 +36,22 @@ def init_extensions(app: Flask) -> None:
     if "placement_limiter" not in app.extensions:
         limiter.init_app(app)
         app.extensions["placement_limiter"] = limiter
+        if not _app_wide_limits(app):
+            # Every limit here decorates its view, and a decorated limit is checked by its
+            # decorator. Flask-Limiter's before_request hook looks for default,
+            # application-wide and meta limits only; with none configured it would run on
+            # every request to find nothing, so it is taken off.
+            app.before_request_funcs[None].remove(limiter._check_request_limit)
+
+
+def _app_wide_limits(app: Flask) -> bool:
+    """Whether any limit is checked by the before_request hook: default, application,
+    meta or blueprint limits (from the app's config or the Limiter's arguments)."""
+    keys = ("RATELIMIT_DEFAULT", "RATELIMIT_APPLICATION", "RATELIMIT_META")
+    manager = limiter.limit_manager
+    return (
+        any(app.config.get(key) for key in keys)
+        or bool(manager.default_limits or manager.application_limits)
+        or bool(getattr(limiter, "_meta_limits", None))
+        or bool(getattr(manager, "_blueprint_limits", None))
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -35,6 +36,21 @@ class PreferencesSchema(Schema):
     )
 
 
+def _render(found: preferences.Preferences) -> Response:
+    """What PreferencesSchema dumps (the documented shape), built directly: these are the
+    deadline-day routes, and a returned Response skips flask-smorest's schema dump."""
+    return jsonify(
+        {
+            "round_id": found.round_id,
+            "slot_ids": list(found.slot_ids),
+            "updated_at": found.updated_at.isoformat() if found.updated_at else None,
+            "warnings": [
+                {"slot_id": int(w["slot_id"]), "message": str(w["message"])} for w in found.warnings
+            ],
+        }
+    )
+
+
 @blp.route("/rounds/<id:round_id>/preferences")
 class Preferences(MethodView):
     @allow("trainee")
@@ -42,8 +58,10 @@ class Preferences(MethodView):
     @documented_errors(401, 404)
     def get(self, round_id: int) -> Any:
         """Your ranked list for the round (trainee)"""
-        return preferences.get_preferences(
-            session=db_session(), actor=current_actor(), round_id=round_id
+        return _render(
+            preferences.get_preferences(
+                session=db_session(), actor=current_actor(), round_id=round_id
+            )
         )
 
     @allow("trainee")
@@ -52,9 +70,11 @@ class Preferences(MethodView):
     @documented_errors(401, 404, 409)
     def put(self, args: dict[str, Any], round_id: int) -> Any:
         """Replace your ranked list, first = most wanted (trainee; round open)"""
-        return preferences.set_preferences(
-            session=db_session(),
-            actor=current_actor(),
-            round_id=round_id,
-            slot_ids=args["slot_ids"],
+        return _render(
+            preferences.set_preferences(
+                session=db_session(),
+                actor=current_actor(),
+                round_id=round_id,
+                slot_ids=args["slot_ids"],
+            )
         )

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, insert
+from sqlalchemy import JSON, bindparam, delete, insert, text
+from sqlalchemy import select as sa_select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
-from placement.errors import InvalidInput, WrongState
+from placement.errors import InvalidInput, NotFound, WrongState
 from placement.models import (
+    AuditEvent,
     Preference,
     Round,
     RoundStatus,
@@ -18,11 +23,22 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    UTCDateTime,
     utcnow,
 )
-from placement.services.common import audit, changes, get_round, trainee_of
+from placement.services.common import (
+    audit_values,
+    changes,
+    get_round,
+    require_role,
+    trainee_of,
+)
 from placement.services.rounds import require_status
-from placement.services.trainees import missing_for_matching, missing_in_words
+from placement.services.trainees import (
+    MATCHING_FIELDS,
+    missing_for_matching,
+    missing_in_words,
+)
 
 
 @dataclass(frozen=True)
@@ -54,16 +70,22 @@ def get_preferences(*, session: Session, actor: User, round_id: int) -> Preferen
 
 def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list[str]:
     """What is wrong with a ranked list for `rnd` (empty when it is acceptable)."""
-    problems: list[str] = []
-    if len(set(slot_ids)) != len(slot_ids):
-        problems.append("must not repeat a slot")
-    if len(slot_ids) > rnd.max_preferences:
-        problems.append(f"at most {rnd.max_preferences} slots may be ranked in this round")
     known = set(
         session.exec(
             select(Slot.id).where(Slot.round_id == rnd.id, col(Slot.id).in_(set(slot_ids)))
         ).all()
     )
+    return list_problems(rnd, slot_ids, known)
+
+
+def list_problems(rnd: Round, slot_ids: list[int], known: set[int | None]) -> list[str]:
+    """What is wrong with a ranked list for `rnd`, given which of its ids are slots of the
+    round (empty when it is acceptable)."""
+    problems: list[str] = []
+    if len(set(slot_ids)) != len(slot_ids):
+        problems.append("must not repeat a slot")
+    if len(slot_ids) > rnd.max_preferences:
+        problems.append(f"at most {rnd.max_preferences} slots may be ranked in this round")
     strangers = [s for s in slot_ids if s not in known]
     if strangers:
         problems.append(
@@ -73,59 +95,55 @@ def check_preferences(session: Session, rnd: Round, slot_ids: list[int]) -> list
 
 
 def eligibility_warnings(
-    session: Session, trainee: Trainee, slot_ids: list[int]
+    session: Session,
+    trainee: Trainee,
+    slot_ids: list[int],
+    slots: Sequence[Slot] | None = None,
 ) -> list[dict[str, Any]]:
     """`{slot_id, message}` for each listed slot the trainee cannot be matched to, with the
-    rule in words and its numbers (the engine's rules, not a copy of them). Empty when the
-    profile is incomplete (that has its own message) or nothing is wrong."""
-    from placement.matching import InstanceError, load_instance
-    from placement.matching.explanations import ineligible_choices
+    rule in words and its numbers (the engine's rules: `matching.eligibility`, tested
+    to agree with `ineligible_choices`). Empty when the
+    profile is incomplete (that has its own message) or nothing is wrong. `slots`: the
+    listed slots when the caller has them already (else they are read)."""
+    from placement.matching import InstanceError
+    from placement.matching.eligibility import MAX_PREFERENCES, ranked_ineligible
     from placement.services.runs.explanations import choice_sentence
 
-    if not slot_ids or missing_for_matching(trainee):
-        return []
-    slots = session.exec(select(Slot).where(col(Slot.id).in_(set(slot_ids)))).all()
+    if not slot_ids or len(slot_ids) > MAX_PREFERENCES or missing_for_matching(trainee):
+        return []  # (a longer list is one the matcher would reject)
+    if slots is None:
+        slots = session.exec(select(Slot).where(col(Slot.id).in_(set(slot_ids)))).all()
     known = {s.id for s in slots}
-    doc = {
-        "format": "placement-instance/1",
-        "max_preferences": max(len(slot_ids), 1),
-        "trainees": [
-            {
-                "id": "me",
-                "level": trainee.level,
-                "skills": list(trainee.skills),
-                "latitude": trainee.latitude,
-                "longitude": trainee.longitude,
-                "max_travel_km": trainee.max_travel_km,
-                "available_from": trainee.available_from.isoformat()
-                if trainee.available_from
-                else None,
-                "available_to": trainee.available_to.isoformat() if trainee.available_to else None,
-                "dbs_cleared": bool(trainee.dbs_cleared),
-                "preferences": [str(s) for s in dict.fromkeys(slot_ids) if s in known],
-            }
-        ],
-        "slots": [
-            {
-                "id": str(s.id),
-                "capacity": 1,
-                "min_level": s.min_level,
-                "required_skills": list(s.required_skills),
-                "latitude": s.latitude,
-                "longitude": s.longitude,
-                "remote": bool(s.remote),
-                "requires_dbs": bool(s.requires_dbs),
-                "starts_on": s.starts_on.isoformat(),
-                "ends_on": s.ends_on.isoformat(),
-                "rankings": [],
-            }
-            for s in slots
-        ],
-        "locked": [],
-        "excluded": [],
+    record = {
+        "id": "me",
+        "level": trainee.level,
+        "skills": list(trainee.skills),
+        "latitude": trainee.latitude,
+        "longitude": trainee.longitude,
+        "max_travel_km": trainee.max_travel_km,
+        "available_from": trainee.available_from.isoformat() if trainee.available_from else None,
+        "available_to": trainee.available_to.isoformat() if trainee.available_to else None,
+        "dbs_cleared": bool(trainee.dbs_cleared),
+        "preferences": [str(s) for s in dict.fromkeys(slot_ids) if s in known],
     }
+    slot_records = [
+        {
+            "id": str(s.id),
+            "capacity": 1,
+            "min_level": s.min_level,
+            "required_skills": list(s.required_skills),
+            "latitude": s.latitude,
+            "longitude": s.longitude,
+            "remote": bool(s.remote),
+            "requires_dbs": bool(s.requires_dbs),
+            "starts_on": s.starts_on.isoformat(),
+            "ends_on": s.ends_on.isoformat(),
+            "rankings": [],
+        }
+        for s in slots
+    ]
     try:
-        found = ineligible_choices(load_instance(doc)).get("me", [])
+        found = ranked_ineligible(record, slot_records)
     except InstanceError:
         return []  # a record the matcher would reject is reported where it is edited
     return [
@@ -135,24 +153,37 @@ def eligibility_warnings(
 
 
 def replace_preferences(
-    session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int]
+    session: Session, rnd: Round, trainee: Trainee, slot_ids: list[int], *, actor: User
 ) -> datetime:
-    """Write a checked list (no commit); the trainee joins the round.
+    """Write a checked list and its audit event (no commit); the trainee joins the round.
+    When it was written.
 
-    The caller holds the trainee's row lock (`lock_trainee`), so two replaces of one list
+    The caller holds the trainee's row lock (`_locked_with_round`), so two replaces of one list
     run one after the other and the last wins: they never interleave on the unique
-    `(trainee, round, rank)` index.
+    `(trainee, round, rank)` index. Set-wise: one DELETE that returns the old list, then
+    one statement on Postgres for the new list, the round's trainee row and the event.
     """
     assert rnd.id is not None and trainee.id is not None
-    now = utcnow()
-    session.execute(
-        delete(Preference).where(
-            col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id
-        )
+    conn = session.connection()
+    old = conn.execute(_DELETE, {"round_id": rnd.id, "trainee_id": trainee.id}).all()
+    before = [slot_id for slot_id, _ in sorted(old, key=lambda row: row[1])]
+    event = audit_values(
+        actor=actor,
+        action="preference.set",
+        object_type="trainee",
+        object_id=trainee.id,
+        round_id=rnd.id,
+        trainee_id=trainee.id,
+        changes=changes({"slot_ids": before}, {"slot_ids": list(slot_ids)}),
     )
+    now: datetime = event["at"]
+    keys = {"round_id": rnd.id, "trainee_id": trainee.id, "now": now}
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_REPLACE, {**keys, **_prefixed(event), "slot_ids": list(slot_ids)})
+        return now
     if slot_ids:
-        session.execute(
-            insert(Preference),
+        conn.execute(
+            insert(Preference.__table__),  # type: ignore[attr-defined]
             [
                 {
                     "round_id": rnd.id,
@@ -164,30 +195,146 @@ def replace_preferences(
                 for rank, slot_id in enumerate(slot_ids, start=1)
             ],
         )
-    joined = session.exec(
-        select(RoundTrainee.trainee_id).where(
-            RoundTrainee.round_id == rnd.id, RoundTrainee.trainee_id == trainee.id
-        )
-    ).first()
-    if joined is None:
-        session.execute(
-            insert(RoundTrainee), [{"round_id": rnd.id, "trainee_id": trainee.id, "joined_at": now}]
-        )
+    conn.execute(
+        sqlite_insert(RoundTrainee.__table__)  # type: ignore[attr-defined]
+        .values(round_id=rnd.id, trainee_id=trainee.id, joined_at=now)
+        .on_conflict_do_nothing()
+    )
+    conn.execute(insert(AuditEvent.__table__), event)  # type: ignore[attr-defined]
     return now
 
 
-def lock_trainee(session: Session, trainee: Trainee) -> None:
-    """Serialise writes to one trainee's lists (a row lock; SQLite already serialises)."""
-    session.exec(select(Trainee.id).where(Trainee.id == trainee.id).with_for_update()).first()
+def _prefixed(event: dict[str, Any]) -> dict[str, Any]:
+    return {f"event_{key}": value for key, value in event.items()}
+
+
+_DELETE = (
+    delete(Preference.__table__)  # type: ignore[attr-defined]
+    .where(
+        col(Preference.round_id) == bindparam("round_id"),
+        col(Preference.trainee_id) == bindparam("trainee_id"),
+    )
+    .returning(col(Preference.slot_id), col(Preference.rank))
+)
+_EVENT_COLUMNS = (
+    "at",
+    "actor_id",
+    "action",
+    "object_type",
+    "object_id",
+    "detail",
+    "ip",
+    "round_id",
+    "trainee_id",
+)
+_PG_REPLACE = text(
+    f"""
+WITH joined AS (
+    INSERT INTO round_trainees (round_id, trainee_id, joined_at)
+    VALUES (:round_id, :trainee_id, :now) ON CONFLICT DO NOTHING
+), ranked AS (
+    INSERT INTO preferences (round_id, trainee_id, slot_id, rank, updated_at)
+    SELECT :round_id, :trainee_id, ranked.slot_id, ranked.rank, :now
+    FROM unnest(CAST(:slot_ids AS integer[])) WITH ORDINALITY AS ranked(slot_id, rank)
+)
+INSERT INTO audit_events ({", ".join(_EVENT_COLUMNS)})
+VALUES ({", ".join(f":event_{name}" for name in _EVENT_COLUMNS)})
+"""
+).bindparams(
+    bindparam("now", type_=UTCDateTime()),
+    bindparam("event_at", type_=UTCDateTime()),
+    bindparam("event_detail", type_=JSON()),
+)
+
+
+# What a replace reads (the rules, the warnings); other columns load on first use.
+_TRAINEE_COLUMNS = ("id", "user_id", "dbs_cleared", "skills", *MATCHING_FIELDS)
+_ROUND_COLUMNS = ("id", "status", "preference_deadline", "max_preferences")
+_SLOT_COLUMNS = (
+    "id",
+    "round_id",
+    "min_level",
+    "required_skills",
+    "latitude",
+    "longitude",
+    "remote",
+    "requires_dbs",
+    "starts_on",
+    "ends_on",
+)
+
+
+class _Columns:
+    """The columns a query read, as attributes named like the model's (a plain record:
+    the hot replace path reads a few columns and needs no ORM object)."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.__dict__.update(values)
+
+
+@cache
+def _locked_with_round_statement() -> Any:
+    """Built once (Core, columns only: an ORM load of three entities per row cost more
+    than the query)."""
+    trainees, rounds, slots = (
+        model.__table__  # type: ignore[union-attr]
+        for model in (Trainee, Round, Slot)
+    )
+    return (
+        sa_select(
+            *(trainees.c[name].label(f"t_{name}") for name in _TRAINEE_COLUMNS),
+            *(rounds.c[name].label(f"r_{name}") for name in _ROUND_COLUMNS),
+            *(slots.c[name].label(f"s_{name}") for name in _SLOT_COLUMNS),
+        )
+        .select_from(
+            trainees.outerjoin(rounds, rounds.c.id == bindparam("round_id")).outerjoin(
+                slots,
+                (slots.c.round_id == rounds.c.id)
+                & slots.c.id.in_(bindparam("slot_ids", expanding=True)),
+            )
+        )
+        .where(trainees.c.user_id == bindparam("user_id"))
+        .with_for_update(of=trainees)
+    )
+
+
+def _part(row: Any, prefix: str, names: Sequence[str]) -> Any:
+    mapping = row._mapping
+    return _Columns({name: mapping[f"{prefix}_{name}"] for name in names})
+
+
+def _locked_with_round(
+    session: Session, actor: User, round_id: int, slot_ids: list[int]
+) -> tuple[Trainee, Round, list[Slot]]:
+    """The caller's trainee profile, locked FOR UPDATE (see `replace_preferences`; SQLite
+    already serialises writers), the round, and those of `slot_ids` that are slots of
+    the round: one query. Column records (`_Columns`) with the models' attribute names,
+    typed as the models for the rules that read them."""
+    require_role(actor, "trainee")
+    rows = (
+        session.connection()
+        .execute(
+            _locked_with_round_statement(),
+            {"user_id": actor.id, "round_id": round_id, "slot_ids": sorted(set(slot_ids))},
+        )
+        .all()
+    )
+    if not rows:
+        raise NotFound("You have no trainee profile.")
+    first = rows[0]._mapping
+    if first["r_id"] is None or (first["r_status"] == "draft" and actor.role != "coordinator"):
+        raise NotFound("No such round.")  # as get_round says it
+    trainee = _part(rows[0], "t", _TRAINEE_COLUMNS)
+    rnd = _part(rows[0], "r", _ROUND_COLUMNS)
+    slots = [_part(row, "s", _SLOT_COLUMNS) for row in rows if row._mapping["s_id"] is not None]
+    return trainee, rnd, slots
 
 
 def set_preferences(
     *, session: Session, actor: User, round_id: int, slot_ids: list[int]
 ) -> Preferences:
     """Replace the trainee's ranked list (first = most wanted) while the round is open."""
-    trainee = trainee_of(session, actor)
-    lock_trainee(session, trainee)
-    rnd = get_round(session, round_id, actor=actor)
+    trainee, rnd, slots = _locked_with_round(session, actor, round_id, slot_ids)
     require_status(rnd, RoundStatus.OPEN, doing="change preferences")
     if rnd.preference_deadline is not None and utcnow().date() > rnd.preference_deadline:
         raise WrongState("The deadline for preferences in this round has passed.")
@@ -197,30 +344,15 @@ def set_preferences(
         raise InvalidInput(
             f"Complete your profile before ranking slots: {steps}.", errors={"profile": to_do}
         )
-    problems = check_preferences(session, rnd, slot_ids)
+    problems = list_problems(rnd, slot_ids, {slot.id for slot in slots})
     if problems:
         raise InvalidInput(errors={"slot_ids": problems})
-    before = session.exec(
-        select(Preference.slot_id)
-        .where(Preference.round_id == rnd.id, Preference.trainee_id == trainee.id)
-        .order_by(col(Preference.rank))
-    ).all()
-    updated_at = replace_preferences(session, rnd, trainee, slot_ids)
-    audit(
-        session,
-        actor=actor,
-        action="preference.set",
-        object_type="trainee",
-        object_id=trainee.id,
-        round_id=rnd.id,
-        trainee_id=trainee.id,
-        changes=changes({"slot_ids": list(before)}, {"slot_ids": list(slot_ids)}),
-    )
+    updated_at = replace_preferences(session, rnd, trainee, slot_ids, actor=actor)
     session.commit()
     assert rnd.id is not None
     return Preferences(
         round_id=rnd.id,
         slot_ids=list(slot_ids),
         updated_at=updated_at,
-        warnings=eligibility_warnings(session, trainee, slot_ids),
+        warnings=eligibility_warnings(session, trainee, slot_ids, slots),
     )

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, func, update
+from sqlalchemy.orm import load_only
 from sqlmodel import Session, col, select
 
 from placement import auth
 from placement.config import Settings
-from placement.models import ApiToken, User, WebSession, utcnow
+from placement.models import ApiToken, User, UTCDateTime, WebSession, utcnow
 
 Kind = Literal["api", "web"]
 # Writing last_used_at on every request would turn every read into a write; idle expiry
@@ -79,22 +80,62 @@ def issue(*, session: Session, user: User, kind: Kind, ip: str | None = None) ->
     return token
 
 
+# What a request needs of its caller; any other column (the password hash, MFA state)
+# loads on first use.
+CALLER_COLUMNS = ("id", "email", "name", "role", "is_active", "email_verified_at", "mfa_secret")
+_resolve_statements: dict[Kind, Any] = {}
+
+
+def _resolve_statement(kind: Kind) -> Any:
+    """The caller and the credential's id and last use, in one query, for a live
+    credential only: known, not revoked, within both lifetimes (the cut-offs are bound
+    parameters), and an active account with a proved address."""
+    if kind not in _resolve_statements:
+        model = _model(kind)
+        _resolve_statements[kind] = (
+            select(User, col(model.id), col(model.last_used_at))
+            .join(model, col(model.user_id) == col(User.id))
+            .where(
+                col(model.token_hash) == bindparam("digest"),
+                col(model.revoked_at).is_(None),
+                col(model.created_at) >= bindparam("born_after", type_=UTCDateTime()),
+                func.coalesce(col(model.last_used_at), col(model.created_at))
+                >= bindparam("used_after", type_=UTCDateTime()),
+                col(User.is_active),
+                col(User.email_verified_at).is_not(None),
+            )
+            .options(load_only(*(getattr(User, name) for name in CALLER_COLUMNS)))
+        )
+    return _resolve_statements[kind]
+
+
 def resolve(*, session: Session, kind: Kind, token: str) -> User | None:
     """The user a live token or session belongs to, or None if it is unknown, revoked,
-    expired, or its account is inactive or has an unproved address."""
+    expired, or its account is inactive or has an unproved address.
+
+    One query; the last use is written (and committed) only when it is older than
+    TOUCH_INTERVAL, so most requests read and write nothing else."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
-    row = _find(session, kind, token)
-    if row is None or row.revoked_at is not None:
-        return None
     now = utcnow()
-    if lifetime(session).expired(row.created_at, row.last_used_at, now):
+    life = lifetime(session)
+    found = session.execute(
+        _resolve_statement(kind),
+        {
+            "digest": auth.token_hash(token),
+            "born_after": now - life.absolute,
+            "used_after": now - life.idle,
+        },
+    ).first()
+    if found is None:
         return None
-    user = session.get(User, row.user_id)
-    if user is None or not user.is_active or user.email_verified_at is None:
-        return None
-    if row.last_used_at is None or now - row.last_used_at > TOUCH_INTERVAL:
-        row.last_used_at = now
+    user, credential_id, last_used_at = found
+    if last_used_at is None or now - last_used_at > TOUCH_INTERVAL:
+        model = _model(kind)
+        session.execute(
+            update(model).where(col(model.id) == credential_id).values(last_used_at=now),
+            execution_options={"synchronize_session": False},
+        )
         session.commit()
     return user
 

@@ -239,6 +239,25 @@ def test_registration_is_rate_limited_per_address(settings: Settings, connection
     )
 
 
+def test_only_limited_routes_run_the_limiter(settings: Settings, connection: object) -> None:
+    """Every limit decorates its view; the limiter's app-wide hook would find nothing to
+    check on the other routes, so it is not installed, and the limits still hold."""
+    from placement.extensions import limiter
+
+    limited = Settings(**{**settings.__dict__, "ratelimit_register": "1 per hour"})
+    app = create_app(limited, bind=connection)  # type: ignore[arg-type]
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    client = app.test_client()
+    first = client.post(
+        f"{API}/auth/register", json={"email": "l@example.test", "name": "L", "role": "employer"}
+    )
+    assert first.status_code == 202
+    assert first.headers["X-RateLimit-Limit"] == "1"
+    again = client.post(f"{API}/auth/password-reset", json={"email": "l@example.test"})
+    assert again.status_code == 429
+    assert "X-RateLimit-Limit" not in client.get(f"{API}/me").headers
+
+
 # --- login -------------------------------------------------------------------------------
 
 
