@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
 from placement.flask_db import db_session
 from placement.models import PlacementStatus
@@ -12,6 +21,7 @@ from placement.services import placements
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import placements as pages
 from placement.services.pages.words import uk_dates
+from placement.services.spreadsheets import XLSX_TYPE
 from placement.web.common import actor, page_arg, view_context
 from placement.web.coordinator.base import bp
 
@@ -78,11 +88,23 @@ def withdraw(placement_id: int) -> Any:
 
 @bp.get("/rounds/<id:round_id>/placements.csv")
 def placements_csv(round_id: int) -> Any:
-    text = placements.placements_csv(session=db_session(), actor=actor(), round_id=round_id)
+    chunks = placements.placements_csv_stream(
+        session=db_session(), actor=actor(), round_id=round_id
+    )
     return Response(
-        text,
+        stream_with_context(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}-placements.csv"'},
+    )
+
+
+@bp.get("/rounds/<id:round_id>/placements.xlsx")
+def placements_xlsx(round_id: int) -> Any:
+    body = placements.placements_xlsx(session=db_session(), actor=actor(), round_id=round_id)
+    return Response(
+        body,
+        mimetype=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="round-{round_id}-placements.xlsx"'},
     )
 
 
