@@ -31,7 +31,7 @@ HEADER = (
 )
 
 
-def make_csv(rows: int, slot_ids: list[int], seed: int = 7) -> bytes:
+def make_csv(rows: int, slot_ids: list[int], seed: int = 7, dbs: bool = True) -> bytes:
     rng = random.Random(seed)
     lines = [HEADER]
     for i in range(rows):
@@ -40,7 +40,7 @@ def make_csv(rows: int, slot_ids: list[int], seed: int = 7) -> bytes:
             f"Trainee {i},trainee{i}@bench.test,{rng.choice((4, 5))},College {i % 40},"
             f"pipetting;PCR,B{i % 99} 1AA,{52 + rng.random():.5f},{-2 + rng.random():.5f},"
             f"{rng.choice((10, 25, 40, 80))},2027-01-04,2027-07-02,"
-            f"{rng.choice(('true', 'false'))},,{prefs}"
+            f"{rng.choice(('true', 'false')) if dbs else 'false'},,{prefs}"
         )
     return ("\ufeff" + "\n".join(lines) + "\n").encode()
 
