@@ -216,21 +216,21 @@ def placements_csv_stream(*, session: Session, actor: User, round_id: int) -> It
         yield out.getvalue()
         out.seek(0)
         out.truncate()
-        for n, row in enumerate(_placement_rows(session, rid), start=1):
-            writer.writerow(row)
-            if n % EXPORT_BATCH == 0:
-                yield out.getvalue()
-                out.seek(0)
-                out.truncate()
+        try:
+            for n, row in enumerate(_placement_rows(session, rid), start=1):
+                writer.writerow(row)
+                if n % EXPORT_BATCH == 0:
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+        finally:
+            # The rows are read after the request has ended: its session was closed and
+            # began again here; end that transaction (on SQLite it holds the write lock).
+            session.close()
         if out.tell():
             yield out.getvalue()
 
     return chunks()
-
-
-def placements_csv(*, session: Session, actor: User, round_id: int) -> str:
-    """The whole CSV export as one string (see `placements_csv_stream`)."""
-    return "".join(placements_csv_stream(session=session, actor=actor, round_id=round_id))
 
 
 def placements_xlsx(*, session: Session, actor: User, round_id: int) -> bytes:

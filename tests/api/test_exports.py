@@ -12,10 +12,14 @@ from flask.testing import FlaskClient
 from openpyxl import load_workbook
 from sqlmodel import Session
 
+from placement import create_app
+from placement.config import Settings
+from placement.db import make_engine
 from placement.models import Placement
 from placement.services import placements
 from placement.services.accounts import issue_token
 from tests import factories as f
+from tests.conftest import Backend, service_env
 
 API = "/api/v1"
 
@@ -85,3 +89,24 @@ def test_the_xlsx_export_has_the_csv_table(client: FlaskClient, session: Session
     assert rows == as_csv
     assert len(rows) == 5 and rows[0] == list(placements.CSV_COLUMNS)
     assert client.get(f"{url}.xlsx", headers=world["employer"]).status_code == 403
+
+
+def test_a_streamed_export_ends_its_transaction(committed_backend: Backend, tmp_path: Any) -> None:
+    """The rows are read after the request has ended; the transaction they were read in
+    ends with the stream (on SQLite it would hold the write lock, and every later request
+    would wait for it)."""
+    engine = make_engine(committed_backend.url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            world = _round_with_placements(session, 3)
+            session.commit()
+    finally:
+        engine.dispose()
+    settings = Settings.from_env(service_env(committed_backend.url, tmp_path / "instance"))
+    client = create_app(settings).test_client()
+    for _ in range(2):
+        csv_text = client.get(f"{API}/rounds/{world['round']}/placements.csv", headers=world["h"])
+        assert csv_text.status_code == 200 and csv_text.text.count("\r\n") == 4
+        # The next request (each takes SQLite's write lock up front) is not kept waiting.
+        after = client.get(f"{API}/rounds/{world['round']}", headers=world["h"])
+        assert after.status_code == 200, after.get_json()
