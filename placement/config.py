@@ -102,6 +102,9 @@ class Settings:
     require_mfa: tuple[str, ...] = ()
     # Registrations (and other account mail requests) from one address, per hour.
     ratelimit_register: str = "20 per hour"
+    # The pages run approve-all, imports and the instance export in the background (a job
+    # with a progress bar) from this many rows or proposals up.
+    background_rows: int = 2000
 
     @property
     def mail_dir(self) -> Path:
@@ -171,6 +174,7 @@ class Settings:
             "require_mfa": _roles(env.get("PLACEMENT_REQUIRE_MFA", "")),
             "ratelimit_register": env.get("PLACEMENT_REGISTER_RATE_LIMIT", "20 per hour"),
             **_retention(env),
+            "background_rows": int(env.get("PLACEMENT_BACKGROUND_ROWS", "2000")),
             "postcodes_io_url": env.get("POSTCODES_IO_URL") or None,
         }
         values.update(overrides)

@@ -10,6 +10,7 @@ from celery import Celery
 from placement.config import Settings
 
 RUN_MATCH_TASK = "workers.tasks.run_match"
+RUN_JOB_TASK = "workers.tasks.run_job"
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from celery.signals import worker_process_init, worker_ready, worker_shutdown
 
 from placement.config import Settings
 from placement.jobs import celery_config
+from placement.services.jobs import reconcile as reconcile_jobs
 from placement.services.mail import SWEEP_OUTBOX_TASK
 from placement.services.notifications import DEADLINE_REMINDERS_TASK
 from placement.services.offers import EXPIRE_OFFERS_TASK, OFFER_REMINDERS_TASK
@@ -78,8 +79,9 @@ app = make_celery()
 
 
 class Reconciler:
-    """Re-enqueues runs the broker lost, every `requeue_after / 4` seconds, from a daemon
-    thread of the worker's main process (see `placement.services.runs.claims.reconcile`)."""
+    """Re-enqueues runs and background jobs the broker lost, every `requeue_after / 4`
+    seconds, from a daemon thread of the worker's main process (see
+    `placement.services.runs.claims.reconcile` and `placement.services.jobs.reconcile`)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -99,6 +101,9 @@ class Reconciler:
                 requeued = reconcile(settings=self.settings)
                 if requeued:
                     log.info("reconciler re-enqueued runs %s", requeued)
+                jobs = reconcile_jobs(settings=self.settings)
+                if jobs:
+                    log.info("reconciler re-enqueued jobs %s", jobs)
             except Exception:
                 log.warning("reconciler pass failed; trying again", exc_info=True)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 from celery import Task, chord, current_app, shared_task
 
-from placement.jobs import RUN_MATCH_TASK
-from placement.services import mail, notifications, offers
+from placement.jobs import RUN_JOB_TASK, RUN_MATCH_TASK
+from placement.services import jobs, mail, notifications, offers
 from placement.services.runs import execution
 from workers.settings import task_settings
 
@@ -45,6 +45,13 @@ def solve_components(run_id: int, attempt: int, indices: list[int]) -> Any:
 @shared_task(name=FINISH_COMPONENTS_TASK, acks_late=True, reject_on_worker_lost=True)
 def finish_components(results: list[Any], run_id: int, attempt: int) -> None:
     execution.finish_components(results, run_id, attempt, settings=task_settings())
+
+
+@shared_task(name=RUN_JOB_TASK, acks_late=True, reject_on_worker_lost=True)
+def run_job(job_id: int) -> str | None:
+    """Claim a background job (approve-all, an import, the instance export) and do it; a
+    finished or owned job is left alone."""
+    return jobs.execute_job(job_id, settings=task_settings())
 
 
 # --- mail ------------------------------------------------------------------------------------

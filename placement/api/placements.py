@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -23,6 +23,7 @@ from placement.flask_db import db_session
 from placement.models import PLACEMENT_STATUSES
 from placement.services import approvals, offers, placements
 from placement.services.offers import DECLINE_REASON_MAX
+from placement.services.spreadsheets import XLSX_TYPE
 from placement.services.validation import text
 
 blp = Blueprint("placements", __name__, url_prefix="/api/v1", description="Placements")
@@ -107,15 +108,36 @@ class RoundPlacementsCsv(MethodView):
     @blp.response(200, {"type": "string"}, content_type="text/csv")
     @documented_errors(401, 404)
     def get(self, round_id: int) -> Any:
-        """The round's placements with their offers' status and dates, as CSV (coordinator)"""
-        body = placements.placements_csv(
+        """The round's placements with their offers' status and dates, as CSV, streamed from
+        the first byte (coordinator)"""
+        chunks = placements.placements_csv_stream(
+            session=db_session(), actor=current_actor(), round_id=round_id
+        )
+        return Response(
+            stream_with_context(chunks),
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f'attachment; filename="round-{round_id}-placements.csv"'
+            },
+        )
+
+
+@blp.route("/rounds/<id:round_id>/placements.xlsx")
+class RoundPlacementsXlsx(MethodView):
+    @allow("coordinator")
+    @blp.response(200, {"type": "string", "format": "binary"}, content_type=XLSX_TYPE)
+    @documented_errors(401, 404)
+    def get(self, round_id: int) -> Any:
+        """The round's placements as the CSV export has them, as an XLSX workbook
+        (coordinator)"""
+        body = placements.placements_xlsx(
             session=db_session(), actor=current_actor(), round_id=round_id
         )
         return Response(
             body,
-            mimetype="text/csv",
+            mimetype=XLSX_TYPE,
             headers={
-                "Content-Disposition": f'attachment; filename="round-{round_id}-placements.csv"'
+                "Content-Disposition": f'attachment; filename="round-{round_id}-placements.xlsx"'
             },
         )
 

@@ -17,7 +17,8 @@ from placement.api.common import (
     page_args,
     page_of,
 )
-from placement.flask_db import db_session, settings_of
+from placement.api.jobs import ACCEPTED, AsyncArgsSchema, accepted
+from placement.flask_db import current_settings, db_session, settings_of
 from placement.models import (
     OFFER_STATUSES,
     PLACEMENT_STATUSES,
@@ -27,7 +28,7 @@ from placement.models import (
     RUN_STATUSES,
     UNPLACED_REASONS,
 )
-from placement.services import approvals, instances, runs
+from placement.services import approvals, instances, jobs, runs
 from placement.services.validation import RUN_NAME_MAX, WeightsFields, text
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1", description="Match runs and proposals")
@@ -309,10 +310,23 @@ class Outcome(MethodView):
 @blp.route("/runs/<id:run_id>/approve-all")
 class ApproveAll(MethodView):
     @allow("coordinator")
+    @blp.arguments(AsyncArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, ApproveAllSchema)
+    @blp.alt_response(202, **ACCEPTED)
     @documented_errors(401, 404, 409)
-    def post(self, run_id: int) -> Any:
-        """Approve every open proposal of the run that still fits (coordinator)"""
+    def post(self, run_id: int, async_: bool = False) -> Any:
+        """Approve every open proposal of the run that still fits (coordinator);
+        ?async=true: 202 and a job"""
+        if async_:
+            return accepted(
+                jobs.start_job(
+                    session=db_session(),
+                    actor=current_actor(),
+                    settings=current_settings(),
+                    kind="approve_all",
+                    run_id=run_id,
+                )
+            )
         return approvals.approve_all(session=db_session(), actor=current_actor(), run_id=run_id)
 
 
@@ -348,10 +362,23 @@ class Reject(MethodView):
 @blp.route("/rounds/<id:round_id>/instance")
 class Instance(MethodView):
     @allow("coordinator")
+    @blp.arguments(AsyncArgsSchema, location="query", as_kwargs=True)
     @blp.response(200, {"type": "object", "description": "placement-instance/1"})
+    @blp.alt_response(202, **ACCEPTED)
     @documented_errors(401, 404)
-    def get(self, round_id: int) -> Any:
-        """The round as a self-contained instance file (coordinator)"""
+    def get(self, round_id: int, async_: bool = False) -> Any:
+        """The round as a self-contained instance file (coordinator); ?async=true: 202 and
+        a job whose result is the file"""
+        if async_:
+            return accepted(
+                jobs.start_job(
+                    session=db_session(),
+                    actor=current_actor(),
+                    settings=current_settings(),
+                    kind="export_instance",
+                    round_id=round_id,
+                )
+            )
         return jsonify(
             instances.export_instance(
                 session=db_session(), actor=current_actor(), round_id=round_id

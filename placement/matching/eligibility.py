@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .arrays import _unit_vectors
 from .geo import EARTH_RADIUS_KM
 from .instance import InstanceError, Slot, _slot, _trainee
-from .problem import _unit_vectors
 
 MAX_PREFERENCES = 50  # the instance format's bound on one list
 

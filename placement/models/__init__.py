@@ -40,6 +40,7 @@ from placement.models.base import (
     UTCDateTime,
     utcnow,
 )
+from placement.models.jobs import JOB_KINDS, JOB_STATUSES, Job, JobStatus
 from placement.models.mail import OUTBOX_STATUSES, Notification, OutboxMessage
 from placement.models.placements import Placement
 from placement.models.postcodes import Postcode
@@ -76,6 +77,8 @@ __all__ = [
     "DEFAULT_DBS_MAX_AGE_YEARS",
     "ENDED_OFFERS",
     "HOLDING_OFFERS",
+    "JOB_KINDS",
+    "JOB_STATUSES",
     "LINK_PURPOSES",
     "OFFER_STATUSES",
     "ORGANISATION_KINDS",
@@ -95,6 +98,8 @@ __all__ = [
     "EmailLink",
     "EmployerRanking",
     "Exclusion",
+    "Job",
+    "JobStatus",
     "LoginFailure",
     "MatchRun",
     "Notification",

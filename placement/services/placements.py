@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from placement.errors import WrongState
@@ -31,6 +34,7 @@ from placement.services.common import (
     require_role,
     trainee_of,
 )
+from placement.services.spreadsheets import rows_to_xlsx_stream
 
 
 @dataclass(frozen=True)
@@ -145,10 +149,6 @@ CSV_COLUMNS = (
 )
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
-
-
 def _cell(value: object) -> str:
     """Spreadsheet-safe text: a leading = + - @ would otherwise run as a formula."""
     text = "" if value is None else str(value)
@@ -157,46 +157,88 @@ def _cell(value: object) -> str:
     return text
 
 
-def placements_csv(*, session: Session, actor: User, round_id: int) -> str:
-    """The round's placements as CSV (UTF-8, header row first): live ones and those whose
-    offer ended (declined, expired, withdrawn), with the offer's status and dates."""
-    require_role(actor, "coordinator")
-    rnd = get_round(session, round_id, actor=actor)
-    rows = session.exec(
-        select(Placement, Trainee, Slot, Organisation)
+# Rows read from the database per batch while an export streams (a server-side cursor on
+# Postgres), and so written to the client per chunk.
+EXPORT_BATCH = 2000
+
+
+def _placement_rows(session: Session, round_id: int) -> Iterator[list[str]]:
+    """The export's rows, read in batches, each as spreadsheet-safe text."""
+    statement = (
+        sa_select(
+            col(Placement.id),
+            col(Trainee.id),
+            col(Trainee.name),
+            col(Trainee.email),
+            col(Slot.id),
+            col(Slot.title),
+            col(Slot.discipline),
+            col(Organisation.id),
+            col(Organisation.name),
+            col(Slot.starts_on),
+            col(Slot.ends_on),
+            col(Placement.created_at),
+            col(Placement.status),
+            col(Placement.offer_status),
+            col(Placement.offered_at),
+            col(Placement.offer_expires_at),
+            col(Placement.offer_decided_at),
+        )
         .join(Trainee, col(Trainee.id) == col(Placement.trainee_id))
         .join(Slot, col(Slot.id) == col(Placement.slot_id))
         .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
-        .where(Placement.round_id == rnd.id)
+        .where(col(Placement.round_id) == round_id)
         .order_by(col(Placement.id))
-    ).all()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for p, t, s, o in rows:
-        writer.writerow(
-            _cell(v)
-            for v in (
-                p.id,
-                t.id,
-                t.name,
-                t.email,
-                s.id,
-                s.title,
-                s.discipline,
-                o.id,
-                o.name,
-                s.starts_on.isoformat(),
-                s.ends_on.isoformat(),
-                p.created_at.isoformat(),
-                p.status,
-                p.offer_status,
-                _iso(p.offered_at),
-                _iso(p.offer_expires_at),
-                _iso(p.offer_decided_at),
-            )
-        )
-    return out.getvalue()
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    for row in session.execute(statement):
+        yield [_cell(v.isoformat() if isinstance(v, date | datetime) else v) for v in row]
+
+
+def _checked_round(session: Session, actor: User, round_id: int) -> int:
+    require_role(actor, "coordinator")
+    rnd = get_round(session, round_id, actor=actor)
+    assert rnd.id is not None
+    return rnd.id
+
+
+def placements_csv_stream(*, session: Session, actor: User, round_id: int) -> Iterator[str]:
+    """The round's placements as CSV (UTF-8, header row first), chunk by chunk: live ones
+    and those whose offer ended (declined, expired, withdrawn), with the offer's status and
+    dates. Who may see it is checked before the first chunk; the header is the first chunk,
+    then one chunk per batch of rows, so a national round starts downloading at once."""
+    rid = _checked_round(session, actor, round_id)
+
+    def chunks() -> Iterator[str]:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        try:
+            for n, row in enumerate(_placement_rows(session, rid), start=1):
+                writer.writerow(row)
+                if n % EXPORT_BATCH == 0:
+                    yield out.getvalue()
+                    out.seek(0)
+                    out.truncate()
+        finally:
+            # The rows are read after the request has ended: its session was closed and
+            # began again here; end that transaction (on SQLite it holds the write lock).
+            session.close()
+        if out.tell():
+            yield out.getvalue()
+
+    return chunks()
+
+
+def placements_xlsx(*, session: Session, actor: User, round_id: int) -> bytes:
+    """The same table as the CSV export, as an XLSX workbook (written row by row)."""
+    rid = _checked_round(session, actor, round_id)
+    return rows_to_xlsx_stream(
+        itertools.chain([list(CSV_COLUMNS)], _placement_rows(session, rid)), title="Placements"
+    )
 
 
 # --- the round's offer report -------------------------------------------------------------

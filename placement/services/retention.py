@@ -11,6 +11,8 @@ periodic job in workers/maintenance.py).
   A published run's instance is the public record and is kept: a run of a published
   round with an approved proposal, or, in a published round without any, its latest
   succeeded run. Queued and running runs are never touched.
+- Background jobs (approve-all, imports, exports) finished more than
+  `jobs.KEEP_FINISHED_DAYS` ago, with their results; queued and running jobs stay.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from placement.models import (
     WebSession,
     utcnow,
 )
+from placement.services import jobs
 from placement.services.common import audit
 
 # Tokens expire after this long without use, or this long in all, unless the settings say
@@ -53,6 +56,7 @@ class PurgeReport:
     read_notifications: int
     run_instances: int
     run_ids: list[int]
+    jobs: int = 0
 
     def lines(self) -> list[str]:
         notes = [
@@ -61,6 +65,7 @@ class PurgeReport:
             f"read notifications removed: {self.read_notifications}",
             f"stored instances of unpublished runs removed: {self.run_instances}"
             + (f" (runs {', '.join(map(str, self.run_ids))})" if self.run_ids else ""),
+            f"finished background jobs removed: {self.jobs}",
         ]
         return notes
 
@@ -169,12 +174,14 @@ def purge(*, session: Session, settings: Settings, now: datetime | None = None) 
             .values(instance_gz=None)
             .execution_options(synchronize_session=False)
         )
+    finished_jobs = jobs.purge_finished(session, before=days_ago(jobs.KEEP_FINISHED_DAYS))
     report = PurgeReport(
         failed_logins=int(failed),
         tokens=int(tokens),
         read_notifications=int(read),
         run_instances=len(stale),
         run_ids=stale,
+        jobs=finished_jobs,
     )
     audit(
         session,
@@ -186,6 +193,7 @@ def purge(*, session: Session, settings: Settings, now: datetime | None = None) 
         read_notifications=report.read_notifications,
         run_instances=report.run_instances,
         run_ids=stale[:1000],
+        jobs=finished_jobs,
     )
     session.commit()
     return report

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from openpyxl import Workbook, load_workbook
@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from placement.errors import InvalidInput
 
 XLSX_MAGIC = b"PK\x03\x04"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def is_xlsx(data: bytes, filename: str = "") -> bool:
@@ -69,6 +70,18 @@ def rows_to_xlsx(rows: Sequence[Sequence[object]], *, title: str = "Sheet1") -> 
     sheet = book.active
     assert sheet is not None
     sheet.title = title[:31]
+    for row in rows:
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def rows_to_xlsx_stream(rows: Iterable[Sequence[object]], *, title: str = "Sheet1") -> bytes:
+    """Rows (header first) as an XLSX workbook, written row by row (openpyxl's write-only
+    mode keeps one row in memory, not the whole sheet)."""
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title[:31])
     for row in rows:
         sheet.append(list(row))
     buffer = io.BytesIO()

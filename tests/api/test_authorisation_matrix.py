@@ -365,6 +365,9 @@ MATRIX = [
     ),
     Cell("placements after publication", "GET", _("/rounds/{published}/placements"), EVERYONE),
     Cell("placements csv", "GET", _("/rounds/{closed}/placements.csv"), COORDINATOR),
+    Cell("placements xlsx", "GET", _("/rounds/{closed}/placements.xlsx"), COORDINATOR),
+    # background jobs: only their owner sees one (here nobody's: 404 for every caller)
+    Cell("job", "GET", _("/jobs/999999"), (401, 404, 404, 404, 404, 404)),
     Cell("withdraw placement", "DELETE", _("/placements/{placement}"), COORDINATOR),
     # offers: only the placed trainee answers; another trainee is told it does not exist
     Cell(

@@ -23,6 +23,7 @@ from placement.models import (
     Accreditation,
     EmailLink,
     EmployerRanking,
+    Job,
     MatchRun,
     Organisation,
     Placement,
@@ -51,6 +52,10 @@ NOT_PAGES = {
     "static",
     "healthz",
     "coordinator.placements_csv",
+    "coordinator.placements_xlsx",
+    "coordinator.instance_file",
+    "coordinator.job_progress",
+    "coordinator.job_instance",
     "coordinator.import_template",
     "coordinator.run_progress",
     "coordinator.why_part",
@@ -207,6 +212,18 @@ def _build(live_server: LiveServer) -> Site:
             mfa_secret="JBSWY3DPEHPK3PXP",
             mfa_enabled_at=utcnow(),
         )
+        # A finished background import, for its result page.
+        job = Job(
+            kind="import_trainees",
+            owner_id=f.pk(coordinator),
+            round_id=autumn.id,
+            status="succeeded",
+            progress=1.0,
+            code=201,
+            result={"created": 3, "updated": 1},
+            finished_at=utcnow(),
+        )
+        session.add(job)
         session.commit()
         ids = {
             "spring": spring.id,
@@ -222,6 +239,7 @@ def _build(live_server: LiveServer) -> Site:
             "accepted": accepted,
             "offered": offered,
             "accreditation": accreditation or 0,
+            "job": f.pk(job),
         }
     logins = {role: (email, password) for role, email, password in DEMO_LOGINS}
     logins["code step"] = (mfa_email, "factory-password-1")
@@ -273,6 +291,7 @@ def _build(live_server: LiveServer) -> Site:
             ("coordinator.round_report", f"/coordinator/rounds/{i['spring']}/report"),
             ("coordinator.safety", f"/coordinator/placements/{i['accepted']}/safety"),
             ("coordinator.seat_values", f"/coordinator/runs/{i['run']}/seat-values"),
+            ("coordinator.job_page", f"/coordinator/jobs/{i['job']}"),
             ("notifications_page.index", "/notifications"),
             ("web.account", "/account"),
             ("web.account_mfa", "/account/mfa"),

@@ -8,8 +8,8 @@ from typing import Any
 from flask import flash, jsonify, redirect, render_template, request, url_for
 
 from placement.errors import Conflict, InvalidInput, WrongState
-from placement.flask_db import db_session
-from placement.services import approvals
+from placement.flask_db import current_settings, db_session
+from placement.services import approvals, jobs
 from placement.services.pages import placements as pages
 from placement.services.pages.words import uk_date
 from placement.web.common import actor, attempt, wants_json
@@ -60,6 +60,17 @@ def reject(proposal_id: int) -> Any:
 @bp.route("/runs/<id:run_id>/approve-all", methods=["GET", "POST"])
 def approve_all(run_id: int) -> Any:
     if request.method == "POST":
+        large = pages.approve_all_page(db_session(), actor(), run_id).open_count
+        if large > current_settings().background_rows:
+            # A national run: approved in the background, with a progress bar.
+            job = jobs.start_job(
+                session=db_session(),
+                actor=actor(),
+                settings=current_settings(),
+                kind="approve_all",
+                run_id=run_id,
+            )
+            return redirect(url_for(".job_page", job_id=job.id))
         result = approvals.approve_all(session=db_session(), actor=actor(), run_id=run_id)
         message = f"Approved {result.approved} proposals."
         if result.conflicts:

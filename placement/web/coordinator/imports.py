@@ -7,8 +7,9 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request, url_for
 
 from placement.flask_db import current_settings, db_session
-from placement.services import spreadsheets
+from placement.services import jobs, spreadsheets
 from placement.services.imports import IMPORTERS
+from placement.services.pages import jobs as job_pages
 from placement.services.pages import rounds as pages
 from placement.web.common import actor, attempt
 from placement.web.coordinator.base import bp
@@ -30,6 +31,7 @@ def import_page(round_id: int, kind: str) -> Any:
         "problems": [],
         "message": None,
         "would": None,
+        "large": False,
     }
     status = 200
     if request.method == "POST":
@@ -46,6 +48,19 @@ def import_page(round_id: int, kind: str) -> Any:
                 return render_template("coordinator/import.html", **context), converted.status
             data = converted.value
         context["csv_text"] = data.decode("utf-8-sig", errors="replace")
+        large = job_pages.file_rows(data) > current_settings().background_rows
+        context["large"] = large
+        if request.form.get("step") == "import" and large:
+            # A large file is checked and imported in the background, with a progress bar.
+            job = jobs.start_job(
+                session=db_session(),
+                actor=actor(),
+                settings=current_settings(),
+                kind=f"import_{kind}",
+                round_id=round_id,
+                payload=data,
+            )
+            return redirect(url_for(".job_page", job_id=job.id))
         if request.form.get("step") == "import":
             done = attempt(
                 lambda: IMPORTERS[kind](
@@ -65,7 +80,7 @@ def import_page(round_id: int, kind: str) -> Any:
             context.update(message=done.message, problems=_rows_of(done.refusal))
             status = done.status
         preview = attempt(lambda: pages.import_preview(kind, data, limit=PREVIEW_ROWS))
-        if preview.value is not None and not context["problems"]:
+        if preview.value is not None and not context["problems"] and not large:
             # Every value is checked now, as the import would: problems show before "Import".
             check = attempt(lambda: pages.import_check(db_session(), actor(), round_id, kind, data))
             if check.value is None:

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.models import PlacementStatus
-from placement.services import placements
+from placement.services import instances, jobs, placements
+from placement.services.pages import jobs as job_pages
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import placements as pages
 from placement.services.pages.words import uk_dates
+from placement.services.spreadsheets import XLSX_TYPE
 from placement.web.common import actor, page_arg, view_context
 from placement.web.coordinator.base import bp
 
@@ -78,11 +90,23 @@ def withdraw(placement_id: int) -> Any:
 
 @bp.get("/rounds/<id:round_id>/placements.csv")
 def placements_csv(round_id: int) -> Any:
-    text = placements.placements_csv(session=db_session(), actor=actor(), round_id=round_id)
+    chunks = placements.placements_csv_stream(
+        session=db_session(), actor=actor(), round_id=round_id
+    )
     return Response(
-        text,
+        stream_with_context(chunks),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}-placements.csv"'},
+    )
+
+
+@bp.get("/rounds/<id:round_id>/placements.xlsx")
+def placements_xlsx(round_id: int) -> Any:
+    body = placements.placements_xlsx(session=db_session(), actor=actor(), round_id=round_id)
+    return Response(
+        body,
+        mimetype=XLSX_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="round-{round_id}-placements.xlsx"'},
     )
 
 
@@ -101,4 +125,25 @@ def round_report_csv(round_id: int) -> Any:
         text,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}-report.csv"'},
+    )
+
+
+@bp.get("/rounds/<id:round_id>/instance.json")
+def instance_file(round_id: int) -> Any:
+    """The round's instance file; a large round's is written in the background, and its
+    page shows progress, then the download."""
+    if job_pages.export_size(db_session(), actor(), round_id) > current_settings().background_rows:
+        job = jobs.start_job(
+            session=db_session(),
+            actor=actor(),
+            settings=current_settings(),
+            kind="export_instance",
+            round_id=round_id,
+        )
+        return redirect(url_for(".job_page", job_id=job.id))
+    body = instances.export_instance(session=db_session(), actor=actor(), round_id=round_id)
+    return Response(
+        json.dumps(body, separators=(",", ":"), sort_keys=True),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="round-{round_id}-instance.json"'},
     )
