@@ -18,13 +18,13 @@ from sqlmodel import Session, col, select
 
 from placement import auth
 from placement.config import Settings
+from placement.db import session_settings
 from placement.models import ApiToken, User, UTCDateTime, WebSession, utcnow
 
 Kind = Literal["api", "web"]
 # Writing last_used_at on every request would turn every read into a write; idle expiry
 # is therefore exact to within this much.
 TOUCH_INTERVAL = timedelta(minutes=5)
-SETTINGS_KEY = "placement_settings"
 MAX_TOKEN_LENGTH = 200
 
 
@@ -63,8 +63,7 @@ def _find(session: Session, kind: Kind, token: str) -> ApiToken | WebSession | N
 
 
 def lifetime(session: Session) -> Lifetime:
-    value = session.info.get(SETTINGS_KEY)
-    return Lifetime.of(value if isinstance(value, Settings) else None)
+    return Lifetime.of(session_settings(session))
 
 
 def issue(*, session: Session, user: User, kind: Kind, ip: str | None = None) -> str:

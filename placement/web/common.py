@@ -8,14 +8,15 @@ from dataclasses import fields as dataclass_fields
 from functools import wraps
 from typing import Any, Generic, TypeVar, cast
 
-from flask import abort, has_request_context, request, url_for
+from flask import Response, abort, has_request_context, request, send_file, url_for
 from flask_login import LoginManager, UserMixin, current_user
 from flask_wtf.csrf import CSRFProtect
 from marshmallow import EXCLUDE, Schema, ValidationError, fields
 
 from placement.errors import DomainError, InvalidInput
-from placement.flask_db import db_session
+from placement.flask_db import current_settings, db_session
 from placement.models import User
+from placement.services import vetting
 from placement.services.validation import MAX_ID
 from placement.web.messages import human_errors
 
@@ -384,3 +385,16 @@ def moved(ids: list[int], move: str) -> list[int]:
         ids.pop(i)
         ids.insert(min(max(position, 1), len(ids) + 1) - 1, target)
     return ids
+
+
+def evidence_download(accreditation_id: int) -> Response:
+    """An accreditation's evidence file, for its owner or a coordinator (the service checks)."""
+    found = vetting.evidence_of(
+        session=db_session(),
+        actor=actor(),
+        accreditation_id=accreditation_id,
+        storage=vetting.evidence_dir(current_settings().instance_dir),
+    )
+    return send_file(
+        found.path, mimetype=found.content_type, as_attachment=True, download_name=found.name
+    )

@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 
@@ -28,6 +27,7 @@ from placement.services.validation import AccreditationFields, OrganisationField
 from placement.web.common import (
     actor,
     attempt,
+    evidence_download,
     load_form,
     posted_order,
     role_required,
@@ -180,15 +180,7 @@ def accreditation_form(accreditation_id: int | None = None) -> Any:
 
 @bp.get("/accreditations/<id:accreditation_id>/evidence")
 def evidence(accreditation_id: int) -> Response:
-    found = vetting.evidence_of(
-        session=db_session(),
-        actor=actor(),
-        accreditation_id=accreditation_id,
-        storage=vetting.evidence_dir(current_settings().instance_dir),
-    )
-    return send_file(
-        found.path, mimetype=found.content_type, as_attachment=True, download_name=found.name
-    )
+    return evidence_download(accreditation_id)
 
 
 @bp.route("/accreditations/<id:accreditation_id>/delete", methods=["GET", "POST"])

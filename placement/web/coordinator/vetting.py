@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, flash, redirect, render_template, request, send_file, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 
-from placement.flask_db import current_settings, db_session
+from placement.flask_db import db_session
 from placement.models import DBS_LEVELS
 from placement.services import postcodes, vetting
 from placement.services.pages import vetting as pages
 from placement.services.validation import DbsCheckFields
-from placement.web.common import actor, attempt, load_form, view_context
+from placement.web.common import actor, attempt, evidence_download, load_form, view_context
 from placement.web.coordinator.base import bp
 from placement.web.safety import safety_form
 
@@ -32,15 +32,7 @@ def host(organisation_id: int) -> Any:
 
 @bp.get("/accreditations/<id:accreditation_id>/evidence")
 def evidence(accreditation_id: int) -> Response:
-    found = vetting.evidence_of(
-        session=db_session(),
-        actor=actor(),
-        accreditation_id=accreditation_id,
-        storage=vetting.evidence_dir(current_settings().instance_dir),
-    )
-    return send_file(
-        found.path, mimetype=found.content_type, as_attachment=True, download_name=found.name
-    )
+    return evidence_download(accreditation_id)
 
 
 @bp.route("/trainees/<id:trainee_id>/dbs", methods=["GET", "POST"])
