@@ -162,7 +162,8 @@ def load_postcodes(file: Path, batch_size: int) -> None:
     reference are skipped; terminated postcodes are kept. Trainees and hosts saved with a
     postcode but no coordinates get them."""
     from placement.db import session_scope
-    from placement.services.postcodes import fill_missing_coordinates, load_postcode_file
+    from placement.services.postcode_directory import load_postcode_file
+    from placement.services.postcodes import fill_missing_coordinates
 
     def progress(loaded: int) -> None:
         if loaded % 500_000 < batch_size:

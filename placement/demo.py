@@ -53,7 +53,7 @@ from placement.models import (
     Verification,
     utcnow,
 )
-from placement.services.postcodes import DEMO_POSTCODES, load_postcode_file
+from placement.services.postcode_directory import DEMO_POSTCODES, load_postcode_file
 
 SEED = 2027
 # The demo's DBS checks were seen a few months ago (recorded checks: see services.vetting).

@@ -15,7 +15,7 @@ from urllib.parse import unquote
 
 from sqlmodel import Session
 
-from placement.services.postcodes import DEMO_POSTCODES, LoadResult, load_postcode_file
+from placement.services.postcode_directory import DEMO_POSTCODES, LoadResult, load_postcode_file
 
 # The ONSPD columns Placement reads, in the directory's order, with columns it ignores.
 ONSPD_HEADER = '"pcd","pcd2","pcds","dointr","doterm","oscty","lat","long","ctry"'

@@ -18,12 +18,11 @@ from placement.config import Settings
 from placement.errors import InvalidInput
 from placement.models import Organisation, Postcode, Trainee
 from placement.services import organisations, postcodes, slots, trainees
+from placement.services.postcode_directory import LoadResult, load_postcode_file, load_postcodes
 from placement.services.postcodes import (
     Location,
     PostcodeServiceDown,
     PostcodesIo,
-    load_postcode_file,
-    load_postcodes,
     locate,
     lookup,
     normalise,
@@ -41,7 +40,7 @@ SELLY_OAK = ("B29 6BD", 52.440100, -1.936800)
 SOLIHULL = ("B91 3QJ", 52.412000, -1.778000)
 
 
-def _load(session: Session, text: str, **kw: Any) -> postcodes.LoadResult:
+def _load(session: Session, text: str, **kw: Any) -> LoadResult:
     return load_postcodes(session=session, lines=io.StringIO(text, newline=""), **kw)
 
 
