@@ -16,13 +16,12 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, is_dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, or_, update
+from sqlalchemy import ColumnElement, Update, and_, delete, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
@@ -32,12 +31,12 @@ from placement.db import get_engine, session_scope
 from placement.errors import DomainError, NotFound
 from placement.jobs import RUN_JOB_TASK, enqueue
 from placement.models import Job, JobStatus, MatchRun, User, utcnow
-from placement.services import approvals, imports, instances
+from placement.services import approvals, claiming, imports, instances
+from placement.services.claiming import MAX_ATTEMPTS, gave_up, rows_matched, stale_before
 from placement.services.common import get_round, require_role
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 3
 # Finished jobs (and their results) are kept this long, then purged (services/retention.py).
 KEEP_FINISHED_DAYS = 7
 KINDS = ("approve_all", "import_trainees", "import_slots", "export_instance")
@@ -149,26 +148,12 @@ def job_body(job: Job) -> dict[str, Any]:
 # --- the worker side: claim, work, finish ----------------------------------------------------
 
 
-def _matched(result: Any) -> int:
-    """Rows an UPDATE or DELETE matched (the compare-and-set outcome)."""
-    return int(result.rowcount)
-
-
-def _stale_before(settings: Settings) -> datetime:
-    return utcnow() - timedelta(seconds=settings.requeue_after)
-
-
 def _owned(claim: Claim) -> ColumnElement[bool]:
     return and_(
         col(Job.id) == claim.job_id,
         col(Job.attempts) == claim.attempt,
         col(Job.status) == JobStatus.RUNNING,
     )
-
-
-def _gave_up(last_error: str | None) -> str:
-    reason = last_error or "the worker running it stopped (lost, killed or out of memory)"
-    return f"Gave up after {MAX_ATTEMPTS} attempts; last: {reason}"
 
 
 def claim_job(engine: Engine, settings: Settings, job_id: int) -> Claim | None:
@@ -181,7 +166,7 @@ def claim_job(engine: Engine, settings: Settings, job_id: int) -> Claim | None:
         ).first()
         if job is None or job.status in TERMINAL:
             return None
-        stale = _stale_before(settings)
+        stale = stale_before(settings)
         if job.status == JobStatus.RUNNING and job.heartbeat_at and job.heartbeat_at >= stale:
             return None  # another worker is on it
         seen = and_(
@@ -201,9 +186,9 @@ def claim_job(engine: Engine, settings: Settings, job_id: int) -> Claim | None:
                 .where(seen)
                 .values(
                     status=JobStatus.FAILED,
-                    error=_gave_up(job.error),
+                    error=gave_up(job.error),
                     code=500,
-                    result={"message": _gave_up(job.error)},
+                    result={"message": gave_up(job.error)},
                     payload=None,
                     finished_at=now,
                 )
@@ -222,7 +207,7 @@ def claim_job(engine: Engine, settings: Settings, job_id: int) -> Claim | None:
                 finished_at=None,
             )
         )
-        if _matched(claimed) != 1:
+        if rows_matched(claimed) != 1:
             return None
         return Claim(job_id, attempt)
 
@@ -234,40 +219,18 @@ def report_progress(engine: Engine, claim: Claim, fraction: float) -> None:
         moved = session.execute(
             update(Job).where(_owned(claim)).values(progress=value, heartbeat_at=utcnow())
         )
-        if _matched(moved) != 1:
+        if rows_matched(moved) != 1:
             raise LostClaim()
 
 
-class Heartbeat:
-    """Keeps `heartbeat_at` fresh from a thread while the job works."""
+class Heartbeat(claiming.Heartbeat):
+    """Keeps the job's `heartbeat_at` fresh while it works."""
 
     def __init__(self, engine: Engine, claim: Claim, settings: Settings) -> None:
-        self.engine, self.claim = engine, claim
-        self.interval = max(0.2, settings.requeue_after / 4)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"heartbeat-job-{claim.job_id}", daemon=True
-        )
+        def beat() -> Update:
+            return update(Job).where(_owned(claim)).values(heartbeat_at=utcnow())
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with session_scope(self.engine) as session:
-                    beat = session.execute(
-                        update(Job).where(_owned(self.claim)).values(heartbeat_at=utcnow())
-                    )
-                    if _matched(beat) != 1:
-                        return
-            except Exception:
-                log.warning("heartbeat of job %s failed", self.claim.job_id, exc_info=True)
+        super().__init__(engine, settings, beat, name=f"job-{claim.job_id}")
 
 
 def _plain(value: Any) -> Any:
@@ -389,7 +352,7 @@ def _retry_or_fail(engine: Engine, settings: Settings, claim: Claim, exc: BaseEx
     message = f"attempt {claim.attempt}: {exc.__class__.__name__}: {exc}"[:2000]
     if claim.attempt >= MAX_ATTEMPTS:
         body = {"message": "The job could not be done; it was tried three times."}
-        _finish(engine, claim, JobStatus.FAILED, Outcome(500, body), _gave_up(message))
+        _finish(engine, claim, JobStatus.FAILED, Outcome(500, body), gave_up(message))
         return
     log.warning("job %s will be retried (%s)", claim.job_id, message, exc_info=exc)
     with session_scope(engine) as session:
@@ -398,7 +361,7 @@ def _retry_or_fail(engine: Engine, settings: Settings, claim: Claim, exc: BaseEx
             .where(_owned(claim))
             .values(status=JobStatus.QUEUED, error=message, enqueued_at=utcnow())
         )
-        if _matched(requeued) != 1:
+        if rows_matched(requeued) != 1:
             return
     enqueue_job(settings, claim.job_id)
 
@@ -407,7 +370,7 @@ def reconcile(*, settings: Settings) -> list[int]:
     """Re-enqueue jobs the broker may have lost, and jobs whose worker died; returns their
     ids. A running job that has used its attempts fails instead (as runs do)."""
     engine = get_engine(settings)
-    stale = _stale_before(settings)
+    stale = stale_before(settings)
     not_recent = or_(col(Job.enqueued_at).is_(None), col(Job.enqueued_at) < stale)
     lost_worker = and_(
         col(Job.status) == JobStatus.RUNNING,
@@ -427,7 +390,7 @@ def reconcile(*, settings: Settings) -> list[int]:
         )
         with session_scope(engine) as session:
             if status == JobStatus.RUNNING and attempts >= MAX_ATTEMPTS:
-                message = _gave_up(error)
+                message = gave_up(error)
                 session.execute(
                     update(Job)
                     .where(same)
@@ -442,7 +405,7 @@ def reconcile(*, settings: Settings) -> list[int]:
                 )
                 continue
             moved = session.execute(update(Job).where(same).values(enqueued_at=utcnow()))
-            if _matched(moved) != 1:
+            if rows_matched(moved) != 1:
                 continue
         if enqueue_job(settings, job_id):
             requeued.append(job_id)
@@ -454,4 +417,4 @@ def purge_finished(session: Session, *, before: datetime) -> int:
     removed = session.execute(
         delete(Job).where(col(Job.status).in_(TERMINAL), col(Job.finished_at) < before)
     )
-    return _matched(removed)
+    return rows_matched(removed)

@@ -14,12 +14,10 @@ heartbeat is older than that; after `MAX_ATTEMPTS` claims the run fails.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, or_, update
+from sqlalchemy import ColumnElement, Update, and_, case, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
@@ -27,11 +25,11 @@ from sqlmodel import col, select
 from placement.config import Settings
 from placement.db import get_engine, session_scope
 from placement.models import MatchRun, RunStatus, utcnow
+from placement.services import claiming
+from placement.services.claiming import MAX_ATTEMPTS, gave_up, rows_matched, stale_before
 from placement.services.runs.reading import enqueue_run
 
 log = logging.getLogger(__name__)
-
-MAX_ATTEMPTS = 3
 
 
 class LostClaim(Exception):
@@ -47,15 +45,6 @@ class Claim:
     allow_unranked: bool
     mode: str = "optimal"
     seed: int = 0
-
-
-def rows_matched(result: Any) -> int:
-    """Rows an UPDATE or DELETE matched (the compare-and-set outcome)."""
-    return int(result.rowcount)
-
-
-def _stale_before(settings: Settings) -> datetime:
-    return utcnow() - timedelta(seconds=settings.requeue_after)
 
 
 def owned(claim: Claim) -> ColumnElement[bool]:
@@ -85,7 +74,7 @@ def claim_run(engine: Engine, settings: Settings, run_id: int) -> Claim | None:
         ).first()
         if run is None or run.status in (RunStatus.SUCCEEDED, RunStatus.FAILED):
             return None
-        stale = _stale_before(settings)
+        stale = stale_before(settings)
         if (
             run.status == RunStatus.RUNNING
             and run.heartbeat_at is not None
@@ -107,7 +96,7 @@ def claim_run(engine: Engine, settings: Settings, run_id: int) -> Claim | None:
             session.execute(
                 update(MatchRun)
                 .where(seen)
-                .values(status=RunStatus.FAILED, error=_gave_up(run.error), finished_at=now)
+                .values(status=RunStatus.FAILED, error=gave_up(run.error), finished_at=now)
             )
             return None
         attempt = run.attempts + 1
@@ -138,11 +127,6 @@ def claim_run(engine: Engine, settings: Settings, run_id: int) -> Claim | None:
             mode=run.mode,
             seed=int(run.seed),
         )
-
-
-def _gave_up(last_error: str | None) -> str:
-    reason = last_error or "the worker running it stopped (lost, killed or out of memory)"
-    return f"Gave up after {MAX_ATTEMPTS} attempts; last: {reason}"
 
 
 def current_claim(engine: Engine, run_id: int, attempt: int) -> Claim | None:
@@ -184,39 +168,14 @@ def step_progress(engine: Engine, claim: Claim, step: int, ceiling: int) -> None
         )
 
 
-class Heartbeat:
-    """Keeps `heartbeat_at` fresh from a thread while the attempt works (the solver may hold
-    the GIL for a while; the interval is a quarter of the staleness limit)."""
+class Heartbeat(claiming.Heartbeat):
+    """Keeps the run's `heartbeat_at` fresh while this attempt works."""
 
     def __init__(self, engine: Engine, claim: Claim, settings: Settings) -> None:
-        self.engine, self.claim = engine, claim
-        self.interval = max(0.2, settings.requeue_after / 4)
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._beat, name=f"heartbeat-run-{claim.run_id}", daemon=True
-        )
+        def beat() -> Update:
+            return update(MatchRun).where(owned(claim)).values(heartbeat_at=utcnow())
 
-    def __enter__(self) -> Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                with session_scope(self.engine) as session:
-                    beat = session.execute(
-                        update(MatchRun).where(owned(self.claim)).values(heartbeat_at=utcnow())
-                    )
-                    if rows_matched(beat) != 1:
-                        self.lost = True
-                        return
-            except Exception:
-                log.warning("heartbeat of run %s failed", self.claim.run_id, exc_info=True)
+        super().__init__(engine, settings, beat, name=f"run-{claim.run_id}")
 
 
 def fail(engine: Engine, claim: Claim, message: str) -> None:
@@ -234,7 +193,7 @@ def retry_or_fail(engine: Engine, settings: Settings, claim: Claim, exc: BaseExc
     """Put the run back in the queue after `exc`, or fail it when attempts are used up."""
     message = f"attempt {claim.attempt}: {exc.__class__.__name__}: {exc}"
     if claim.attempt >= MAX_ATTEMPTS:
-        fail(engine, claim, _gave_up(message))
+        fail(engine, claim, gave_up(message))
         return
     log.warning("run %s will be retried (%s)", claim.run_id, message, exc_info=exc)
     with session_scope(engine) as session:
@@ -257,7 +216,7 @@ def reconcile(*, settings: Settings) -> list[int]:
     UPDATE, so reconcilers of several workers do not enqueue the same run twice in a row.
     """
     engine = get_engine(settings)
-    stale = _stale_before(settings)
+    stale = stale_before(settings)
     not_recent = or_(col(MatchRun.enqueued_at).is_(None), col(MatchRun.enqueued_at) < stale)
     lost_worker = and_(
         col(MatchRun.status) == RunStatus.RUNNING,
@@ -285,7 +244,7 @@ def reconcile(*, settings: Settings) -> list[int]:
                 session.execute(
                     update(MatchRun)
                     .where(same)
-                    .values(status=RunStatus.FAILED, error=_gave_up(error), finished_at=utcnow())
+                    .values(status=RunStatus.FAILED, error=gave_up(error), finished_at=utcnow())
                 )
                 continue
             moved = session.execute(update(MatchRun).where(same).values(enqueued_at=utcnow()))
