@@ -15,12 +15,27 @@ from sqlalchemy.engine import Engine
 
 from placement.config import Settings
 from placement.db import session_scope
+from placement.jobs import enqueue
 from placement.models import utcnow
 
 log = logging.getLogger(__name__)
 
 # A run or job is tried at most this often before it is failed for good.
 MAX_ATTEMPTS = 3
+
+
+def try_enqueue(settings: Settings, task: str, what: str, row_id: int) -> bool:
+    """Send a row id to its task; False (logged) when the broker is unreachable: the
+    reconciler sends it again later."""
+    if settings.embedded_broker:
+        # The embedded broker is a SQLite file; its directory may not exist yet.
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        enqueue(settings, task, row_id)
+    except Exception:
+        log.warning("could not enqueue %s %s; the reconciler will", what, row_id, exc_info=True)
+        return False
+    return True
 
 
 def rows_matched(result: Any) -> int:

@@ -29,7 +29,7 @@ from sqlmodel import Session, col
 from placement.config import Settings
 from placement.db import get_engine, session_scope
 from placement.errors import DomainError, NotFound
-from placement.jobs import RUN_JOB_TASK, enqueue
+from placement.jobs import RUN_JOB_TASK
 from placement.models import Job, JobStatus, MatchRun, User, utcnow
 from placement.services import approvals, claiming, imports, instances
 from placement.services.claiming import MAX_ATTEMPTS, gave_up, rows_matched, stale_before
@@ -102,14 +102,7 @@ def start_job(
 
 def enqueue_job(settings: Settings, job_id: int) -> bool:
     """Send the job id; False (logged) when the broker is unreachable (the reconciler will)."""
-    if settings.embedded_broker:
-        settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        enqueue(settings, RUN_JOB_TASK, job_id)
-    except Exception:
-        log.warning("could not enqueue job %s; the reconciler will", job_id, exc_info=True)
-        return False
-    return True
+    return claiming.try_enqueue(settings, RUN_JOB_TASK, "job", job_id)
 
 
 def get_job(*, session: Session, actor: User, job_id: int) -> Job:

@@ -31,9 +31,7 @@ from placement.services.imports.common import (
     _typed,
     read_csv,
 )
-from placement.services.postcodes import (
-    normalise,
-)
+from placement.services.postcodes import normalise
 from placement.services.slots import NO_PLACE_MESSAGE, at_host
 from placement.services.validation import SlotFields
 

@@ -3,14 +3,13 @@ and the trainees they left unplaced."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
 from placement.errors import InvalidInput, NotFound, WrongState
-from placement.jobs import RUN_MATCH_TASK, enqueue
+from placement.jobs import RUN_MATCH_TASK
 from placement.models import (
     PROPOSAL_STATUSES,
     RUN_MODES,
@@ -23,11 +22,10 @@ from placement.models import (
     User,
     utcnow,
 )
+from placement.services import claiming
 from placement.services.common import Page, audit, get_round, paginate, require_role
 from placement.services.instances import resolve_weights
 from placement.services.validation import RUN_NAME_MAX
-
-log = logging.getLogger(__name__)
 
 
 def start_run(
@@ -165,15 +163,7 @@ def _queue_run(
 
 def enqueue_run(settings: Settings, run_id: int) -> bool:
     """Send the run id; False (logged) when the broker is unreachable."""
-    if settings.embedded_broker:
-        # The embedded broker is a SQLite file; its directory may not exist yet.
-        settings.instance_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        enqueue(settings, RUN_MATCH_TASK, run_id)
-    except Exception:
-        log.warning("could not enqueue run %s; the reconciler will", run_id, exc_info=True)
-        return False
-    return True
+    return claiming.try_enqueue(settings, RUN_MATCH_TASK, "run", run_id)
 
 
 def list_runs(
