@@ -169,3 +169,37 @@ def trainee_potentials(
     holds = slot_of[t] == s
     p_t[t[holds]] = pot[s[holds]] - q[holds]
     return p_t
+
+
+def slot_graph_pairs(
+    graph: SlotGraph, t: np.ndarray, s: np.ndarray, slot_of: np.ndarray
+) -> np.ndarray:
+    """The candidate pair behind each arc of ``graph = slot_graph(t, s, q, slot_of, free)``.
+
+    A *move* arc ``s -> s'`` and an *enter* arc ``S -> s'`` are the pair ``(t, s')`` of the
+    trainee who moves or enters; a *leave* arc ``s -> S`` is the pair ``(t, s)`` the
+    trainee gives up; arcs to and from ``T`` have no pair (-1). :func:`slot_graph` builds
+    its arcs in this order: moves, enters, leaves, then the arcs of ``T``.
+    """
+    at = slot_of[t]
+    holds = at == s
+    pos = np.arange(len(t), dtype=np.int64)
+    pairs = np.concatenate([pos[(at >= 0) & ~holds], pos[at < 0], pos[holds]])
+    return np.concatenate([pairs, np.full(len(graph.tail) - len(pairs), -1, dtype=np.int64)])
+
+
+def shortest_path_trees(
+    graph: SlotGraph, pot: np.ndarray, sources: list[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distances` and the shortest-path trees: ``pred[i, v]`` is the node before
+    ``v`` on a shortest path from ``sources[i]`` (-9999 for the source and for nodes it
+    does not reach, as SciPy returns them). Of parallel arcs the tree uses the cheapest
+    (as :meth:`SlotGraph.matrix` keeps it)."""
+    reduced = graph.weight + pot[graph.tail] - pot[graph.head]
+    if len(reduced) and float(reduced.min()) < 0:
+        raise ValueError("potentials are not feasible for this graph")
+    d, pred = dijkstra(
+        graph.matrix(reduced), directed=True, indices=sources, return_predecessors=True
+    )
+    d, pred = np.atleast_2d(d), np.atleast_2d(pred)
+    return d - pot[np.asarray(sources)][:, None] + pot[None, :], pred
