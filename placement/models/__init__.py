@@ -59,6 +59,7 @@ from placement.models.runs import (
     MatchRun,
     Proposal,
     RunExplanation,
+    RunSeatMove,
     RunSeatValue,
     UnplacedTrainee,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "RoundStatus",
     "RoundTrainee",
     "RunExplanation",
+    "RunSeatMove",
     "RunSeatValue",
     "RunStatus",
     "Slot",

@@ -81,6 +81,11 @@ class RunSeatValue(SQLModel, table=True):
     """How an optimal run's optimum changes with one more seat at a slot (API.md)."""
 
     __tablename__: ClassVar[str] = "seat_values"
+    # The page reads a run's slots that place one more, then those that only save, each
+    # as a range of this index in the API's order.
+    __table_args__ = (
+        sa.Index("ix_seat_values_run_gain_cost", "run_id", "placed_gain", "cost_change", "slot_id"),
+    )
 
     run_id: int = Field(
         sa_column_args=[sa.ForeignKey("match_runs.id", ondelete="CASCADE")], primary_key=True
@@ -90,6 +95,29 @@ class RunSeatValue(SQLModel, table=True):
     )
     placed_gain: int
     cost_change: float
+
+
+class RunSeatMove(SQLModel, table=True):
+    """One move of the chain that one more seat at a slot sets off in an optimal run
+    (`placement.matching.seat_values.seat_chains`), numbered by `step` from 0. For a seat
+    that places one more, step 0 is the trainee it places (`from_slot_id` null) and the
+    last move ends at the slot; for a seat that only saves cost, the moves of the cycle
+    (`to_slot_id` null: that trainee gives up their place to an unplaced one)."""
+
+    __tablename__: ClassVar[str] = "seat_value_moves"
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["run_id", "slot_id"], ["seat_values.run_id", "seat_values.slot_id"],
+            ondelete="CASCADE",
+        ),
+    )  # fmt: skip
+
+    run_id: int = Field(primary_key=True)
+    slot_id: int = Field(primary_key=True)
+    step: int = Field(primary_key=True)
+    trainee_id: int = _fk("trainees.id", "CASCADE")
+    from_slot_id: int | None = _fk("slots.id", "CASCADE", nullable=True)
+    to_slot_id: int | None = _fk("slots.id", "CASCADE", nullable=True)
 
 
 class RunExplanation(SQLModel, table=True):

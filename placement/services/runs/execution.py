@@ -48,6 +48,7 @@ from placement.models import (
     Proposal,
     ProposalStatus,
     RunExplanation,
+    RunSeatMove,
     RunSeatValue,
     RunStatus,
     UnplacedTrainee,
@@ -69,6 +70,7 @@ from placement.services.runs.claims import (
     step_progress,
 )
 from placement.services.runs.explanations import explanation_rows
+from placement.services.runs.seat_moves import seat_move_rows, without_erased_moves
 from placement.services.runs.stored import (
     erased_participants,
     lock_round_for_instances,
@@ -252,10 +254,13 @@ def _write(
     result: Result,
     extra: dict[str, Any],
     explanations: list[dict[str, Any]] | None = None,
+    *,
+    seat_moves: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Replace the run's proposals, unplaced rows, seat values and explanations and mark
-    it succeeded, atomically. `write_seconds` times the proposals, unplaced rows and the
-    run's row; the seat values and explanations have their own `*_write_seconds`."""
+    """Replace the run's proposals, unplaced rows, seat values (with the moves each seat
+    sets off) and explanations and mark it succeeded, atomically. `write_seconds` times the
+    proposals, unplaced rows and the run's row; the seat values and explanations have their
+    own `*_write_seconds`."""
     t0 = time.perf_counter()
     proposals = [
         {
@@ -292,6 +297,7 @@ def _write(
         if erased:
             proposals = [p for p in proposals if p["trainee_id"] not in erased]
             unplaced = [u for u in unplaced if u["trainee_id"] not in erased]
+            seat_moves = without_erased_moves(seat_moves or [], erased)
         started_at = session.execute(
             select(col(MatchRun.started_at)).where(col(MatchRun.id) == claim.run_id)
         ).scalar_one()
@@ -299,6 +305,7 @@ def _write(
         # nothing unless something outside this module wrote rows for a running run.
         session.execute(delete(Proposal).where(col(Proposal.run_id) == claim.run_id))
         session.execute(delete(UnplacedTrainee).where(col(UnplacedTrainee.run_id) == claim.run_id))
+        session.execute(delete(RunSeatMove).where(col(RunSeatMove.run_id) == claim.run_id))
         session.execute(delete(RunSeatValue).where(col(RunSeatValue.run_id) == claim.run_id))
         session.execute(delete(RunExplanation).where(col(RunExplanation.run_id) == claim.run_id))
         bulk_insert(session, Proposal, proposals)
@@ -307,6 +314,7 @@ def _write(
         # not the proposals people wait for.
         t1 = time.perf_counter()
         bulk_insert(session, RunSeatValue, seat_values)
+        bulk_insert(session, RunSeatMove, seat_moves or [])
         t2 = time.perf_counter()
         bulk_insert(session, RunExplanation, explanations or [])
         t3 = time.perf_counter()
@@ -374,9 +382,10 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
             result = _solve(instance)
             extra["solve_wall_seconds"] = round(time.perf_counter() - t0, 4)
             rows = _explanations(run_id, instance, result, extra)
+            moves = seat_move_rows(run_id, instance, result, extra)
             advance(engine, claim, P_WRITING, "writing")
             _slow_write_for_tests()
-            _write(engine, claim, result, extra, rows)
+            _write(engine, claim, result, extra, rows, seat_moves=moves)
         log.info("run %s: succeeded", run_id)
     except LostClaim:
         log.warning("run %s: attempt %s lost its claim; stopping", run_id, claim.attempt)
@@ -441,9 +450,10 @@ def finish_components(
                 raise SolverFailure(f"merge error: {exc.__class__.__name__}: {exc}") from exc
             extra["components_fanned_out"] = len(results)
             rows = _explanations(run_id, instance, merged, extra)
+            moves = seat_move_rows(run_id, instance, merged, extra)
             advance(engine, claim, P_WRITING, "writing")
             _slow_write_for_tests()
-            _write(engine, claim, merged, extra, rows)
+            _write(engine, claim, merged, extra, rows, seat_moves=moves)
     except LostClaim:
         pass
     except SolverFailure as exc:
