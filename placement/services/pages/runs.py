@@ -7,8 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, or_
-from sqlalchemy import select as sa_select
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
@@ -19,8 +18,6 @@ from placement.models import (
     Proposal,
     ProposalStatus,
     Round,
-    RunExplanation,
-    RunSeatValue,
     RunStatus,
     Slot,
     Trainee,
@@ -345,86 +342,3 @@ def start_side_by_side(
         name="Side by side",
     )
     return optimal, stable
-
-
-# --- seat values -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SeatRow:
-    slot_id: int
-    title: str
-    organisation: str
-    capacity: int
-    placed_gain: int
-    cost_change: float
-    wanted_by: list[str]  # unplaced trainees who ranked it, were eligible and found it full
-
-
-@dataclass(frozen=True)
-class SeatValuesPage:
-    run: MatchRun
-    round: Round
-    rows: Page[SeatRow]
-    would_place: int  # slots where one more seat places one more trainee
-
-
-def seat_values_page(
-    session: Session, actor: User, run_id: int, *, page: int, per_page: int
-) -> SeatValuesPage:
-    """The slots where one more seat would place someone (first) or save the most cost,
-    with the unplaced trainees who wanted each (from the run's stored explanations)."""
-    run, rnd = _run_and_round(session, actor, run_id)
-    runs.list_seat_values(session=session, actor=actor, run_id=run_id, per_page=1)  # 409s
-    useful = or_(col(RunSeatValue.placed_gain) > 0, col(RunSeatValue.cost_change) < 0)
-    statement = (
-        select(RunSeatValue, col(Slot.title), col(Organisation.name), col(Slot.capacity))
-        .join(Slot, col(Slot.id) == col(RunSeatValue.slot_id))
-        .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
-        .where(col(RunSeatValue.run_id) == run_id, useful)
-        .order_by(
-            col(RunSeatValue.placed_gain).desc(),
-            col(RunSeatValue.cost_change),
-            col(RunSeatValue.slot_id),
-        )
-    )
-    raw = paginate(session, statement, page, per_page)
-    shown = {v.slot_id for v, *_ in raw.items}
-    wanted: dict[int, list[int]] = {}
-    bodies = session.execute(
-        sa_select(col(RunExplanation.trainee_id), col(RunExplanation.body))
-        .join(
-            UnplacedTrainee,
-            (col(UnplacedTrainee.run_id) == col(RunExplanation.run_id))
-            & (col(UnplacedTrainee.trainee_id) == col(RunExplanation.trainee_id)),
-        )
-        .where(col(RunExplanation.run_id) == run_id)
-    ).all()
-    for trainee_id, body in bodies:
-        for c in body.get("choices", []):
-            if c["outcome"] == "full" and c["slot_id"] in shown:
-                wanted.setdefault(c["slot_id"], []).append(int(trainee_id))
-    names = trainee_names(session, [t for ts in wanted.values() for t in ts])
-    rows = [
-        SeatRow(
-            slot_id=v.slot_id,
-            title=title,
-            organisation=org,
-            capacity=capacity,
-            placed_gain=v.placed_gain,
-            cost_change=v.cost_change,
-            wanted_by=sorted(names.get(t, f"Trainee {t}") for t in wanted.get(v.slot_id, [])),
-        )
-        for v, title, org, capacity in raw.items
-    ]
-    would_place = session.execute(
-        sa_select(func.count())
-        .select_from(RunSeatValue)
-        .where(col(RunSeatValue.run_id) == run_id, col(RunSeatValue.placed_gain) > 0)
-    ).scalar_one()
-    return SeatValuesPage(
-        run=run,
-        round=rnd,
-        rows=Page(items=rows, total=raw.total, page=raw.page, per_page=raw.per_page),
-        would_place=would_place,
-    )

@@ -13,6 +13,7 @@ from placement.models import MatchRun, ProposalStatus
 from placement.services import runs
 from placement.services.common import Page
 from placement.services.pages import runs as pages
+from placement.services.pages import seat_values as seat_pages
 from placement.services.pages.words import run_label
 from placement.services.validation import WeightsFields
 from placement.web import charts
@@ -231,7 +232,7 @@ def compare(round_id: int) -> Any:
 
 @bp.get("/runs/<id:run_id>/seat-values")
 def seat_values(run_id: int) -> Any:
-    view = pages.seat_values_page(
+    view = seat_pages.seat_values_page(
         db_session(), actor(), run_id, page=page_arg(), per_page=SEAT_VALUES_PER_PAGE
     )
     return render_template(
