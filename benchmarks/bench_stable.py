@@ -9,8 +9,10 @@ For each size, one seeded instance from :mod:`benchmarks.generate` (default weig
   acceptance, result records, stats), and deferred acceptance alone on prepared pairs;
 - **optimal**: the stages of the optimal mode on prepared pairs: the first solve (exact
   reduction and flow), the optimal potentials (Bellman-Ford on the folded residual
-  graph), the tie-break lottery (the second min-cost flow, on its own line), and the seat
-  values of every slot (Dijkstra from the source and the sink);
+  graph), the tie-break lottery (the second min-cost flow, on its own line), the seat
+  values of every slot (Dijkstra from the source and the sink), and, on its own line, who
+  each helpful seat would place and who would move (the same passes with their
+  shortest-path trees, and the chains with the instance's ids, as the worker stores them);
 - **explanations**: ``solve`` in the optimal mode end to end, then ``explain_all`` on its
   result (every trainee's reasons and counterfactuals, as the worker stores them), and
   ``explain_all`` on the stable result: the two compared inside one process, one after
@@ -58,7 +60,7 @@ def worker(path: str) -> dict[str, Any]:
 
     from placement.matching import parse_instance_json, solve
     from placement.matching.prepared import prepare
-    from placement.matching.seat_values import seat_changes
+    from placement.matching.seat_values import seat_changes, seat_moves
     from placement.matching.solver import optimise
     from placement.matching.stable import deferred_acceptance
 
@@ -87,6 +89,11 @@ def worker(path: str) -> dict[str, Any]:
     gain, _ = seat_changes(prep, slot_of, pot)
     out["seat_wall"], out["seat_cpu"] = _since(start)
     out["seats_placing"] = int(gain.sum())
+    start = _clock()
+    moves = seat_moves(prep, slot_of, pot)
+    out["moves_wall"], out["moves_cpu"] = _since(start)
+    out["moves"] = len(moves)
+    out["chains"] = len({m.slot_id for m in moves})
 
     from placement.matching.explanations import explain_all
 
@@ -135,7 +142,9 @@ def _region(rows: list[dict[str, Any]], repeat: int, load_before: float) -> str:
         "acceptance, records, stats); *DA* is deferred acceptance alone on prepared pairs.",
         "The optimal columns are stages on prepared pairs (CPU s): the first solve",
         "(reduction and flow), the optimal potentials, the tie-break lottery (the second",
-        "min-cost flow on the zero-reduced-cost arcs) and the seat values of every slot.",
+        "min-cost flow on the zero-reduced-cost arcs), the seat values of every slot, and",
+        "*who moves*: for every slot where a seat helps, who it would place and the chain",
+        "of moves it sets off (`seat_moves`, as the worker stores them with the run).",
         "",
         f"Machine: {platform.platform()}; {os.cpu_count()} CPUs; Python "
         f"{platform.python_version()}; {time.strftime('%d %b %Y %H:%M UTC', time.gmtime())}; "
@@ -145,8 +154,9 @@ def _region(rows: list[dict[str, Any]], repeat: int, load_before: float) -> str:
         "",
         "| trainees | candidate pairs | stable wall s | stable CPU s | DA CPU s | placed stable "
         "| blocking pairs stable | first solve CPU s | potentials CPU s | lottery CPU s "
-        "| seat values CPU s | placed optimal | slots where a seat places one more |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| seat values CPU s | who moves CPU s | placed optimal "
+        "| slots where a seat places one more | moves stored |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         st = r["stages"]
@@ -155,8 +165,8 @@ def _region(rows: list[dict[str, Any]], repeat: int, load_before: float) -> str:
             f"| {r['trainees']:,} | {r['pairs']:,} | {r['stable_wall']:.2f} | "
             f"{r['stable_cpu']:.2f} | {r['da_cpu']:.2f} | {r['stable_placed']:,} | "
             f"{r['stable_blocking']} | {first:.2f} | {st.get('potentials', 0.0):.2f} | "
-            f"{st.get('lottery', 0.0):.2f} | {r['seat_cpu']:.2f} | {r['optimal_placed']:,} | "
-            f"{r['seats_placing']:,} |"
+            f"{st.get('lottery', 0.0):.2f} | {r['seat_cpu']:.2f} | {r['moves_cpu']:.2f} | "
+            f"{r['optimal_placed']:,} | {r['seats_placing']:,} | {r['moves']:,} |"
         )
     lines.append("")
     for r in rows:
@@ -168,7 +178,10 @@ def _region(rows: list[dict[str, Any]], repeat: int, load_before: float) -> str:
             f"{r['seat_cpu']:.2f} CPU s given the potentials the lottery computes anyway, "
             f"{r['seat_cpu'] + pot:.2f} s with them, against {first:.2f} s for the first solve "
             f"(goal: at most the solve's own time again: "
-            f"{'met' if r['seat_cpu'] + pot <= first else 'not met'}). The lottery's second "
+            f"{'met' if r['seat_cpu'] + pot <= first else 'not met'}). Who each of the "
+            f"{r['chains']:,} helpful seats would place and who would move ({r['moves']:,} "
+            f"moves) adds {r['moves_cpu']:.2f} CPU s on its own line; with it, "
+            f"{r['seat_cpu'] + pot + r['moves_cpu']:.2f} s. The lottery's second "
             f"solve takes {st.get('lottery', 0.0):.2f} s."
         )
         if r["trainees"] >= GOAL_TRAINEES:

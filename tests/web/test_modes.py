@@ -109,13 +109,24 @@ def test_side_by_side_why_and_seat_values(
     check_a11y(page, "why page in words")
     page.goto(live_server(f"/coordinator/runs/{optimal_id}"))
 
-    # Seat values: one more Microbiology or Haematology seat places someone.
+    # Seat values: one more Microbiology or Haematology seat places someone, named and
+    # linked to their record (an unplaced trainee of the run, never an id).
     page.get_by_role("link", name="Where one more seat would help").click()
-    table = page.locator("#seat-values")
-    expect(table).to_contain_text("place one more trainee")
-    expect(table).to_contain_text(re.compile(f"Microbiology {tag}|Haematology {tag}"))
+    listing = page.locator("#seat-values")
+    expect(listing).to_contain_text("place one more trainee")
+    expect(listing).to_contain_text(re.compile(f"Microbiology {tag}|Haematology {tag}"))
+    placed = listing.locator(".seat-placed a")
+    expect(placed).to_have_count(2)
+    names = placed.all_text_contents()
+    assert set(names) <= set(emails) and len(set(names)) >= 1, names
+    expect(listing.locator(".seat-placed").first).to_contain_text("It would place ")
     check_a11y(page, "seat values")
     shoot(page, "coordinator-seat-values")
+    # Keyboard: the trainee's name is a link reached with Tab and followed with Enter.
+    placed.first.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text(names[0])
+    page.go_back()
 
     # Approve the optimal run, publish; a trainee sees why, with no other trainee's name.
     with session_scope(live_server.settings) as session:
