@@ -29,6 +29,7 @@ from placement.models import (
     UNPLACED_REASONS,
 )
 from placement.services import approvals, instances, jobs, runs
+from placement.services.runs import seat_moves
 from placement.services.validation import RUN_NAME_MAX, WeightsFields, text
 
 blp = Blueprint("runs", __name__, url_prefix="/api/v1", description="Match runs and proposals")
@@ -100,6 +101,16 @@ class UnplacedSchema(Schema):
     reason = fields.String(required=True, validate=validate.OneOf(UNPLACED_REASONS))
 
 
+class SeatMoveSchema(Schema):
+    trainee_id = fields.Integer(required=True)
+    from_slot_id = fields.Integer(
+        allow_none=True, metadata={"description": "null: the trainee was unplaced"}
+    )
+    to_slot_id = fields.Integer(
+        allow_none=True, metadata={"description": "null: the trainee gives up their place"}
+    )
+
+
 class SeatValueSchema(Schema):
     slot_id = fields.Integer(required=True)
     placed_gain = fields.Integer(
@@ -107,6 +118,20 @@ class SeatValueSchema(Schema):
     )
     cost_change = fields.Float(
         required=True, metadata={"description": "change of the objective; negative = cheaper"}
+    )
+    would_place_trainee_id = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "placed_gain 1: the trainee one optimal re-solve with the extra "
+            "seat places (one of several when ties allow); else null"
+        },
+    )
+    moves = fields.List(
+        fields.Nested(SeatMoveSchema),
+        metadata={
+            "description": "the chain of moves the extra seat sets off, in order: for "
+            "placed_gain 1 the newly placed trainee first; for a saving, the cycle of moves"
+        },
     )
 
 
@@ -278,8 +303,8 @@ class SeatValues(MethodView):
     @blp.response(200, page_of(SeatValueSchema))
     @documented_errors(401, 404, 409)
     def get(self, args: dict[str, Any], run_id: int) -> Any:
-        """What one more seat at each slot would gain; 409 for a stable run (coordinator)"""
-        return runs.list_seat_values(
+        """What one more seat at each slot would gain, and for whom (coordinator)"""
+        return seat_moves.list_seat_values_with_moves(
             session=db_session(), actor=current_actor(), run_id=run_id, **page_args(args)
         )
 

@@ -35,8 +35,10 @@ tie-break lottery would pick.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple
 
 import numpy as np
 
@@ -162,8 +164,7 @@ def seat_chains(prep: Prepared, slot_of: np.ndarray, pot: np.ndarray | None = No
     )
 
 
-@dataclass(frozen=True)
-class SeatMove:
+class SeatMove(NamedTuple):
     """One move of the chain one more seat at ``slot_id`` sets off (ids, not indices);
     ``from_slot_id`` None: the trainee was unplaced; ``to_slot_id`` None: they lose their
     place (only in a chain that saves cost)."""
@@ -184,16 +185,24 @@ def seat_moves(
     slot_ids = [x.id for x in inst.slots]
     s_ids: list[Id | None] = [*slot_ids, None]  # index -1: none
     t_ids = [x.id for x in inst.trainees]
-    return list(
-        map(
-            SeatMove,
-            map(slot_ids.__getitem__, c.slot.tolist()),
-            c.step.tolist(),
-            map(t_ids.__getitem__, c.trainee.tolist()),
-            map(s_ids.__getitem__, c.source.tolist()),
-            map(s_ids.__getitem__, c.target.tolist()),
+    # 100,000 small records would start the cyclic collector again and again over the
+    # whole heap (the instance's records): they hold no cycles, so pause it.
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return list(
+            map(
+                SeatMove,
+                map(slot_ids.__getitem__, c.slot.tolist()),
+                c.step.tolist(),
+                map(t_ids.__getitem__, c.trainee.tolist()),
+                map(s_ids.__getitem__, c.source.tolist()),
+                map(s_ids.__getitem__, c.target.tolist()),
+            )
         )
-    )
+    finally:
+        if paused:
+            gc.enable()
 
 
 def result_seat_moves(instance: Instance, result: Result) -> list[SeatMove]:

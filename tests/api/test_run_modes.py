@@ -119,7 +119,21 @@ def test_both_modes_seat_values_explanations_and_outcome(
     r = client.get(f"{API}/runs/{started['optimal']}/seat-values", headers=coord)
     assert r.status_code == 200
     items = r.get_json()["items"]
-    assert len(items) == 3 and set(items[0]) == {"slot_id", "placed_gain", "cost_change"}
+    assert len(items) == 3 and set(items[0]) == {
+        "slot_id", "placed_gain", "cost_change", "would_place_trainee_id", "moves"
+    }  # fmt: skip
+    # Who one more seat places: an unplaced trainee of the run, first in its chain of moves.
+    left = client.get(f"{API}/runs/{started['optimal']}/unplaced", headers=coord).get_json()
+    unplaced = {u["trainee_id"] for u in left["items"]}
+    for item in items:
+        if item["placed_gain"]:
+            assert item["would_place_trainee_id"] in unplaced
+            assert item["moves"][0] == {"trainee_id": item["would_place_trainee_id"],
+                                        "from_slot_id": None,
+                                        "to_slot_id": item["moves"][0]["to_slot_id"]}  # fmt: skip
+            assert item["moves"][-1]["to_slot_id"] == item["slot_id"]
+        else:
+            assert item["would_place_trainee_id"] is None
     keys = [(-i["placed_gain"], i["cost_change"]) for i in items]
     assert keys == sorted(keys) and items[0]["placed_gain"] == 1
     assert (

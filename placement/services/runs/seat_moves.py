@@ -4,12 +4,19 @@ that the seat values page reads rows and never an explanation or a re-solve."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqlmodel import Session, col, select
 
 from placement.matching import Instance, Result
 from placement.matching.seat_values import result_seat_moves
+from placement.models import RunSeatMove, User
+from placement.services.common import Page
+from placement.services.runs.reading import list_seat_values
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +36,23 @@ def seat_move_rows(
         log.exception("run %s: the moves behind the seat values failed; kept without", run_id)
         extra["seat_moves_failed"] = True
         return []
-    rows = [
-        {
-            "run_id": run_id,
-            "slot_id": int(m.slot_id),
-            "step": m.step,
-            "trainee_id": int(m.trainee_id),
-            "from_slot_id": None if m.from_slot_id is None else int(m.from_slot_id),
-            "to_slot_id": None if m.to_slot_id is None else int(m.to_slot_id),
-        }
-        for m in moves
-    ]
+    paused = gc.isenabled()
+    gc.disable()  # 100,000 small dicts, no cycles (see seat_moves)
+    try:
+        rows = [
+            {
+                "run_id": run_id,
+                "slot_id": int(m.slot_id),
+                "step": m.step,
+                "trainee_id": int(m.trainee_id),
+                "from_slot_id": None if m.from_slot_id is None else int(m.from_slot_id),
+                "to_slot_id": None if m.to_slot_id is None else int(m.to_slot_id),
+            }
+            for m in moves
+        ]
+    finally:
+        if paused:
+            gc.enable()
     extra["seat_moves_seconds"] = round(time.perf_counter() - t0, 4)
     return rows
 
@@ -49,3 +62,56 @@ def without_erased_moves(rows: list[dict[str, Any]], erased: set[int]) -> list[d
     chain with a hole in it would tell the coordinator something false)."""
     broken = {r["slot_id"] for r in rows if r["trainee_id"] in erased}
     return [r for r in rows if r["slot_id"] not in broken] if broken else rows
+
+
+@dataclass(frozen=True)
+class SeatValueItem:
+    """A slot's seat value with who the seat helps: `would_place_trainee_id` (placed_gain
+    1) is the trainee one optimal re-solve with the extra seat places, and `moves` the
+    chain it sets off, in order (`from_slot_id` null: placed from unplaced; `to_slot_id`
+    null: gives up their place)."""
+
+    slot_id: int
+    placed_gain: int
+    cost_change: float
+    would_place_trainee_id: int | None = None
+    moves: list[dict[str, int | None]] = field(default_factory=list)
+
+
+def list_seat_values_with_moves(
+    *, session: Session, actor: User | None, run_id: int, page: int = 1, per_page: int = 50
+) -> Page[SeatValueItem]:
+    """`list_seat_values` (same order, same errors) with each slot's moves: one more query,
+    for the slots of the page, along the primary key of `seat_value_moves`."""
+    values = list_seat_values(
+        session=session, actor=actor, run_id=run_id, page=page, per_page=per_page
+    )
+    chains: dict[int, list[dict[str, int | None]]] = {}
+    if values.items:
+        rows = session.exec(
+            select(RunSeatMove)
+            .where(
+                col(RunSeatMove.run_id) == run_id,
+                col(RunSeatMove.slot_id).in_([v.slot_id for v in values.items]),
+            )
+            .order_by(col(RunSeatMove.slot_id), col(RunSeatMove.step))
+        ).all()
+        for m in rows:
+            chains.setdefault(m.slot_id, []).append(
+                {"trainee_id": m.trainee_id, "from_slot_id": m.from_slot_id,
+                 "to_slot_id": m.to_slot_id}
+            )  # fmt: skip
+    items = []
+    for v in values.items:
+        chain = chains.get(v.slot_id, [])
+        placed = v.placed_gain > 0 and bool(chain) and chain[0]["from_slot_id"] is None
+        items.append(
+            SeatValueItem(
+                slot_id=v.slot_id,
+                placed_gain=v.placed_gain,
+                cost_change=v.cost_change,
+                would_place_trainee_id=chain[0]["trainee_id"] if placed else None,
+                moves=chain,
+            )
+        )
+    return Page(items=items, total=values.total, page=values.page, per_page=values.per_page)
