@@ -59,7 +59,6 @@ from placement.models.runs import (
     MatchRun,
     Proposal,
     RunExplanation,
-    RunSeatMove,
     RunSeatValue,
     UnplacedTrainee,
 )
@@ -119,7 +118,6 @@ __all__ = [
     "RoundStatus",
     "RoundTrainee",
     "RunExplanation",
-    "RunSeatMove",
     "RunSeatValue",
     "RunStatus",
     "Slot",

@@ -95,29 +95,15 @@ class RunSeatValue(SQLModel, table=True):
     )
     placed_gain: int
     cost_change: float
-
-
-class RunSeatMove(SQLModel, table=True):
-    """One move of the chain that one more seat at a slot sets off in an optimal run
-    (`placement.matching.seat_values.seat_chains`), numbered by `step` from 0. For a seat
-    that places one more, step 0 is the trainee it places (`from_slot_id` null) and the
-    last move ends at the slot; for a seat that only saves cost, the moves of the cycle
-    (`to_slot_id` null: that trainee gives up their place to an unplaced one)."""
-
-    __tablename__: ClassVar[str] = "seat_value_moves"
-    __table_args__ = (
-        sa.ForeignKeyConstraint(
-            ["run_id", "slot_id"], ["seat_values.run_id", "seat_values.slot_id"],
-            ondelete="CASCADE",
-        ),
-    )  # fmt: skip
-
-    run_id: int = Field(primary_key=True)
-    slot_id: int = Field(primary_key=True)
-    step: int = Field(primary_key=True)
-    trainee_id: int = _fk("trainees.id", "CASCADE")
-    from_slot_id: int | None = _fk("slots.id", "CASCADE", nullable=True)
-    to_slot_id: int | None = _fk("slots.id", "CASCADE", nullable=True)
+    # The chain of moves one more seat here sets off (`matching.seat_values.seat_chains`),
+    # in order, as [trainee_id, from_slot_id, to_slot_id]: for placed_gain 1 the trainee it
+    # places first (from null), the last move ending here; for a saving, the cycle (to
+    # null: that trainee gives up their place). Null where the seat helps nobody. A JSON
+    # list on the row, not a child table: a national run has ~100,000 moves, and rows with
+    # foreign keys cost seconds to write for what the page reads 50 slots at a time.
+    moves: list[list[int | None]] | None = Field(
+        default=None, sa_type=sa.JSON, sa_column_kwargs={"nullable": True}
+    )
 
 
 class RunExplanation(SQLModel, table=True):

@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from placement import matching
 from placement.config import Settings
 from placement.db import get_engine
 from placement.errors import WrongState
 from placement.matching.seat_values import result_seat_moves
-from placement.models import RunSeatMove, RunSeatValue, UnplacedTrainee
+from placement.models import RunSeatValue, UnplacedTrainee
 from placement.services.pages.seat_values import seat_values_page
 from placement.services.runs import execution, reading, stored
 from placement.services.runs.seat_moves import without_erased_moves
@@ -53,29 +53,28 @@ def test_moves_are_stored_and_paged_without_explanations(committed_settings: Set
         data = stored.stored_instance(session=session, run_id=optimal.id).data()
         instance = matching.load_instance(data)
         expected = result_seat_moves(instance, matching.solve(instance))
-        rows = session.exec(
-            select(RunSeatMove)
-            .where(RunSeatMove.run_id == optimal.id)
-            .order_by(col(RunSeatMove.slot_id), col(RunSeatMove.step))
-        ).all()
-        got = [(r.slot_id, r.step, r.trainee_id, r.from_slot_id, r.to_slot_id) for r in rows]
+        values = session.exec(select(RunSeatValue).where(RunSeatValue.run_id == optimal.id)).all()
+        got = sorted(
+            (v.slot_id, step, *move) for v in values for step, move in enumerate(v.moves or [])
+        )
         assert got == sorted(
             (int(m.slot_id), m.step, int(m.trainee_id),
              None if m.from_slot_id is None else int(m.from_slot_id),
              None if m.to_slot_id is None else int(m.to_slot_id))
             for m in expected
         )  # fmt: skip
+        assert all((v.moves is None) == (not v.placed_gain and v.cost_change >= 0) for v in values)
         # Every slot that places one more names an unplaced trainee of the run first.
-        values = session.exec(select(RunSeatValue).where(RunSeatValue.run_id == optimal.id)).all()
         placing = {v.slot_id for v in values if v.placed_gain}
         unplaced = set(
             session.exec(
                 select(UnplacedTrainee.trainee_id).where(UnplacedTrainee.run_id == optimal.id)
             ).all()
         )
-        firsts = {r.slot_id: r for r in rows if r.step == 0}
         assert placing and all(
-            firsts[s].from_slot_id is None and firsts[s].trainee_id in unplaced for s in placing
+            v.moves and v.moves[0][1] is None and v.moves[0][0] in unplaced
+            for v in values
+            if v.placed_gain
         )
         api = reading.list_seat_values(session=session, actor=actor, run_id=optimal.id,
                                        per_page=500).items  # fmt: skip
@@ -115,10 +114,9 @@ def test_moves_are_stored_and_paged_without_explanations(committed_settings: Set
 
 
 def test_a_chain_through_an_erased_trainee_is_left_out() -> None:
-    rows = [
-        {"slot_id": 1, "step": 0, "trainee_id": 10},
-        {"slot_id": 1, "step": 1, "trainee_id": 11},
-        {"slot_id": 2, "step": 0, "trainee_id": 12},
-    ]
-    assert without_erased_moves(rows, {11}) == [rows[2]]
-    assert without_erased_moves(rows, set()) == rows
+    chains: dict[int, list[list[int | None]]] = {
+        1: [[10, None, 5], [11, 5, 1]],
+        2: [[12, None, 2]],
+    }
+    assert without_erased_moves(chains, {11}) == {2: [[12, None, 2]]}
+    assert without_erased_moves(chains, set()) == chains

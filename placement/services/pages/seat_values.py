@@ -1,17 +1,17 @@
 """Read model of the seat values page: the slots where one more seat would place someone,
 with that trainee and the moves it sets off, then those where it would save the most.
 
-Everything comes from rows the worker wrote with the run (`seat_values` and
-`seat_value_moves`): one count, one page of slots along the index in the API's order, and
-one query for the moves of the slots on the page. No explanation is read."""
+Everything comes from the rows the worker wrote with the run (`seat_values`, whose `moves`
+hold each chain): one count, one page of slots along the index in the API's order, and one
+query for the names in the chains of the slots on the page. No explanation is read."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func
+from sqlalchemy import and_, case, func, literal, union_all
 from sqlalchemy import select as sa_select
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col
 
 from placement.errors import WrongState
@@ -19,7 +19,6 @@ from placement.models import (
     MatchRun,
     Organisation,
     Round,
-    RunSeatMove,
     RunSeatValue,
     RunStatus,
     Slot,
@@ -102,7 +101,7 @@ def seat_values_page(
                 .offset(lo)
                 .limit(hi - lo)
             ).all()
-    moves = _moves(session, run_id, [v.slot_id for v, *_ in picked])
+    moves = _moves(session, picked)
     rows = []
     for v, title, org, capacity in picked:
         chain = moves.get(v.slot_id, [])
@@ -127,42 +126,40 @@ def seat_values_page(
     )
 
 
-def _moves(session: Session, run_id: int, slot_ids: list[int]) -> dict[int, list[SeatMoveRow]]:
-    """The chains of the slots on the page, in step order, with names (one query)."""
-    if not slot_ids:
+def _moves(
+    session: Session, picked: list[tuple[RunSeatValue, str, str, int]]
+) -> dict[int, list[SeatMoveRow]]:
+    """The chains of the slots on the page, in order, with names: one query for the names
+    of the trainees and slots they mention, by primary key."""
+    chains = {v.slot_id: v.moves for v, *_ in picked if v.moves}
+    trainee_ids = {m[0] for c in chains.values() for m in c}
+    slot_ids = {s for c in chains.values() for m in c for s in m[1:] if s is not None}
+    if not chains:
         return {}
-    src, dst = aliased(Slot), aliased(Slot)
-    src_org, dst_org = aliased(Organisation), aliased(Organisation)
-    rows = session.execute(
+    names: Any = sa_select(
+        literal("t").label("kind"), col(Trainee.id).label("id"), col(Trainee.name).label("name")
+    ).where(col(Trainee.id).in_(sorted(trainee_ids)))
+    labels: Any = (
         sa_select(
-            col(RunSeatMove.slot_id),
-            col(RunSeatMove.trainee_id),
-            col(Trainee.name),
-            col(RunSeatMove.from_slot_id),
-            col(RunSeatMove.to_slot_id),
-            col(src.title),
-            col(src_org.name),
-            col(dst.title),
-            col(dst_org.name),
+            literal("s").label("kind"),
+            col(Slot.id).label("id"),
+            (col(Slot.title) + ", " + col(Organisation.name)).label("name"),
         )
-        .join(Trainee, col(Trainee.id) == col(RunSeatMove.trainee_id))
-        .outerjoin(src, col(src.id) == col(RunSeatMove.from_slot_id))
-        .outerjoin(src_org, col(src_org.id) == col(src.organisation_id))
-        .outerjoin(dst, col(dst.id) == col(RunSeatMove.to_slot_id))
-        .outerjoin(dst_org, col(dst_org.id) == col(dst.organisation_id))
-        .where(col(RunSeatMove.run_id) == run_id, col(RunSeatMove.slot_id).in_(slot_ids))
-        .order_by(col(RunSeatMove.slot_id), col(RunSeatMove.step))
-    ).all()
+        .join(Organisation, col(Organisation.id) == col(Slot.organisation_id))
+        .where(col(Slot.id).in_(sorted(slot_ids or {-1})))
+    )
+    found = {(kind, ident): name for kind, ident, name in session.execute(union_all(names, labels))}
     out: dict[int, list[SeatMoveRow]] = {}
-    for slot_id, trainee_id, name, from_id, to_id, s_title, s_org, d_title, d_org in rows:
-        out.setdefault(slot_id, []).append(
+    for slot_id, chain in chains.items():
+        out[slot_id] = [
             SeatMoveRow(
-                trainee_id=trainee_id,
-                trainee=name,
-                from_slot_id=from_id,
-                to_slot_id=to_id,
-                from_slot=None if s_title is None else f"{s_title}, {s_org}",
-                to_slot=None if d_title is None else f"{d_title}, {d_org}",
+                trainee_id=cast(int, t),
+                trainee=found.get(("t", t), "A trainee whose record was erased"),
+                from_slot_id=a,
+                to_slot_id=b,
+                from_slot=None if a is None else found.get(("s", a), "a slot since removed"),
+                to_slot=None if b is None else found.get(("s", b), "a slot since removed"),
             )
-        )
+            for t, a, b in chain
+        ]
     return out

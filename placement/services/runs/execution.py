@@ -48,7 +48,6 @@ from placement.models import (
     Proposal,
     ProposalStatus,
     RunExplanation,
-    RunSeatMove,
     RunSeatValue,
     RunStatus,
     UnplacedTrainee,
@@ -70,7 +69,7 @@ from placement.services.runs.claims import (
     step_progress,
 )
 from placement.services.runs.explanations import explanation_rows
-from placement.services.runs.seat_moves import seat_move_rows, without_erased_moves
+from placement.services.runs.seat_moves import seat_move_chains, without_erased_moves
 from placement.services.runs.stored import (
     erased_participants,
     lock_round_for_instances,
@@ -255,7 +254,7 @@ def _write(
     extra: dict[str, Any],
     explanations: list[dict[str, Any]] | None = None,
     *,
-    seat_moves: list[dict[str, Any]] | None = None,
+    seat_moves: dict[int, list[list[int | None]]] | None = None,
 ) -> None:
     """Replace the run's proposals, unplaced rows, seat values (with the moves each seat
     sets off) and explanations and mark it succeeded, atomically. `write_seconds` times the
@@ -279,7 +278,7 @@ def _write(
         {"run_id": claim.run_id, "trainee_id": int(u.trainee_id), "reason": u.reason}
         for u in result.unplaced
     ]
-    seat_values = [
+    seat_values: list[dict[str, Any]] = [
         {
             "run_id": claim.run_id,
             "slot_id": int(v.slot_id),
@@ -297,7 +296,7 @@ def _write(
         if erased:
             proposals = [p for p in proposals if p["trainee_id"] not in erased]
             unplaced = [u for u in unplaced if u["trainee_id"] not in erased]
-            seat_moves = without_erased_moves(seat_moves or [], erased)
+            seat_moves = without_erased_moves(seat_moves or {}, erased)
         started_at = session.execute(
             select(col(MatchRun.started_at)).where(col(MatchRun.id) == claim.run_id)
         ).scalar_one()
@@ -305,7 +304,6 @@ def _write(
         # nothing unless something outside this module wrote rows for a running run.
         session.execute(delete(Proposal).where(col(Proposal.run_id) == claim.run_id))
         session.execute(delete(UnplacedTrainee).where(col(UnplacedTrainee.run_id) == claim.run_id))
-        session.execute(delete(RunSeatMove).where(col(RunSeatMove.run_id) == claim.run_id))
         session.execute(delete(RunSeatValue).where(col(RunSeatValue.run_id) == claim.run_id))
         session.execute(delete(RunExplanation).where(col(RunExplanation.run_id) == claim.run_id))
         bulk_insert(session, Proposal, proposals)
@@ -313,8 +311,10 @@ def _write(
         # Seat values and explanations are timed on their own: they are extras of the run,
         # not the proposals people wait for.
         t1 = time.perf_counter()
+        chains = seat_moves or {}
+        for row in seat_values:
+            row["moves"] = chains.get(row["slot_id"])
         bulk_insert(session, RunSeatValue, seat_values)
-        bulk_insert(session, RunSeatMove, seat_moves or [])
         t2 = time.perf_counter()
         bulk_insert(session, RunExplanation, explanations or [])
         t3 = time.perf_counter()
@@ -382,7 +382,7 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
             result = _solve(instance)
             extra["solve_wall_seconds"] = round(time.perf_counter() - t0, 4)
             rows = _explanations(run_id, instance, result, extra)
-            moves = seat_move_rows(run_id, instance, result, extra)
+            moves = seat_move_chains(run_id, instance, result, extra)
             advance(engine, claim, P_WRITING, "writing")
             _slow_write_for_tests()
             _write(engine, claim, result, extra, rows, seat_moves=moves)
@@ -450,7 +450,7 @@ def finish_components(
                 raise SolverFailure(f"merge error: {exc.__class__.__name__}: {exc}") from exc
             extra["components_fanned_out"] = len(results)
             rows = _explanations(run_id, instance, merged, extra)
-            moves = seat_move_rows(run_id, instance, merged, extra)
+            moves = seat_move_chains(run_id, instance, merged, extra)
             advance(engine, claim, P_WRITING, "writing")
             _slow_write_for_tests()
             _write(engine, claim, merged, extra, rows, seat_moves=moves)

@@ -1,6 +1,7 @@
 """Who one more seat would place, and who would move, stored with an optimal run's seat
-values (`placement.matching.seat_values.seat_chains`): computed by the worker once, so
-that the seat values page reads rows and never an explanation or a re-solve."""
+values (`placement.matching.seat_values.seat_chains`): computed by the worker once, kept
+on the seat value rows, so that the seat values page and the API read rows and never an
+explanation or a re-solve."""
 
 from __future__ import annotations
 
@@ -10,58 +11,56 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from placement.matching import Instance, Result
 from placement.matching.seat_values import result_seat_moves
-from placement.models import RunSeatMove, User
+from placement.models import User
 from placement.services.common import Page
 from placement.services.runs.reading import list_seat_values
 
 log = logging.getLogger(__name__)
 
 
-def seat_move_rows(
+def seat_move_chains(
     run_id: int, instance: Instance, result: Result, extra: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """The `seat_value_moves` rows of a run, timed in `extra["seat_moves_seconds"]`. An
-    error here is logged and leaves the run with its seat values but without the moves,
-    rather than failing a good result."""
+) -> dict[int, list[list[int | None]]]:
+    """The chain of moves of every slot where one more seat helps, as stored on its seat
+    value row (`RunSeatValue.moves`), timed in `extra["seat_moves_seconds"]`. An error here
+    is logged and leaves the run with its seat values but without the moves, rather than
+    failing a good result."""
     if result.seat_values is None:
-        return []
+        return {}
     t0 = time.perf_counter()
     try:
         moves = result_seat_moves(instance, result)
     except Exception:
         log.exception("run %s: the moves behind the seat values failed; kept without", run_id)
         extra["seat_moves_failed"] = True
-        return []
+        return {}
+    chains: dict[int, list[list[int | None]]] = {}
     paused = gc.isenabled()
-    gc.disable()  # 100,000 small dicts, no cycles (see seat_moves)
+    gc.disable()  # 100,000 small lists, no cycles (see seat_moves)
     try:
-        rows = [
-            {
-                "run_id": run_id,
-                "slot_id": int(m.slot_id),
-                "step": m.step,
-                "trainee_id": int(m.trainee_id),
-                "from_slot_id": None if m.from_slot_id is None else int(m.from_slot_id),
-                "to_slot_id": None if m.to_slot_id is None else int(m.to_slot_id),
-            }
-            for m in moves
-        ]
+        for m in moves:  # in slot then step order
+            chains.setdefault(int(m.slot_id), []).append(
+                [int(m.trainee_id),
+                 None if m.from_slot_id is None else int(m.from_slot_id),
+                 None if m.to_slot_id is None else int(m.to_slot_id)]
+            )  # fmt: skip
     finally:
         if paused:
             gc.enable()
     extra["seat_moves_seconds"] = round(time.perf_counter() - t0, 4)
-    return rows
+    return chains
 
 
-def without_erased_moves(rows: list[dict[str, Any]], erased: set[int]) -> list[dict[str, Any]]:
-    """The rows without any chain that moves a trainee erased while the run solved (a
-    chain with a hole in it would tell the coordinator something false)."""
-    broken = {r["slot_id"] for r in rows if r["trainee_id"] in erased}
-    return [r for r in rows if r["slot_id"] not in broken] if broken else rows
+def without_erased_moves(
+    chains: dict[int, list[list[int | None]]], erased: set[int]
+) -> dict[int, list[list[int | None]]]:
+    """The chains without any that moves a trainee erased while the run solved (a chain
+    with a hole in it would tell the coordinator something false)."""
+    return {s: c for s, c in chains.items() if not any(m[0] in erased for m in c)}
 
 
 @dataclass(frozen=True)
@@ -81,29 +80,13 @@ class SeatValueItem:
 def list_seat_values_with_moves(
     *, session: Session, actor: User | None, run_id: int, page: int = 1, per_page: int = 50
 ) -> Page[SeatValueItem]:
-    """`list_seat_values` (same order, same errors) with each slot's moves: one more query,
-    for the slots of the page, along the primary key of `seat_value_moves`."""
+    """`list_seat_values` (same order, same errors) with each slot's moves, as objects."""
     values = list_seat_values(
         session=session, actor=actor, run_id=run_id, page=page, per_page=per_page
     )
-    chains: dict[int, list[dict[str, int | None]]] = {}
-    if values.items:
-        rows = session.exec(
-            select(RunSeatMove)
-            .where(
-                col(RunSeatMove.run_id) == run_id,
-                col(RunSeatMove.slot_id).in_([v.slot_id for v in values.items]),
-            )
-            .order_by(col(RunSeatMove.slot_id), col(RunSeatMove.step))
-        ).all()
-        for m in rows:
-            chains.setdefault(m.slot_id, []).append(
-                {"trainee_id": m.trainee_id, "from_slot_id": m.from_slot_id,
-                 "to_slot_id": m.to_slot_id}
-            )  # fmt: skip
     items = []
     for v in values.items:
-        chain = chains.get(v.slot_id, [])
+        chain = [{"trainee_id": t, "from_slot_id": a, "to_slot_id": b} for t, a, b in v.moves or []]
         placed = v.placed_gain > 0 and bool(chain) and chain[0]["from_slot_id"] is None
         items.append(
             SeatValueItem(
