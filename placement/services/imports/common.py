@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from placement.config import Settings
@@ -19,7 +20,7 @@ from placement.models import (
     Round,
     User,
 )
-from placement.services.common import chunks, require_role
+from placement.services.common import bulk_insert, chunks, require_role
 from placement.services.postcodes import (
     lookup_many,
     needs_lookup,
@@ -204,6 +205,42 @@ def _locate_rows(
             errors.add(number, "postcode", unreachable_message(postcode))
         else:
             errors.add(number, "postcode", not_found_message(postcode))
+
+
+def _matching(session: Session, key: Any, keys: Sequence[Any], *columns: Any) -> list[Any]:
+    """`columns` of the rows whose `key` column is one of `keys`: one query with an array
+    parameter on Postgres, IN lists of a thousand elsewhere."""
+    if not keys:
+        return []
+    if session.connection().dialect.name == "postgresql":
+        wanted = sa.bindparam("keys", value=list(keys), type_=postgresql.ARRAY(key.type))
+        return list(session.execute(sa.select(*columns).where(key == sa.any_(wanted))))
+    found: list[Any] = []
+    for chunk in chunks(keys):
+        found.extend(session.execute(sa.select(*columns).where(key.in_(chunk))))
+    return found
+
+
+def _insert_returning_ids(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert rows (all naming the same columns) and return their new ids, in order.
+    Postgres takes the ids from the table's sequence in one query and writes with COPY."""
+    if not rows:
+        return []
+    table = _table(model)
+    if session.connection().dialect.name == "postgresql":
+        ids = sorted(
+            session.execute(
+                sa.text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": len(rows)},
+            ).scalars()
+        )
+        bulk_insert(session, model, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        return ids
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    return list(session.execute(statement, rows).scalars())
 
 
 def _by(
