@@ -34,6 +34,7 @@ from placement.services.imports.common import (
     _start,
     _step,
     _table,
+    _without_cycle_collection,
     read_csv,
 )
 from placement.services.imports.trainee_rows import SlotIndex, check_rows
@@ -83,6 +84,30 @@ def import_trainees(
     """Create or update trainees (matched by `id`, else by email) and enrol them in the
     round; a `preferences` cell replaces their ranked list (slot ids or titles). A postcode
     without coordinates sets them; an unknown postcode is the row's error."""
+    with _without_cycle_collection():
+        return _import_trainees(
+            session=session,
+            actor=actor,
+            round_id=round_id,
+            data=data,
+            system=system,
+            settings=settings,
+            dry_run=dry_run,
+            progress=progress,
+        )
+
+
+def _import_trainees(
+    *,
+    session: Session,
+    actor: User | None,
+    round_id: int,
+    data: bytes,
+    system: bool,
+    settings: Settings | None,
+    dry_run: bool,
+    progress: Progress | None,
+) -> ImportResult:
     rnd = _start(session, actor, round_id, system, ("draft", "open", "closed"), "import trainees")
     rows = read_csv(data, TRAINEE_COLUMNS, TRAINEE_REQUIRED)
     slots = session.exec(select(Slot).where(Slot.round_id == rnd.id)).all()
@@ -141,6 +166,9 @@ def import_trainees(
     for target, values, _ in targets:
         values.pop("id", None)
         if target is None:
+            check = dbs_by_email.get(values["email"])
+            if check is not None:
+                values.update(vetting.imported_status(check, now))
             new_rows.append(values)
         else:
             for key, value in values.items():
@@ -196,7 +224,7 @@ def import_trainees(
         )
     bulk_insert(session, Preference, new_prefs)
     _analyze(session, len(joins) + len(new_prefs), "round_trainees", "preferences")
-    vetting.record_imported_checks(session, actor=actor, checks=checks, created=created)
+    vetting.record_imported_checks(session, actor=actor, checks=checks, created=created, now=now)
     audit(
         session,
         actor=actor,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,6 +21,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services.common import (
+    Changes,
     audit,
     audit_values,
     bulk_insert,
@@ -127,23 +128,45 @@ def _audit_check(
     )
 
 
+Status = tuple[bool, date | None]  # (dbs_cleared, dbs_checked_on)
+NOT_CHECKED: Status = (False, None)
+
+
+def _after_check(before: Status, issued_on: date | None, now: datetime) -> Status:
+    """A trainee's status once an imported check is recorded: the newest check counts."""
+    newest = issued_on or now.date()
+    checked_on = before[1] if before[1] is not None and before[1] >= newest else newest
+    return checked_on >= dbs_cutoff(now.date(), DEFAULT_DBS_MAX_AGE_YEARS), checked_on
+
+
+def imported_status(values: Mapping[str, Any], now: datetime) -> dict[str, Any]:
+    """The status columns of a trainee an import creates with the check `values` (as for
+    `record_imported_checks`): written with the new row, so no update follows."""
+    status = _after_check(NOT_CHECKED, values.get("issued_on"), now)
+    return dict(zip(DBS_STATUS_FIELDS, status, strict=True))
+
+
 def record_imported_checks(
     session: Session,
     *,
     actor: User | None,
     checks: Sequence[tuple[int, Mapping[str, Any]]],
     created: Collection[int] = (),
+    now: datetime | None = None,
 ) -> int:
     """Record the checks a coordinator's trainee import carried, one per (trainee id,
-    values): the certificate's fields, or none for a bare `dbs_cleared`. `created` names
-    trainees the import has just created (no checks yet, not cleared). Set-wise for big
-    files: the checks, their audit events and the trainees' new status are each written
-    in one statement (COPY on Postgres); the caller (the import, all or nothing) commits."""
+    values): the certificate's fields, or none for a bare `dbs_cleared`, seen at `now`.
+
+    `created` names trainees the import has just created, each written with the status
+    `imported_status` gives its first check (before it, none). Set-wise for big files: the
+    checks, their audit events and the other trainees' new status are each written in one
+    statement (COPY on Postgres); the caller (the import, all or nothing) commits."""
     if not checks:
         return 0
     session.flush()
+    now = now or utcnow()
     table = _table(Trainee)
-    status: dict[int, tuple[bool, date | None]] = dict.fromkeys(created, (False, None))
+    status: dict[int, Status] = dict.fromkeys(created, NOT_CHECKED)
     older = sorted({tid for tid, _ in checks if tid not in status})
     for chunk in chunks(older):
         rows = session.execute(
@@ -152,44 +175,43 @@ def record_imported_checks(
             )
         )
         status.update((tid, (cleared, on)) for tid, cleared, on in rows)
-    now = utcnow()
-    cutoff = dbs_cutoff(now.date(), DEFAULT_DBS_MAX_AGE_YEARS)
+    # The status each trainee's row holds now.
+    stored = {tid: status[tid] for tid in older}
     seen_by = actor.id if actor is not None else None
     check_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
-    changed: dict[int, tuple[bool, date | None]] = {}
     for trainee_id, values in checks:
         issued_on: date | None = values.get("issued_on")
-        check: dict[str, Any] = {
-            "trainee_id": trainee_id,
-            "certificate_number": values.get("certificate_number"),
-            "level": values.get("level"),
-            "issued_on": issued_on,
-            "source": "import",
-            "seen_by": seen_by,
-            "seen_at": now,
-        }
-        check_rows.append(check)
+        level = values.get("level")
+        check_rows.append(
+            {
+                "trainee_id": trainee_id,
+                "certificate_number": values.get("certificate_number"),
+                "level": level,
+                "issued_on": issued_on,
+                "source": "import",
+                "seen_by": seen_by,
+                "seen_at": now,
+            }
+        )
         before = status[trainee_id]
-        newest = issued_on or now.date()
-        checked_on = before[1] if before[1] is not None and before[1] >= newest else newest
-        after = (checked_on >= cutoff, checked_on)
-        if after != before:
-            status[trainee_id] = changed[trainee_id] = after
+        status[trainee_id] = after = _after_check(before, issued_on, now)
+        stored.setdefault(trainee_id, after)  # a created trainee's first check
         events.append(
             audit_values(
                 actor=actor,
                 action="dbs_check.record",
                 object_type="trainee",
                 object_id=trainee_id,
-                level=check["level"],
+                level=level,
                 issued_on=issued_on,
                 source="import",
-                changes=changes(_status(before), _status(after)),
+                changes=_changes(before, after),
             )
         )
     bulk_insert(session, DbsCheck, check_rows)
     bulk_insert(session, AuditEvent, events)
+    changed = {tid: now_ for tid, now_ in status.items() if stored.get(tid, now_) != now_}
     _write_status(session, changed)
     # ORM copies of these trainees (the import's updates) must not keep the old status.
     for trainee_id in changed:
@@ -197,6 +219,13 @@ def record_imported_checks(
         if loaded is not None:
             session.expire(loaded, list(DBS_STATUS_FIELDS))
     return len(checks)
+
+
+def _changes(before: Status, after: Status) -> Changes:
+    """As `changes(snapshot(trainee), trainee)` around the update, without the objects."""
+    if before == after:
+        return {}
+    return changes(_status(before), _status(after))
 
 
 def _status(state: tuple[bool, date | None]) -> dict[str, Any]:
