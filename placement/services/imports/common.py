@@ -22,7 +22,7 @@ from placement.models import (
     Round,
     User,
 )
-from placement.services.common import bulk_insert, chunks, require_role
+from placement.services.common import chunks, json_text, require_role
 from placement.services.postcodes import (
     lookup_many,
     needs_lookup,
@@ -236,8 +236,37 @@ def _matching(session: Session, key: Any, keys: Sequence[Any], *columns: Any) ->
     return found
 
 
-def _insert_returning_ids(session: Session, model: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert rows (all naming the same columns) and return their new ids, in order.
+def _write_rows(
+    session: Session, model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows given as tuples in `columns` order (no dict per row): COPY on Postgres,
+    executemany elsewhere. JSON columns take Python values, as in the ORM."""
+    if not rows:
+        return
+    table = _table(model)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]
+    raw = connection.connection.driver_connection
+    statement = f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN'
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        if not json_at:
+            for row in rows:
+                copy.write_row(row)
+            return
+        for row in rows:
+            values = list(row)
+            for i in json_at:
+                values[i] = json_text(values[i])
+            copy.write_row(values)
+
+
+def _insert_returning_ids(
+    session: Session, model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """Insert rows (tuples in `columns` order) and return their new ids, in order.
     Postgres takes the ids from the table's sequence in one query and writes with COPY."""
     if not rows:
         return []
@@ -252,10 +281,13 @@ def _insert_returning_ids(session: Session, model: Any, rows: list[dict[str, Any
                 {"table": table.name, "n": len(rows)},
             ).scalars()
         )
-        bulk_insert(session, model, [{"id": i, **row} for i, row in zip(ids, rows, strict=True)])
+        _write_rows(
+            session, model, ["id", *columns], [(i, *row) for i, row in zip(ids, rows, strict=True)]
+        )
         return ids
     statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
-    return list(session.execute(statement, rows).scalars())
+    values = [dict(zip(columns, row, strict=True)) for row in rows]
+    return list(session.execute(statement, values).scalars())
 
 
 def _by(

@@ -19,7 +19,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services import vetting
-from placement.services.common import audit, bulk_insert, chunks
+from placement.services.common import audit, chunks
 from placement.services.imports.common import (
     TRAINEE_COLUMNS,
     TRAINEE_REQUIRED,
@@ -35,10 +35,12 @@ from placement.services.imports.common import (
     _step,
     _table,
     _without_cycle_collection,
+    _write_rows,
     read_csv,
 )
 from placement.services.imports.trainee_rows import SlotIndex, check_rows
 
+PREFERENCE_COLUMNS = ("round_id", "trainee_id", "slot_id", "rank", "updated_at")
 # From this many rows written, a Postgres import refreshes the tables' planner statistics.
 ANALYZE_AFTER = 1000
 
@@ -178,15 +180,23 @@ def _import_trainees(
     session.flush()
     # Set-wise, not ORM objects: the ids drawn in one query and COPY on Postgres.
     defaults = _trainee_defaults(now)
-    new_ids = iter(_insert_returning_ids(session, Trainee, _uniform(new_rows, defaults)))
+    columns = [*defaults, *sorted(set().union(*new_rows) - set(defaults))]
+    new_ids = iter(
+        _insert_returning_ids(
+            session,
+            Trainee,
+            columns,
+            [tuple(row.get(c, defaults.get(c)) for c in columns) for row in new_rows],
+        )
+    )
     # A fresh table's planner statistics say "empty": without new ones every foreign key
     # check below may scan the table.
     _analyze(session, len(new_rows), "trainees")
     enrolled = set(
         session.exec(select(RoundTrainee.trainee_id).where(RoundTrainee.round_id == rnd.id)).all()
     )
-    joins: list[dict[str, Any]] = []
-    new_prefs: list[dict[str, Any]] = []
+    joins: list[tuple[int, int, datetime]] = []
+    new_prefs: list[tuple[int, int, int, int, datetime]] = []
     replaced: list[int] = []
     created: set[int] = set()
     checks: list[tuple[int, dict[str, Any]]] = []
@@ -200,29 +210,22 @@ def _import_trainees(
         if values["email"] in dbs_by_email:
             checks.append((trainee_id, dbs_by_email[values["email"]]))
         if trainee_id not in enrolled:
-            joins.append({"round_id": rnd.id, "trainee_id": trainee_id, "joined_at": now})
+            joins.append((round_id, trainee_id, now))
             enrolled.add(trainee_id)
         if prefs is not None:
             if target is not None:  # a new trainee has no list to replace
                 replaced.append(trainee_id)
             new_prefs.extend(
-                {
-                    "round_id": rnd.id,
-                    "trainee_id": trainee_id,
-                    "slot_id": s,
-                    "rank": r,
-                    "updated_at": now,
-                }
-                for r, s in enumerate(prefs, start=1)
+                (round_id, trainee_id, slot, rank, now) for rank, slot in enumerate(prefs, start=1)
             )
-    bulk_insert(session, RoundTrainee, joins)
+    _write_rows(session, RoundTrainee, ("round_id", "trainee_id", "joined_at"), joins)
     for chunk in chunks(replaced):
         session.execute(
             delete(Preference).where(
                 col(Preference.round_id) == rnd.id, col(Preference.trainee_id).in_(chunk)
             )
         )
-    bulk_insert(session, Preference, new_prefs)
+    _write_rows(session, Preference, PREFERENCE_COLUMNS, new_prefs)
     _analyze(session, len(joins) + len(new_prefs), "round_trainees", "preferences")
     vetting.record_imported_checks(session, actor=actor, checks=checks, created=created, now=now)
     audit(
@@ -254,12 +257,6 @@ def _existing(
     trainees = _by(session, Trainee, col(Trainee.id), sorted(found))
     by_email = {t.email: t for t in trainees.values() if t.email is not None}
     return {e: by_email[e] for e in emails if e in by_email}, trainees
-
-
-def _uniform(rows: list[dict[str, Any]], defaults: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows that all name the same columns (a bulk insert writes one column list)."""
-    columns = set(defaults).union(*rows) if rows else set()
-    return [{c: row.get(c, defaults.get(c)) for c in columns} for row in rows]
 
 
 def _analyze(session: Session, written: int, *tables: str) -> None:

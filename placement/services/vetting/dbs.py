@@ -180,6 +180,8 @@ def record_imported_checks(
     seen_by = actor.id if actor is not None else None
     check_rows: list[dict[str, Any]] = []
     events: list[dict[str, Any]] = []
+    # Most trainees go from the same status to the same status: each diff is built once.
+    diffs: dict[tuple[Status, Status], Changes] = {}
     for trainee_id, values in checks:
         issued_on: date | None = values.get("issued_on")
         level = values.get("level")
@@ -206,7 +208,8 @@ def record_imported_checks(
                 level=level,
                 issued_on=issued_on,
                 source="import",
-                changes=_changes(before, after),
+                changes=diffs.get((before, after))
+                or diffs.setdefault((before, after), _changes(before, after)),
             )
         )
     bulk_insert(session, DbsCheck, check_rows)
