@@ -364,3 +364,30 @@ def test_slots_name_their_host_by_name(session: Session) -> None:
     neither = b"title,starts_on,ends_on\nA,2027-02-01,2027-05-28\n"
     with pytest.raises(InvalidInput):
         import_slots(session=session, actor=coordinator, round_id=f.pk(rnd), data=neither)
+
+
+def test_problems_come_in_file_order_whichever_check_finds_them(
+    session: Session, coordinator: User, rnd: Round
+) -> None:
+    """The schema's, the preferences' and the repeated-email problems of each row come
+    together, row by row, as a per-row loop gave them (the first 1000 are kept)."""
+    good = [f"Good {n},good{n}@learners.test,4," for n in range(40)]
+    data = _csv(
+        "name,email,level,preferences",
+        *good,  # rows 2-41 take the fast path
+        "Bad Level,,3,",  # row 42: level (a row the schema refused is not checked further)
+        "Again,good1@learners.test,5,Nowhere",  # row 43: preferences and a repeated email
+        "Fine,fine@learners.test,4,",
+        ",x@learners.test,4,",  # row 45: no name
+    )
+
+    with pytest.raises(InvalidInput) as caught:
+        imports.import_trainees(session=session, actor=coordinator, round_id=_id(rnd), data=data)
+
+    assert [(e["row"], e["field"]) for e in caught.value.errors] == [
+        (42, "level"),
+        (43, "preferences"),
+        (43, "email"),
+        (45, "name"),
+    ]
+    assert caught.value.errors[2]["message"] == "repeats the email of row 3"

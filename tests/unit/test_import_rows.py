@@ -9,13 +9,20 @@ No database: the checkers are pure.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from placement.models import Slot, utcnow
-from placement.services.imports.trainee_rows import SlotIndex, _fast_rows, check_rows
+from placement.services.imports.common import _Errors
+from placement.services.imports.trainee_rows import (
+    CheckedRow,
+    SlotIndex,
+    _fast_rows,
+    check_rows,
+)
 
 TODAY = utcnow().date()
 SLOTS = [
@@ -127,11 +134,15 @@ def files(draw: st.DrawFn) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
+def _checked(
+    rows: list[tuple[int, dict[str, str]]], exact_only: bool = False
+) -> tuple[list[CheckedRow], list[dict[str, Any]]]:
+    errors = _Errors()
+    return list(check_rows(rows, INDEX, errors, exact_only=exact_only)), errors.items
+
+
 def _agree(rows: list[tuple[int, dict[str, str]]]) -> None:
-    fast, fast_errors = check_rows(rows, INDEX)
-    exact, exact_errors = check_rows(rows, INDEX, exact_only=True)
-    assert fast == exact
-    assert fast_errors.items == exact_errors.items
+    assert _checked(rows) == _checked(rows, exact_only=True)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -208,8 +219,8 @@ def test_the_fast_path_takes_good_rows_and_leaves_bad_ones() -> None:
     }
     assert fast[1].dbs == {} and fast[1].prefs is None
     _agree(rows)
-    _, errors = check_rows(rows, INDEX)
-    assert [(e["row"], e["field"], e["message"]) for e in errors.items] == [
+    _, errors = _checked(rows)
+    assert [(e["row"], e["field"], e["message"]) for e in errors] == [
         (4, "level", "Must be one of: 4, 5."),
         (5, "dbs_issued_on", "must not be in the future"),
     ]

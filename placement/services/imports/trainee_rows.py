@@ -13,7 +13,7 @@ paths equal); a file with a few bad rows costs the exact price for those rows on
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -59,21 +59,21 @@ class CheckedRow:
 
 
 def check_rows(
-    rows: Sequence[tuple[int, dict[str, str]]], slots: SlotIndex, *, exact_only: bool = False
-) -> tuple[list[CheckedRow], _Errors]:
-    """Every row checked, in file order, with the problems found (see the module's text).
-    `exact_only` runs the exact validator on every row (the tests' reference)."""
-    errors = _Errors()
+    rows: Sequence[tuple[int, dict[str, str]]],
+    slots: SlotIndex,
+    errors: _Errors,
+    *,
+    exact_only: bool = False,
+) -> Iterator[CheckedRow]:
+    """Every row checked, in file order, its problems added to `errors` as it is yielded
+    (so the caller's own checks of a row follow them, as in a per-row loop); see the
+    module's text. `exact_only` runs the exact validator on every row (the tests')."""
     today = utcnow().date()
     fast = None if exact_only else _fast_rows(rows, slots, today)
     schema = TraineeFields()
-    checked: list[CheckedRow] = []
     for i, (number, cells) in enumerate(rows):
         row = fast[i] if fast is not None else None
-        if row is None:
-            row = _exact_row(number, cells, schema, slots, today, errors)
-        checked.append(row)
-    return checked, errors
+        yield row if row is not None else _exact_row(number, cells, schema, slots, today, errors)
 
 
 # --- the exact validator, one row at a time -------------------------------------------

@@ -26,6 +26,7 @@ from placement.services.imports.common import (
     ImportResult,
     Progress,
     _by,
+    _Errors,
     _finish,
     _insert_returning_ids,
     _locate_rows,
@@ -113,7 +114,8 @@ def _import_trainees(
     rnd = _start(session, actor, round_id, system, ("draft", "open", "closed"), "import trainees")
     rows = read_csv(data, TRAINEE_COLUMNS, TRAINEE_REQUIRED)
     slots = session.exec(select(Slot).where(Slot.round_id == rnd.id)).all()
-    checked, errors = check_rows(rows, SlotIndex.of(slots, rnd.max_preferences))
+    errors = _Errors()
+    checked = check_rows(rows, SlotIndex.of(slots, rnd.max_preferences), errors)
 
     parsed: list[tuple[int, dict[str, Any], list[int] | None]] = []
     first_row_of_email: dict[str, int] = {}
