@@ -391,3 +391,24 @@ def test_problems_come_in_file_order_whichever_check_finds_them(
         (45, "name"),
     ]
     assert caught.value.errors[2]["message"] == "repeats the email of row 3"
+
+
+def test_a_blank_cell_in_a_column_some_rows_fill_takes_the_default(
+    session: Session, coordinator: User, rnd: Round
+) -> None:
+    data = _csv(
+        "name,email,share_needs,needs",
+        "Ada,ada@learners.test,yes,step-free access",
+        "Grace,grace@learners.test,,",
+    )
+
+    result = imports.import_trainees(
+        session=session, actor=coordinator, round_id=_id(rnd), data=data
+    )
+
+    assert result.created == 2
+    rows = session.exec(select(Trainee).order_by(col(Trainee.email))).all()
+    assert [(t.email, t.share_needs, t.needs) for t in rows] == [
+        ("ada@learners.test", True, "step-free access"),
+        ("grace@learners.test", False, ""),
+    ]
