@@ -412,3 +412,25 @@ def test_a_blank_cell_in_a_column_some_rows_fill_takes_the_default(
         ("ada@learners.test", True, "step-free access"),
         ("grace@learners.test", False, ""),
     ]
+
+
+def test_updates_apply_in_file_order(session: Session, coordinator: User, rnd: Round) -> None:
+    """Two rows may name one trainee (one by id, one by the email it has now): both apply,
+    the later last, as before the updates were written set-wise."""
+    trainee = f.trainee(session, email="now@learners.test", name="Before", level=4)
+    session.commit()
+    data = _csv(
+        "id,name,email,level",
+        f"{_id(trainee)},By Id,moved@learners.test,5",
+        ",By Email,now@learners.test,",
+    )
+
+    result = imports.import_trainees(
+        session=session, actor=coordinator, round_id=_id(rnd), data=data
+    )
+
+    assert (result.created, result.updated) == (0, 2)
+    session.expire_all()
+    stored = session.get(Trainee, trainee.id)
+    assert stored is not None
+    assert (stored.name, stored.email, stored.level) == ("By Email", "now@learners.test", 5)

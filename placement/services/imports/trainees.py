@@ -166,7 +166,7 @@ def _import_trainees(
 
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
-    updated = 0
+    changes: list[dict[str, Any]] = []
     for target, values, _ in targets:
         values.pop("id", None)
         if target is None:
@@ -175,11 +175,10 @@ def _import_trainees(
                 values.update(vetting.imported_status(check, now))
             new_rows.append(values)
         else:
-            for key, value in values.items():
-                setattr(target, key, value)
-            target.updated_at = now
-            updated += 1
+            changes.append({"trainee": target.id, **values, "updated_at": now})
     session.flush()
+    _update_trainees(session, changes)
+    updated = len(changes)
     # Set-wise, not ORM objects: the ids drawn in one query and COPY on Postgres.
     defaults = _trainee_defaults(now)
     columns = [*defaults, *sorted(set().union(*new_rows) - set(defaults))]
@@ -242,9 +241,28 @@ def _import_trainees(
         dbs_checks=len(checks),
         via="cli" if system else "api",
     )
+    # The trainees' ORM copies (read for the checks above) are older than their rows.
+    for target, _, _ in targets:
+        if target is not None:
+            session.expire(target)
     _step(progress, 0.9)
     _finish(session, dry_run)
     return ImportResult(created=len(new_rows), updated=updated)
+
+
+def _update_trainees(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Each row's values onto its trainee, in file order: one executemany per run of rows
+    that give the same columns (a trainee two rows name gets both, the later last)."""
+    table = _table(Trainee)
+    statement = sa.update(table).where(table.c.id == sa.bindparam("trainee"))
+    batch: list[dict[str, Any]] = []
+    for change in changes:
+        if batch and batch[-1].keys() != change.keys():
+            session.execute(statement, batch)
+            batch = []
+        batch.append(change)
+    if batch:
+        session.execute(statement, batch)
 
 
 def _existing(
