@@ -364,3 +364,73 @@ def test_slots_name_their_host_by_name(session: Session) -> None:
     neither = b"title,starts_on,ends_on\nA,2027-02-01,2027-05-28\n"
     with pytest.raises(InvalidInput):
         import_slots(session=session, actor=coordinator, round_id=f.pk(rnd), data=neither)
+
+
+def test_problems_come_in_file_order_whichever_check_finds_them(
+    session: Session, coordinator: User, rnd: Round
+) -> None:
+    """The schema's, the preferences' and the repeated-email problems of each row come
+    together, row by row, as a per-row loop gave them (the first 1000 are kept)."""
+    good = [f"Good {n},good{n}@learners.test,4," for n in range(40)]
+    data = _csv(
+        "name,email,level,preferences",
+        *good,  # rows 2-41 take the fast path
+        "Bad Level,,3,",  # row 42: level (a row the schema refused is not checked further)
+        "Again,good1@learners.test,5,Nowhere",  # row 43: preferences and a repeated email
+        "Fine,fine@learners.test,4,",
+        ",x@learners.test,4,",  # row 45: no name
+    )
+
+    with pytest.raises(InvalidInput) as caught:
+        imports.import_trainees(session=session, actor=coordinator, round_id=_id(rnd), data=data)
+
+    assert [(e["row"], e["field"]) for e in caught.value.errors] == [
+        (42, "level"),
+        (43, "preferences"),
+        (43, "email"),
+        (45, "name"),
+    ]
+    assert caught.value.errors[2]["message"] == "repeats the email of row 3"
+
+
+def test_a_blank_cell_in_a_column_some_rows_fill_takes_the_default(
+    session: Session, coordinator: User, rnd: Round
+) -> None:
+    data = _csv(
+        "name,email,share_needs,needs",
+        "Ada,ada@learners.test,yes,step-free access",
+        "Grace,grace@learners.test,,",
+    )
+
+    result = imports.import_trainees(
+        session=session, actor=coordinator, round_id=_id(rnd), data=data
+    )
+
+    assert result.created == 2
+    rows = session.exec(select(Trainee).order_by(col(Trainee.email))).all()
+    assert [(t.email, t.share_needs, t.needs) for t in rows] == [
+        ("ada@learners.test", True, "step-free access"),
+        ("grace@learners.test", False, ""),
+    ]
+
+
+def test_updates_apply_in_file_order(session: Session, coordinator: User, rnd: Round) -> None:
+    """Two rows may name one trainee (one by id, one by the email it has now): both apply,
+    the later last, as before the updates were written set-wise."""
+    trainee = f.trainee(session, email="now@learners.test", name="Before", level=4)
+    session.commit()
+    data = _csv(
+        "id,name,email,level",
+        f"{_id(trainee)},By Id,moved@learners.test,5",
+        ",By Email,now@learners.test,",
+    )
+
+    result = imports.import_trainees(
+        session=session, actor=coordinator, round_id=_id(rnd), data=data
+    )
+
+    assert (result.created, result.updated) == (0, 2)
+    session.expire_all()
+    stored = session.get(Trainee, trainee.id)
+    assert stored is not None
+    assert (stored.name, stored.email, stored.level) == ("By Email", "now@learners.test", 5)

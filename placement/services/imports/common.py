@@ -4,13 +4,16 @@ all-or-nothing finish."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 from marshmallow import Schema, ValidationError
+from sqlalchemy.dialects import postgresql
 from sqlmodel import Session, select
 
 from placement.config import Settings
@@ -19,7 +22,7 @@ from placement.models import (
     Round,
     User,
 )
-from placement.services.common import chunks, require_role
+from placement.services.common import chunks, json_text, require_role
 from placement.services.postcodes import (
     lookup_many,
     needs_lookup,
@@ -85,6 +88,19 @@ class _Errors:
                 f"The {what} file has {len(self.items)} problem(s){detail}; nothing was imported.",
                 errors=self.items,
             )
+
+
+@contextmanager
+def _without_cycle_collection() -> Iterator[None]:
+    """A big import makes millions of small objects and no reference cycles; the cycle
+    collector's repeated passes over them would cost about a quarter of its CPU time."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _table(model: Any) -> sa.Table:
@@ -204,6 +220,74 @@ def _locate_rows(
             errors.add(number, "postcode", unreachable_message(postcode))
         else:
             errors.add(number, "postcode", not_found_message(postcode))
+
+
+def _matching(session: Session, key: Any, keys: Sequence[Any], *columns: Any) -> list[Any]:
+    """`columns` of the rows whose `key` column is one of `keys`: one query with an array
+    parameter on Postgres, IN lists of a thousand elsewhere."""
+    if not keys:
+        return []
+    if session.connection().dialect.name == "postgresql":
+        wanted = sa.bindparam("keys", value=list(keys), type_=postgresql.ARRAY(key.type))
+        return list(session.execute(sa.select(*columns).where(key == sa.any_(wanted))))
+    found: list[Any] = []
+    for chunk in chunks(keys):
+        found.extend(session.execute(sa.select(*columns).where(key.in_(chunk))))
+    return found
+
+
+def _write_rows(
+    session: Session, model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """Insert rows given as tuples in `columns` order (no dict per row): COPY on Postgres,
+    executemany elsewhere. JSON columns take Python values, as in the ORM."""
+    if not rows:
+        return
+    table = _table(model)
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        session.execute(sa.insert(table), [dict(zip(columns, row, strict=True)) for row in rows])
+        return
+    json_at = [i for i, c in enumerate(columns) if isinstance(table.c[c].type, sa.JSON)]
+    raw = connection.connection.driver_connection
+    statement = f'COPY "{table.name}" ({", ".join(columns)}) FROM STDIN'
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        if not json_at:
+            for row in rows:
+                copy.write_row(row)
+            return
+        for row in rows:
+            values = list(row)
+            for i in json_at:
+                values[i] = json_text(values[i])
+            copy.write_row(values)
+
+
+def _insert_returning_ids(
+    session: Session, model: Any, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> list[int]:
+    """Insert rows (tuples in `columns` order) and return their new ids, in order.
+    Postgres takes the ids from the table's sequence in one query and writes with COPY."""
+    if not rows:
+        return []
+    table = _table(model)
+    if session.connection().dialect.name == "postgresql":
+        ids = sorted(
+            session.execute(
+                sa.text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) "
+                    "FROM generate_series(1, :n)"
+                ),
+                {"table": table.name, "n": len(rows)},
+            ).scalars()
+        )
+        _write_rows(
+            session, model, ["id", *columns], [(i, *row) for i, row in zip(ids, rows, strict=True)]
+        )
+        return ids
+    statement = sa.insert(table).returning(table.c.id, sort_by_parameter_order=True)
+    values = [dict(zip(columns, row, strict=True)) for row in rows]
+    return list(session.execute(statement, values).scalars())
 
 
 def _by(

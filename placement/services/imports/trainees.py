@@ -6,14 +6,12 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import ValidationError
 from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
 from placement.models import (
     Preference,
-    Round,
     RoundTrainee,
     Slot,
     Trainee,
@@ -21,9 +19,8 @@ from placement.models import (
     utcnow,
 )
 from placement.services import vetting
-from placement.services.common import audit, bulk_insert, chunks
+from placement.services.common import audit, chunks
 from placement.services.imports.common import (
-    DBS_COLUMNS,
     TRAINEE_COLUMNS,
     TRAINEE_REQUIRED,
     ImportResult,
@@ -31,17 +28,20 @@ from placement.services.imports.common import (
     _by,
     _Errors,
     _finish,
-    _is_id,
-    _load,
+    _insert_returning_ids,
     _locate_rows,
+    _matching,
     _postcode_wanted,
     _start,
     _step,
-    _typed,
+    _table,
+    _without_cycle_collection,
+    _write_rows,
     read_csv,
 )
-from placement.services.validation import DbsCheckFields, TraineeFields
+from placement.services.imports.trainee_rows import SlotIndex, check_rows
 
+PREFERENCE_COLUMNS = ("round_id", "trainee_id", "slot_id", "rank", "updated_at")
 # From this many rows written, a Postgres import refreshes the tables' planner statistics.
 ANALYZE_AFTER = 1000
 
@@ -61,7 +61,9 @@ def _trainee_defaults(now: datetime) -> dict[str, Any]:
         "available_from": None,
         "available_to": None,
         "dbs_cleared": False,
+        "dbs_checked_on": None,
         "needs": "",
+        "share_needs": False,
         "created_at": now,
         "updated_at": now,
         "erased_at": None,
@@ -85,32 +87,41 @@ def import_trainees(
     """Create or update trainees (matched by `id`, else by email) and enrol them in the
     round; a `preferences` cell replaces their ranked list (slot ids or titles). A postcode
     without coordinates sets them; an unknown postcode is the row's error."""
+    with _without_cycle_collection():
+        return _import_trainees(
+            session=session,
+            actor=actor,
+            round_id=round_id,
+            data=data,
+            system=system,
+            settings=settings,
+            dry_run=dry_run,
+            progress=progress,
+        )
+
+
+def _import_trainees(
+    *,
+    session: Session,
+    actor: User | None,
+    round_id: int,
+    data: bytes,
+    system: bool,
+    settings: Settings | None,
+    dry_run: bool,
+    progress: Progress | None,
+) -> ImportResult:
     rnd = _start(session, actor, round_id, system, ("draft", "open", "closed"), "import trainees")
     rows = read_csv(data, TRAINEE_COLUMNS, TRAINEE_REQUIRED)
-    errors = _Errors()
-    schema = TraineeFields()
     slots = session.exec(select(Slot).where(Slot.round_id == rnd.id)).all()
-    slot_ids = {s.id for s in slots}
-    by_title: dict[str, list[int]] = {}
-    for s in slots:
-        assert s.id is not None
-        by_title.setdefault(s.title.strip().lower(), []).append(s.id)
+    errors = _Errors()
+    checked = check_rows(rows, SlotIndex.of(slots, rnd.max_preferences), errors)
 
     parsed: list[tuple[int, dict[str, Any], list[int] | None]] = []
     first_row_of_email: dict[str, int] = {}
     dbs_by_email: dict[str, dict[str, Any]] = {}
-    for number, cells in rows:
-        values = _load(
-            schema, number, _typed(cells, skip=("id", "preferences", *DBS_COLUMNS)), errors
-        )
-        dbs = _dbs_check(cells, number, values, errors)
-        trainee_id = _typed({"id": cells.get("id", "")}).get("id")
-        if trainee_id is not None and not isinstance(trainee_id, int):
-            errors.add(number, "id", "Not a valid integer.")
-        elif trainee_id is not None and not _is_id(trainee_id):
-            errors.add(number, "id", "no such trainee")
-            trainee_id = None
-        prefs = _preferences(cells.get("preferences", ""), number, slot_ids, by_title, rnd, errors)
+    for row in checked:
+        number, values = row.number, row.values
         if values is None:
             continue
         email = values.get("email")
@@ -122,15 +133,13 @@ def import_trainees(
             continue
         first_row_of_email[email] = number
         values.pop("dbs_cleared", None)
-        if dbs is not None:
-            dbs_by_email[email] = dbs
-        if isinstance(trainee_id, int):
-            values["id"] = trainee_id
-        parsed.append((number, values, prefs))
+        if row.dbs is not None:
+            dbs_by_email[email] = row.dbs
+        if isinstance(row.trainee_id, int):
+            values["id"] = row.trainee_id
+        parsed.append((number, values, row.prefs))
 
-    existing_by_email = _by(session, Trainee, col(Trainee.email), list(first_row_of_email))
-    wanted_ids = [v["id"] for _, v, _ in parsed if "id" in v]
-    existing_by_id = _by(session, Trainee, col(Trainee.id), wanted_ids)
+    existing_by_email, existing_by_id = _existing(session, parsed, list(first_row_of_email))
     targets: list[tuple[Trainee | None, dict[str, Any], list[int] | None]] = []
     pending: list[tuple[int, dict[str, Any], str]] = []
     for number, values, prefs in parsed:
@@ -157,68 +166,69 @@ def import_trainees(
 
     now = utcnow()
     new_rows: list[dict[str, Any]] = []
-    updated = 0
+    changes: list[dict[str, Any]] = []
     for target, values, _ in targets:
         values.pop("id", None)
         if target is None:
-            new_rows.append({**_trainee_defaults(now), **values})
+            check = dbs_by_email.get(values["email"])
+            if check is not None:
+                values.update(vetting.imported_status(check, now))
+            new_rows.append(values)
         else:
-            for key, value in values.items():
-                setattr(target, key, value)
-            target.updated_at = now
-            updated += 1
+            changes.append({"trainee": target.id, **values, "updated_at": now})
     session.flush()
-    # Set-wise, not ORM objects: COPY on Postgres, executemany elsewhere.
-    bulk_insert(session, Trainee, _uniform(new_rows, _trainee_defaults(now)))
-    # A fresh table's planner statistics say "empty": without new ones every lookup below
-    # (and the DBS checks') may scan the table per batch of ids.
-    _analyze(session, len(new_rows), "trainees")
-    ids_by_email = {t.email: t.id for t in existing_by_email.values()}
-    for chunk in chunks([row["email"] for row in new_rows]):
-        ids_by_email.update(
-            session.exec(
-                select(Trainee.email, Trainee.id).where(col(Trainee.email).in_(chunk))
-            ).all()
+    _update_trainees(session, changes)
+    updated = len(changes)
+    # Set-wise, not ORM objects: the ids drawn in one query and COPY on Postgres.
+    defaults = _trainee_defaults(now)
+    columns = [*defaults, *sorted(set().union(*new_rows) - set(defaults))]
+    new_ids = iter(
+        _insert_returning_ids(
+            session,
+            Trainee,
+            columns,
+            [tuple(row.get(c, defaults.get(c)) for c in columns) for row in new_rows],
         )
+    )
+    # A fresh table's planner statistics say "empty": without new ones every foreign key
+    # check below may scan the table.
+    _analyze(session, len(new_rows), "trainees")
     enrolled = set(
         session.exec(select(RoundTrainee.trainee_id).where(RoundTrainee.round_id == rnd.id)).all()
     )
-    joins: list[dict[str, Any]] = []
-    new_prefs: list[dict[str, Any]] = []
+    joins: list[tuple[int, int, datetime]] = []
+    new_prefs: list[tuple[int, int, int, int, datetime]] = []
     replaced: list[int] = []
+    created: set[int] = set()
     checks: list[tuple[int, dict[str, Any]]] = []
     for target, values, prefs in targets:
-        # A row that names an existing trainee by id may change their email.
-        known = target.id if target is not None else ids_by_email[values["email"]]
-        assert known is not None
-        trainee_id = known
+        if target is None:
+            trainee_id = next(new_ids)
+            created.add(trainee_id)
+        else:
+            assert target.id is not None
+            trainee_id = target.id
         if values["email"] in dbs_by_email:
             checks.append((trainee_id, dbs_by_email[values["email"]]))
         if trainee_id not in enrolled:
-            joins.append({"round_id": rnd.id, "trainee_id": trainee_id, "joined_at": now})
+            joins.append((round_id, trainee_id, now))
             enrolled.add(trainee_id)
         if prefs is not None:
-            replaced.append(trainee_id)
+            if target is not None:  # a new trainee has no list to replace
+                replaced.append(trainee_id)
             new_prefs.extend(
-                {
-                    "round_id": rnd.id,
-                    "trainee_id": trainee_id,
-                    "slot_id": s,
-                    "rank": r,
-                    "updated_at": now,
-                }
-                for r, s in enumerate(prefs, start=1)
+                (round_id, trainee_id, slot, rank, now) for rank, slot in enumerate(prefs, start=1)
             )
-    bulk_insert(session, RoundTrainee, joins)
+    _write_rows(session, RoundTrainee, ("round_id", "trainee_id", "joined_at"), joins)
     for chunk in chunks(replaced):
         session.execute(
             delete(Preference).where(
                 col(Preference.round_id) == rnd.id, col(Preference.trainee_id).in_(chunk)
             )
         )
-    bulk_insert(session, Preference, new_prefs)
+    _write_rows(session, Preference, PREFERENCE_COLUMNS, new_prefs)
     _analyze(session, len(joins) + len(new_prefs), "round_trainees", "preferences")
-    vetting.record_imported_checks(session, actor=actor, checks=checks)
+    vetting.record_imported_checks(session, actor=actor, checks=checks, created=created, now=now)
     audit(
         session,
         actor=actor,
@@ -231,78 +241,45 @@ def import_trainees(
         dbs_checks=len(checks),
         via="cli" if system else "api",
     )
+    # The trainees' ORM copies (read for the checks above) are older than their rows.
+    for target, _, _ in targets:
+        if target is not None:
+            session.expire(target)
     _step(progress, 0.9)
     _finish(session, dry_run)
     return ImportResult(created=len(new_rows), updated=updated)
 
 
-def _uniform(rows: list[dict[str, Any]], defaults: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rows that all name the same columns (a bulk insert writes one column list)."""
-    columns = set(defaults).union(*rows) if rows else set()
-    return [{c: row.get(c, defaults.get(c)) for c in columns} for row in rows]
+def _update_trainees(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Each row's values onto its trainee, in file order: one executemany per run of rows
+    that give the same columns (a trainee two rows name gets both, the later last)."""
+    table = _table(Trainee)
+    statement = sa.update(table).where(table.c.id == sa.bindparam("trainee"))
+    batch: list[dict[str, Any]] = []
+    for change in changes:
+        if batch and batch[-1].keys() != change.keys():
+            session.execute(statement, batch)
+            batch = []
+        batch.append(change)
+    if batch:
+        session.execute(statement, batch)
+
+
+def _existing(
+    session: Session, parsed: list[tuple[int, dict[str, Any], Any]], emails: list[str]
+) -> tuple[dict[Any, Trainee], dict[Any, Trainee]]:
+    """The trainees the rows name by email and by id, as ORM objects (a row updates its
+    trainee through them); the ones that exist are found first, in one light query."""
+    wanted_ids = [v["id"] for _, v, _ in parsed if "id" in v]
+    table = _table(Trainee)
+    found = {tid for (tid,) in _matching(session, table.c.email, emails, table.c.id)}
+    found.update(tid for (tid,) in _matching(session, table.c.id, wanted_ids, table.c.id))
+    trainees = _by(session, Trainee, col(Trainee.id), sorted(found))
+    by_email = {t.email: t for t in trainees.values() if t.email is not None}
+    return {e: by_email[e] for e in emails if e in by_email}, trainees
 
 
 def _analyze(session: Session, written: int, *tables: str) -> None:
     """New planner statistics for tables a big import has just filled (Postgres)."""
     if written >= ANALYZE_AFTER and session.connection().dialect.name == "postgresql":
         session.execute(sa.text(f"ANALYZE {', '.join(tables)}"))
-
-
-def _dbs_check(
-    cells: dict[str, str], row: int, values: dict[str, Any] | None, errors: _Errors
-) -> dict[str, Any] | None:
-    """The DBS check a row vouches for: the certificate's fields (all three), `{}` for a
-    bare `dbs_cleared` true, None for none (false records nothing; earlier checks stay)."""
-    given = {name.removeprefix("dbs_"): cells[name] for name in DBS_COLUMNS if cells.get(name)}
-    cleared = values.get("dbs_cleared") if values is not None else None
-    if not given:
-        return {} if cleared else None
-    if cleared is False:
-        errors.add(row, "dbs_cleared", "is false, but the row gives a DBS certificate")
-        return None
-    try:
-        loaded: dict[str, Any] = DbsCheckFields().load(given)
-    except ValidationError as exc:
-        for key, messages in exc.messages_dict.items():
-            errors.add_validation(row, messages, f"dbs_{key}")
-        return None
-    if loaded["issued_on"] > utcnow().date():
-        errors.add(row, "dbs_issued_on", "must not be in the future")
-        return None
-    return loaded
-
-
-def _preferences(
-    cell: str,
-    row: int,
-    slot_ids: set[int | None],
-    by_title: dict[str, list[int]],
-    rnd: Round,
-    errors: _Errors,
-) -> list[int] | None:
-    """A `;`-separated list of slot ids or titles, in order; None when the cell is blank."""
-    items = [item.strip() for item in cell.split(";") if item.strip()]
-    if not items:
-        return None
-    resolved: list[int] = []
-    ok = True
-    for item in items:
-        matches = by_title.get(item.lower(), [])
-        slot_id = int(item) if item.isascii() and item.isdigit() and len(item) <= 10 else None
-        if slot_id is not None and slot_id in slot_ids:
-            resolved.append(slot_id)
-        elif len(matches) == 1:
-            resolved.append(matches[0])
-        elif len(matches) > 1:
-            errors.add(row, "preferences", f"{item!r} names {len(matches)} slots; use slot ids")
-            ok = False
-        else:
-            errors.add(row, "preferences", f"{item!r} is not a slot id or title in this round")
-            ok = False
-    if len(set(resolved)) != len(resolved):
-        errors.add(row, "preferences", "must not repeat a slot")
-        ok = False
-    if len(items) > rnd.max_preferences:
-        errors.add(row, "preferences", f"at most {rnd.max_preferences} slots may be ranked")
-        ok = False
-    return resolved if ok else None
