@@ -23,7 +23,9 @@ CSV = b"name,email\nAda,ada@jobs.test\nGrace,grace@jobs.test\n"
 
 def _settings(backend: Backend, tmp_path: Path) -> Settings:
     env = service_env(backend.url, tmp_path / "instance")
-    env["PLACEMENT_REQUEUE_AFTER"] = "1"
+    # Long enough that two reconcile calls in a row fall inside it even on a loaded
+    # machine; the stale job's heartbeat is ten minutes old.
+    env["PLACEMENT_REQUEUE_AFTER"] = "60"
     return Settings.from_env(env)
 
 
