@@ -1,5 +1,6 @@
 """The migration that encrypts stored TOTP secrets: up encrypts an existing secret (the
-account still signs in with its app's codes), down gives the plain secret back."""
+account still signs in with its app's codes), down gives the plain secret back; with it,
+the district-centres table after it goes down and up again."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlmodel import Session
 
 from placement import encryption, migrate
@@ -56,7 +57,7 @@ def test_existing_secrets_are_encrypted_and_decrypted_back(backend: str, tmp_pat
         )
     engine.dispose()
 
-    migrate.upgrade(url, AFTER, settings=settings)
+    migrate.upgrade(url, settings=settings)  # this one and the district centres after it
     engine = make_engine(url)
     with engine.connect() as conn:
         rows = {
@@ -91,9 +92,18 @@ def test_existing_secrets_are_encrypted_and_decrypted_back(backend: str, tmp_pat
                 text("SELECT id, COALESCE(mfa_secret, mfa_pending_secret) FROM users")
             )
         }
+        tables = inspect(conn).get_table_names()
     engine.dispose()
     assert back == {1: SECRET, 2: PENDING, 3: None}
+    assert "postcode_district_centres" not in tables
     migrate.upgrade(url, settings=settings)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        again = conn.execute(text("SELECT mfa_secret FROM users WHERE id = 1")).scalar_one()
+        tables = inspect(conn).get_table_names()
+    engine.dispose()
+    assert "postcode_district_centres" in tables
+    assert encryption.decrypt(settings.encryption_keys, again) == SECRET
 
 
 def test_upgrade_with_the_wrong_key_refuses_to_downgrade(tmp_path: Path) -> None:
