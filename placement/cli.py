@@ -131,7 +131,7 @@ def migrate() -> None:
     from placement import migrate as migrations
 
     settings = _settings()
-    migrations.upgrade(settings.database_url)
+    migrations.upgrade(settings.database_url, settings=settings)
     click.echo("database is at the latest migration")
 
 
@@ -223,6 +223,27 @@ def create_user(role: str, email: str, name: str, password: str, mfa: bool) -> N
         click.echo("recovery codes (each works once; shown only now):")
         for code in codes:
             click.echo(f"  {code}")
+
+
+@main.command("rotate-encryption-key")
+def rotate_encryption_key() -> None:
+    """Re-encrypt the stored TOTP secrets with the first key of PLACEMENT_ENCRYPTION_KEY
+    (any key in the list opens the old ones); afterwards the old keys may be dropped."""
+    from placement.db import session_scope
+    from placement.encryption import SecretUnreadable
+    from placement.services import mfa as mfa_service
+
+    settings = _settings()
+    try:
+        with session_scope(settings) as session:
+            count = mfa_service.rotate_keys(session=session, settings=settings)
+    except SecretUnreadable as exc:
+        raise click.ClickException(
+            "a stored TOTP secret opens with none of the keys in PLACEMENT_ENCRYPTION_KEY "
+            "(or SECRET_KEY); nothing was changed. Put the key it was stored with back in "
+            "the list."
+        ) from exc
+    click.echo(f"re-encrypted the two-step sign-in secrets of {count} account(s)")
 
 
 @main.command()

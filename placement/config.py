@@ -33,6 +33,16 @@ def _read_or_create_secret(path: Path) -> str:
     return key
 
 
+def _existing_file(env: dict[str, str], variable: str) -> Path | None:
+    raw = env.get(variable, "").strip()
+    if not raw:
+        return None
+    path = Path(raw)
+    if not path.is_file():
+        raise ConfigError(f"{variable} names {raw}, which is not a file")
+    return path
+
+
 def _roles(raw: str) -> tuple[str, ...]:
     roles = tuple(part.strip().lower() for part in raw.split(",") if part.strip())
     unknown = [r for r in roles if r not in {"trainee", "employer", "coordinator"}]
@@ -112,6 +122,17 @@ class Settings:
 
     # A self-hosted postcodes.io (https://postcodes.io) asked before the postcodes table.
     postcodes_io_url: str | None = None
+    # Keys for secrets at rest (TOTP), comma-separated, newest first; None: SECRET_KEY.
+    # See placement/encryption.py.
+    encryption_key: str | None = None
+    # A PEM file of CA certificates the mail client trusts (besides the system's) for
+    # smtps:// and STARTTLS: a private CA, or a test's.
+    mail_ca_file: Path | None = None
+
+    @property
+    def encryption_keys(self) -> tuple[str, ...]:
+        keys = [part.strip() for part in (self.encryption_key or "").split(",")]
+        return tuple(key for key in keys if key) or (self.secret_key,)
 
     @property
     def is_sqlite(self) -> bool:
@@ -176,6 +197,8 @@ class Settings:
             **_retention(env),
             "background_rows": int(env.get("PLACEMENT_BACKGROUND_ROWS", "2000")),
             "postcodes_io_url": env.get("POSTCODES_IO_URL") or None,
+            "encryption_key": env.get("PLACEMENT_ENCRYPTION_KEY") or None,
+            "mail_ca_file": _existing_file(env, "MAIL_CA_FILE"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

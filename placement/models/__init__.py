@@ -43,7 +43,7 @@ from placement.models.base import (
 from placement.models.jobs import JOB_KINDS, JOB_STATUSES, Job, JobStatus
 from placement.models.mail import OUTBOX_STATUSES, Notification, OutboxMessage
 from placement.models.placements import Placement
-from placement.models.postcodes import Postcode
+from placement.models.postcodes import DistrictCentre, Postcode
 from placement.models.rounds import (
     EmployerRanking,
     Exclusion,
@@ -95,6 +95,7 @@ __all__ = [
     "ApiToken",
     "AuditEvent",
     "DbsCheck",
+    "DistrictCentre",
     "EmailLink",
     "EmployerRanking",
     "Exclusion",

@@ -33,9 +33,10 @@ class User(SQLModel, table=True):
     # Failed sign-ins before this no longer count against the account.
     password_changed_at: datetime | None = _ts()
     # TOTP (RFC 6238): the secret in use once confirmed, the one waiting for confirmation,
-    # and the last time step accepted (a code is good once).
-    mfa_secret: str | None = Field(default=None, max_length=64)
-    mfa_pending_secret: str | None = Field(default=None, max_length=64)
+    # and the last time step accepted (a code is good once). The secrets are Fernet tokens
+    # (placement/encryption.py), read only through services/mfa.py.
+    mfa_secret: str | None = Field(default=None, max_length=255)
+    mfa_pending_secret: str | None = Field(default=None, max_length=255)
     mfa_enabled_at: datetime | None = _ts()
     mfa_last_step: int | None = Field(default=None, sa_type=sa.BigInteger)
 

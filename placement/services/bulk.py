@@ -22,12 +22,15 @@ from placement.models import (
     Trainee,
     User,
 )
-from placement.services import vetting
+from placement.services import trainees, vetting
 from placement.services.accounts import invitation_refusal, send_invitation
-from placement.services.common import audit, get_round, require_role
+from placement.services.common import audit, chunks, get_round, require_role
 
-# One page of a list at most; a form cannot select more.
+# One page of a list at most; a form cannot tick more.
 MAX_IDS = 500
+# "Select all that match" takes the list's whole search, up to this many rows (above it the
+# pages would rather run in the background: narrow the search).
+MAX_MATCHING = 2000
 
 
 @dataclass(frozen=True)
@@ -50,20 +53,47 @@ def _checked_ids(ids: Sequence[int], what: str) -> list[int]:
     return unique
 
 
+def _selected(
+    session: Session, round_id: int, trainee_ids: Sequence[int], all_matching: bool, q: str | None
+) -> list[int]:
+    """The ticked ids, or with `all_matching` every trainee of the round whose name or
+    email contains `q` (the trainees list's own search), in id order."""
+    if not all_matching:
+        return _checked_ids(trainee_ids, "trainee")
+    statement = trainees.matching(select(Trainee.id), round_id, q or None)
+    ids = [int(i) for i in session.exec(statement.limit(MAX_MATCHING + 1)).all()]
+    if not ids:
+        raise InvalidInput(
+            "No trainee of the round matches the search.", errors={"ids": ["no trainee matches"]}
+        )
+    if len(ids) > MAX_MATCHING:
+        raise InvalidInput(
+            f"More than {MAX_MATCHING:,} trainees match: act on at most {MAX_MATCHING:,} at a "
+            "time. Narrow the search (by name or email) and try again.",
+            errors={"ids": [f"select at most {MAX_MATCHING:,}"]},
+        )
+    return ids
+
+
 def _round_trainees(session: Session, round_id: int, ids: list[int]) -> dict[int, Trainee]:
     """The trainees among `ids` who take part in the round, by id."""
-    rows = session.exec(
-        select(Trainee)
-        .join(RoundTrainee, col(RoundTrainee.trainee_id) == Trainee.id)
-        .where(RoundTrainee.round_id == round_id, col(Trainee.id).in_(ids))
-        .order_by(col(Trainee.id))
-    ).all()
-    return {t.id: t for t in rows if t.id is not None}
+    found: dict[int, Trainee] = {}
+    for chunk in chunks(ids):
+        rows = session.exec(
+            select(Trainee)
+            .join(RoundTrainee, col(RoundTrainee.trainee_id) == Trainee.id)
+            .where(RoundTrainee.round_id == round_id, col(Trainee.id).in_(chunk))
+        ).all()
+        found.update((t.id, t) for t in rows if t.id is not None)
+    return found
 
 
 def _names(session: Session, ids: list[int]) -> dict[int, str]:
-    rows = session.exec(select(Trainee.id, Trainee.name).where(col(Trainee.id).in_(ids))).all()
-    return {int(i): n for i, n in rows if i is not None}
+    names: dict[int, str] = {}
+    for chunk in chunks(ids):
+        rows = session.exec(select(Trainee.id, Trainee.name).where(col(Trainee.id).in_(chunk)))
+        names.update((int(i), n) for i, n in rows.all() if i is not None)
+    return names
 
 
 # --- invitations -----------------------------------------------------------------------
@@ -76,13 +106,16 @@ def invite_trainees(
     round_id: int,
     trainee_ids: Sequence[int],
     ip: str | None = None,
+    all_matching: bool = False,
+    q: str | None = None,
 ) -> BulkResult:
     """Mail an invitation link to each chosen trainee of the round who has an email address
     and no login, and was not invited in the last hour (the rule of the round's
-    `POST /rounds/{id}/invitations`, for chosen trainees)."""
+    `POST /rounds/{id}/invitations`, for chosen trainees). With `all_matching`, the chosen
+    are all the round's trainees matching `q` (see `_selected`), not `trainee_ids`."""
     require_role(actor, "coordinator")
     rnd = get_round(session, round_id, actor=actor)
-    ids = _checked_ids(trainee_ids, "trainee")
+    ids = _selected(session, round_id, trainee_ids, all_matching, q)
     found = _round_trainees(session, round_id, ids)
     names = _names(session, ids)
     skipped: list[tuple[str, str]] = []
@@ -127,25 +160,32 @@ class WithdrawalPreview:
 
 
 def _withdrawal(
-    session: Session, actor: User, round_id: int, trainee_ids: Sequence[int]
+    session: Session,
+    actor: User,
+    round_id: int,
+    trainee_ids: Sequence[int],
+    all_matching: bool,
+    q: str | None,
 ) -> tuple[Round, list[Trainee], list[tuple[str, str]], str | None]:
     require_role(actor, "coordinator")
     rnd = get_round(session, round_id, actor=actor)
-    ids = _checked_ids(trainee_ids, "trainee")
+    ids = _selected(session, round_id, trainee_ids, all_matching, q)
     problem = None
     if rnd.status == RoundStatus.PUBLISHED:
         problem = "The round's results are published: trainees can no longer leave it."
     found = _round_trainees(session, round_id, ids)
     names = _names(session, ids)
-    placed = set(
-        session.exec(
-            select(Placement.trainee_id).where(
-                Placement.round_id == round_id,
-                Placement.status == PlacementStatus.LIVE,
-                col(Placement.trainee_id).in_(ids),
-            )
-        ).all()
-    )
+    placed: set[int] = set()
+    for chunk in chunks(ids):
+        placed.update(
+            session.exec(
+                select(Placement.trainee_id).where(
+                    Placement.round_id == round_id,
+                    Placement.status == PlacementStatus.LIVE,
+                    col(Placement.trainee_id).in_(chunk),
+                )
+            ).all()
+        )
     leaving: list[Trainee] = []
     skipped: list[tuple[str, str]] = []
     for tid in ids:
@@ -159,53 +199,85 @@ def _withdrawal(
     return rnd, leaving, skipped, problem
 
 
+def _choices(session: Session, round_id: int, ids: list[int]) -> dict[int, int]:
+    """Ranked choices in the round, by trainee."""
+    counts: dict[int, int] = {}
+    for chunk in chunks(ids):
+        rows = session.exec(
+            select(Preference.trainee_id, func.count())
+            .where(Preference.round_id == round_id, col(Preference.trainee_id).in_(chunk))
+            .group_by(col(Preference.trainee_id))
+        ).all()
+        counts.update((int(tid), int(n)) for tid, n in rows)
+    return counts
+
+
 def withdrawal_preview(
-    *, session: Session, actor: User, round_id: int, trainee_ids: Sequence[int]
+    *,
+    session: Session,
+    actor: User,
+    round_id: int,
+    trainee_ids: Sequence[int],
+    all_matching: bool = False,
+    q: str | None = None,
 ) -> WithdrawalPreview:
-    rnd, leaving, skipped, problem = _withdrawal(session, actor, round_id, trainee_ids)
-    choices = session.exec(
-        select(func.count())
-        .select_from(Preference)
-        .where(
-            Preference.round_id == round_id,
-            col(Preference.trainee_id).in_([t.id for t in leaving]),
-        )
-    ).one()
+    rnd, leaving, skipped, problem = _withdrawal(
+        session, actor, round_id, trainee_ids, all_matching, q
+    )
+    choices = _choices(session, round_id, [t.id for t in leaving if t.id is not None])
     return WithdrawalPreview(
         round=rnd,
         selected=len(leaving) + len(skipped),
         withdrawn=[t.name for t in leaving],
-        choices=int(choices),
+        choices=sum(choices.values()),
         skipped=skipped,
         problem=problem,
     )
 
 
 def withdraw_from_round(
-    *, session: Session, actor: User, round_id: int, trainee_ids: Sequence[int]
+    *,
+    session: Session,
+    actor: User,
+    round_id: int,
+    trainee_ids: Sequence[int],
+    all_matching: bool = False,
+    q: str | None = None,
+    expected: int | None = None,
 ) -> BulkResult:
     """Take the chosen trainees out of the round: they leave its list and their choices in
     it are removed, so later match runs leave them out. Trainees with a live placement in
-    the round are left (withdraw the placement first); earlier runs keep their history."""
-    rnd, leaving, skipped, problem = _withdrawal(session, actor, round_id, trainee_ids)
+    the round are left (withdraw the placement first); earlier runs keep their history.
+
+    With `all_matching`, the chosen are all the round's trainees matching `q`; `expected`
+    is how many the confirmation showed, and a different number now is refused (the list
+    changed in between: confirm again)."""
+    rnd, leaving, skipped, problem = _withdrawal(
+        session, actor, round_id, trainee_ids, all_matching, q
+    )
     if problem:
         raise WrongState(problem)
-    for trainee in leaving:
-        removed = session.exec(
-            select(func.count())
-            .select_from(Preference)
-            .where(Preference.round_id == rnd.id, Preference.trainee_id == trainee.id)
-        ).one()
+    selected = len(leaving) + len(skipped)
+    if all_matching and expected is not None and selected != expected:
+        raise WrongState(
+            f"The trainees that match changed since you confirmed ({expected:,} then, "
+            f"{selected:,} now). Nothing was withdrawn: check the list and try again."
+        )
+    ids = [t.id for t in leaving if t.id is not None]
+    choices = _choices(session, rnd.id or round_id, ids)
+    for chunk in chunks(ids):
         session.execute(
             delete(Preference).where(
-                col(Preference.round_id) == rnd.id, col(Preference.trainee_id) == trainee.id
+                col(Preference.round_id) == rnd.id, col(Preference.trainee_id).in_(chunk)
             )
         )
         session.execute(
             delete(RoundTrainee).where(
-                col(RoundTrainee.round_id) == rnd.id, col(RoundTrainee.trainee_id) == trainee.id
+                col(RoundTrainee.round_id) == rnd.id, col(RoundTrainee.trainee_id).in_(chunk)
             )
         )
+    for trainee in leaving:
+        removed = choices.get(trainee.id or 0, 0)
         audit(
             session,
             actor=actor,

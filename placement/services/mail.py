@@ -243,6 +243,14 @@ class PermanentFailure(Exception):
     """The mail server refused the message for good (a 5xx answer): retrying cannot help."""
 
 
+class MailServerRefusedLogin(Exception):
+    """AUTH failed: the user name or password in MAIL_URL is wrong (retried, and logged)."""
+
+
+class UntrustedMailServer(Exception):
+    """TLS to the mail server failed certificate verification (retried, and logged)."""
+
+
 def backoff(attempts: int, settings: Settings) -> float:
     """Seconds before attempt `attempts + 1`: base, 2 x base, 4 x base..., at most an hour."""
     return float(min(settings.mail_retry_base * 2 ** max(attempts - 1, 0), MAX_BACKOFF))
@@ -352,14 +360,27 @@ def send_email(email: EmailMessage, settings: Settings, *, name: str) -> None:
         _write_eml(email, settings.mail_dir / f"{name}.eml")
         return
     try:
-        _smtp_send(settings.mail_url, email)
+        _smtp_send(settings.mail_url, email, ca_file=settings.mail_ca_file)
+    except smtplib.SMTPAuthenticationError as exc:
+        # Retried like any other failure: a password being changed on both sides heals.
+        said = exc.smtp_error
+        said = said.decode(errors="replace") if isinstance(said, bytes) else str(said)
+        raise MailServerRefusedLogin(
+            f"the mail server refused the user name and password in MAIL_URL "
+            f"({exc.smtp_code} {said})"
+        ) from exc
+    except ssl.SSLCertVerificationError as exc:
+        raise UntrustedMailServer(
+            f"the mail server's certificate is not trusted ({exc.verify_message}); for a "
+            "private CA, set MAIL_CA_FILE to its certificate"
+        ) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]
         if codes and all(500 <= code < 600 for code in codes):
             raise PermanentFailure(f"recipient refused: {exc.recipients}") from exc
         raise
     except smtplib.SMTPResponseException as exc:
-        if 500 <= exc.smtp_code < 600 and not isinstance(exc, smtplib.SMTPAuthenticationError):
+        if 500 <= exc.smtp_code < 600:
             raise PermanentFailure(f"{exc.smtp_code} {exc.smtp_error!r}") from exc
         raise
 
@@ -372,14 +393,17 @@ def _write_eml(email: EmailMessage, path: Path) -> None:
     os.replace(temporary, path)
 
 
-def _smtp_send(url: str, email: EmailMessage) -> None:
+def _smtp_send(url: str, email: EmailMessage, *, ca_file: Path | None = None) -> None:
     parts = urlsplit(url)
     secure = parts.scheme == "smtps"
     host = parts.hostname or "localhost"
     port = parts.port or (465 if secure else 25)
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else ""
+    # Certificate and host name always checked; MAIL_CA_FILE adds CAs to the system's.
     context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
     smtp: smtplib.SMTP
     if secure:
         smtp = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT, context=context)

@@ -1,20 +1,28 @@
-"""A second factor: TOTP (RFC 6238, 30 s, 6 digits) and ten single-use recovery codes."""
+"""A second factor: TOTP (RFC 6238, 30 s, 6 digits) and ten single-use recovery codes.
+
+The secrets are stored encrypted (placement/encryption.py); only this module reads them."""
 
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass
 
 import pyotp
 import segno
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, delete, select
 
-from placement import auth
+from placement import auth, encryption
+from placement.config import Settings
+from placement.db import session_settings
 from placement.errors import Conflict, WrongCode
 from placement.models import RecoveryCode, User, utcnow
 from placement.services.account_notices import security_notice
 from placement.services.common import audit
+
+log = logging.getLogger(__name__)
 
 ISSUER = "Placement"
 RECOVERY_CODES = 10
@@ -38,15 +46,43 @@ class Enrolment:
         )
 
 
+def _keys(session: Session) -> tuple[str, ...]:
+    settings = session_settings(session)
+    if settings is None:
+        raise RuntimeError("the session carries no settings, so no encryption key")
+    return settings.encryption_keys
+
+
+def _seal(session: Session, secret: str) -> str:
+    return encryption.encrypt(_keys(session), secret)
+
+
+def _open(session: Session, user: User, stored: str) -> str:
+    """The plain secret; SecretUnreadable (503, logged) when no configured key opens it."""
+    try:
+        return encryption.decrypt(_keys(session), stored)
+    except encryption.SecretUnreadable:
+        log.error(
+            "the TOTP secret of user %s does not decrypt with PLACEMENT_ENCRYPTION_KEY (or "
+            "SECRET_KEY): the keys are not the ones it was stored with",
+            user.id,
+        )
+        raise
+
+
 def _uri(user: User, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name=ISSUER)
 
 
-def pending(user: User) -> Enrolment | None:
-    """The enrolment waiting for its first code, if any."""
+def pending(user: User, *, session: Session | None = None) -> Enrolment | None:
+    """The enrolment waiting for its first code, if any (`session`: the user's own)."""
     if user.mfa_pending_secret is None:
         return None
-    return Enrolment(user.mfa_pending_secret, _uri(user, user.mfa_pending_secret))
+    own = session or object_session(user)
+    if not isinstance(own, Session):
+        raise RuntimeError("pending() needs the session the user was loaded in")
+    secret = _open(own, user, user.mfa_pending_secret)
+    return Enrolment(secret, _uri(user, secret))
 
 
 def start(*, session: Session, user: User) -> Enrolment:
@@ -54,7 +90,7 @@ def start(*, session: Session, user: User) -> Enrolment:
     if user.mfa_enabled:
         raise Conflict("Two-step sign-in is already on; turn it off first to change it.")
     secret = pyotp.random_base32()
-    user.mfa_pending_secret = secret
+    user.mfa_pending_secret = _seal(session, secret)
     session.commit()
     return Enrolment(secret, _uri(user, secret))
 
@@ -81,7 +117,7 @@ def confirm(*, session: Session, user: User, code: str, ip: str | None = None) -
         raise Conflict("Two-step sign-in is already on.")
     if user.mfa_pending_secret is None:
         raise Conflict("Start setting up two-step sign-in first.")
-    step = _step_of(user.mfa_pending_secret, code, None)
+    step = _step_of(_open(session, user, user.mfa_pending_secret), code, None)
     if step is None:
         raise WrongCode(WRONG_CODE)
     user.mfa_secret = user.mfa_pending_secret
@@ -109,7 +145,7 @@ def check(*, session: Session, user: User, code: str) -> bool:
     (which is then used up). The caller commits."""
     if user.mfa_secret is None:
         return True
-    step = _step_of(user.mfa_secret, code, user.mfa_last_step)
+    step = _step_of(_open(session, user, user.mfa_secret), code, user.mfa_last_step)
     if step is not None:
         user.mfa_last_step = step
         return True
@@ -148,10 +184,40 @@ def disable(*, session: Session, user: User, code: str, ip: str | None = None) -
 def enable_now(*, session: Session, user: User) -> tuple[Enrolment, list[str]]:
     """For the command line: MFA on at once with a new secret, and its recovery codes."""
     secret = pyotp.random_base32()
-    user.mfa_secret = secret
+    user.mfa_secret = _seal(session, secret)
     user.mfa_pending_secret = None
     user.mfa_enabled_at = utcnow()
     codes = _new_recovery_codes(session, user)
     audit(session, actor=None, action="mfa.enable", object_type="user", object_id=user.id)
     session.commit()
     return Enrolment(secret, _uri(user, secret)), codes
+
+
+def secret_of(*, session: Session, user: User) -> str | None:
+    """The plain TOTP secret in use (the command line and tests), or None."""
+    return None if user.mfa_secret is None else _open(session, user, user.mfa_secret)
+
+
+def rotate_keys(*, session: Session, settings: Settings) -> int:
+    """Re-encrypt every stored TOTP secret with the first configured key (after a new key
+    was put first in PLACEMENT_ENCRYPTION_KEY); returns how many users had one. Stops with
+    SecretUnreadable, changing nothing, when a secret opens with none of the keys. Plain-text
+    secrets (from before encryption) are encrypted too."""
+    keys = settings.encryption_keys
+    users = session.exec(
+        select(User).where(
+            col(User.mfa_secret).is_not(None) | col(User.mfa_pending_secret).is_not(None)
+        )
+    ).all()
+    for user in users:
+        for name in ("mfa_secret", "mfa_pending_secret"):
+            stored = getattr(user, name)
+            if stored is None:
+                continue
+            if encryption.is_encrypted(stored):
+                new = encryption.rotate(keys, stored)
+            else:
+                new = encryption.encrypt(keys, stored)
+            setattr(user, name, new)
+    session.commit()
+    return len(users)

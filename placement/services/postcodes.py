@@ -3,7 +3,9 @@
 Where the answers come from, in order: a self-hosted postcodes.io when POSTCODES_IO_URL is
 set, then the `postcodes` table (loaded from the ONS Postcode Directory by
 `placement load-postcodes`). An unknown postcode in a known district (outward code, "B15")
-resolves to the mean of that district's postcodes, and says it is approximate.
+resolves to postcodes.io's centre of the district, or else the mean of that district's
+postcodes in the table, and says it is approximate; a centre from postcodes.io is kept
+(`DistrictCentre`) so that pages can still say so later.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import func
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
 from placement.errors import InvalidInput
-from placement.models import Organisation, Postcode, Trainee
+from placement.models import DistrictCentre, Organisation, Postcode, Trainee, utcnow
 from placement.services.common import chunks
 
 # Outward code (area, district, optional sub-district letter), then inward code; GIR 0AA is
@@ -183,6 +187,32 @@ def _districts(session: Session, outwards: list[str]) -> dict[str, tuple[float, 
     return centres
 
 
+def _remember_centre(session: Session, location: Location) -> None:
+    """Keep a district centre from postcodes.io, so the places given it stay approximate."""
+    outward = outward_of(location.postcode)
+    lat, lon = round(location.latitude, 6), round(location.longitude, 6)
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgres_insert
+    # Known already, or two lookups of one new district racing: the unique constraint
+    # keeps one row.
+    session.execute(
+        insert(DistrictCentre)
+        .values(outward=outward, latitude=lat, longitude=lon, recorded_at=utcnow())
+        .on_conflict_do_nothing()
+    )
+
+
+def _remembered_centres(session: Session, outwards: list[str]) -> set[tuple[str, float, float]]:
+    centres: set[tuple[str, float, float]] = set()
+    for chunk in chunks(outwards):
+        rows = session.exec(
+            select(DistrictCentre.outward, DistrictCentre.latitude, DistrictCentre.longitude).where(
+                col(DistrictCentre.outward).in_(chunk)
+            )
+        ).all()
+        centres.update((outward, lat, lon) for outward, lat, lon in rows)
+    return centres
+
+
 def lookup_many(
     session: Session, postcodes: Iterable[str], *, settings: Settings | None = None
 ) -> tuple[dict[str, Location], set[str]]:
@@ -214,6 +244,7 @@ def lookup_many(
                 continue
             if location is not None:
                 found[postcode] = location
+                _remember_centre(session, location)
     left = [p for p in left if p not in found]
     centres = _districts(session, sorted({outward_of(p) for p in left}))
     for postcode in left:
@@ -247,10 +278,10 @@ def locate(
 
 
 def approximate_notes(session: Session, located: Iterable[HasLocation | None]) -> dict[str, str]:
-    """For each stored place whose coordinates came from the district fallback, a sentence
+    """For each stored place whose coordinates came from a district fallback, a sentence
     saying so, by postcode. Read from what is stored: the postcode is not in the table and
-    the coordinates are its district's centre. (A district centre from postcodes.io is not
-    recognised: the table does not hold it.)"""
+    the coordinates are its district's centre, from the table or one postcodes.io gave
+    (`DistrictCentre`)."""
     places = [
         (postcode, item.latitude, item.longitude)
         for item in located
@@ -262,13 +293,18 @@ def approximate_notes(session: Session, located: Iterable[HasLocation | None]) -
     if not places:
         return {}
     exact = set(_from_table(session, [p for p, _, _ in places]))
-    centres = _districts(session, sorted({outward_of(p) for p, _, _ in places if p not in exact}))
+    outwards = sorted({outward_of(p) for p, _, _ in places if p not in exact})
+    centres = _districts(session, outwards)
+    remembered = _remembered_centres(session, outwards)
     notes: dict[str, str] = {}
     for postcode, lat, lon in places:
-        centre = centres.get(outward_of(postcode))
-        if postcode in exact or centre is None:
+        if postcode in exact:
             continue
-        if abs(centre[0] - lat) < 1e-5 and abs(centre[1] - lon) < 1e-5:
+        outward = outward_of(postcode)
+        candidates = [(c_lat, c_lon) for o, c_lat, c_lon in remembered if o == outward]
+        if outward in centres:
+            candidates.append(centres[outward])
+        if any(abs(c_lat - lat) < 1e-5 and abs(c_lon - lon) < 1e-5 for c_lat, c_lon in candidates):
             notes[postcode] = approximate_message(postcode)
     return notes
 

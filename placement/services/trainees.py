@@ -145,7 +145,12 @@ def list_trainees(
     per_page: int = 50,
 ) -> Page[Trainee]:
     require_role(actor, "coordinator")
-    statement = select(Trainee)
+    return paginate(session, matching(select(Trainee), round_id, q), page, per_page)
+
+
+def matching(statement: Any, round_id: int | None, q: str | None) -> Any:
+    """`statement` (a select of trainees or their ids) narrowed to the round and to names or
+    emails containing `q`, in id order: the list's rule, shared with bulk actions."""
     if round_id is not None:
         statement = statement.where(
             col(Trainee.id).in_(
@@ -157,7 +162,7 @@ def list_trainees(
         statement = statement.where(
             or_(col(Trainee.name).ilike(pattern), col(Trainee.email).ilike(pattern))
         )
-    return paginate(session, statement.order_by(col(Trainee.id)), page, per_page)
+    return statement.order_by(col(Trainee.id))
 
 
 def create_trainee(

@@ -3,15 +3,17 @@ and `PLACEMENT_REQUIRE_MFA=coordinator`."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 import pyotp
 from flask.testing import FlaskClient
 from sqlmodel import Session, select
 
-from placement import create_app
+from placement import create_app, encryption
 from placement.config import Settings
-from placement.models import AuditEvent, LoginFailure, RecoveryCode, User
+from placement.models import AuditEvent, LoginFailure, RecoveryCode, User, utcnow
 from tests.api.conftest import PASSWORD, World, build_world
 
 API = "/api/v1"
@@ -111,3 +113,43 @@ def test_the_personal_data_export_leaves_out_the_totp_secret(
     assert export.status_code == 200
     assert secret not in export.get_data(as_text=True)
     assert "mfa_secret" not in export.get_json()["account"]
+
+
+def test_the_secret_is_stored_encrypted_and_a_wrong_key_is_a_clear_503(
+    client: FlaskClient, world: World, session: Session, settings: Settings, connection: object
+) -> None:
+    user = world.users["employer_x"]
+    headers = world.headers("employer_x")
+    secret = client.post(f"{API}/me/mfa", headers=headers).get_json()["secret"]
+    session.expire_all()
+    pending = session.get(User, user.id)
+    assert pending is not None and pending.mfa_pending_secret is not None
+    assert secret not in pending.mfa_pending_secret
+    code = pyotp.TOTP(secret).now()
+    assert (
+        client.post(f"{API}/me/mfa/confirm", json={"code": code}, headers=headers).status_code
+        == 200
+    )
+    session.expire_all()
+    stored = session.get(User, user.id)
+    assert stored is not None and stored.mfa_secret is not None
+    assert stored.mfa_pending_secret is None
+    assert secret not in stored.mfa_secret and stored.mfa_secret.startswith("gAAAAA")
+    assert encryption.decrypt(settings.encryption_keys, stored.mfa_secret) == secret
+
+    # A server started with another key cannot read it: 503 with words, not a 500.
+    other = replace(settings, encryption_key="a-key-the-secret-was-not-stored-with")
+    wrong_client = create_app(other, bind=connection).test_client()  # type: ignore[arg-type]
+    r = login(wrong_client, user.email, otp="123456")
+    assert r.status_code == 503
+    body = r.get_json()
+    assert body["code"] == "encryption_key_mismatch"
+    assert "PLACEMENT_ENCRYPTION_KEY" in body["message"]
+
+    # The old key still listed after a new one (rotation): sign-in with a code works.
+    rotating = replace(settings, encryption_key=f"a-new-key, {settings.secret_key}")
+    rotating_client = create_app(rotating, bind=connection).test_client()  # type: ignore[arg-type]
+    totp = pyotp.TOTP(secret)
+    later = totp.at(utcnow() + timedelta(seconds=30))  # the confirming step is used up
+    r = login(rotating_client, user.email, otp=later)
+    assert r.status_code == 200, r.get_json()

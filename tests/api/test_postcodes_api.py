@@ -187,3 +187,42 @@ def test_api_asks_postcodes_io_when_configured(
         r = _call(client, world, "trainee_a", "PUT", "/trainees/me", json={"postcode": "EC1A 1BB"})
         assert r.status_code == 422
         assert "did not answer" in r.get_json()["errors"]["postcode"][0]
+
+
+def test_a_district_centre_from_postcodes_io_is_shown_as_approximate(
+    settings: Settings, connection: object, session: Session, world: World
+) -> None:
+    from placement import create_app
+    from placement.models import DistrictCentre
+    from tests.web.helpers import client_sign_in
+
+    approximate = (
+        "Location approximate: we found the area (SW1A) but not the full postcode SW1A 9ZZ"
+    )
+    # The table knows nothing of SW1A; the stand-in knows only the district.
+    with postcodes_io_stand_in(outcodes={"SW1A": (51.50123, -0.14158)}) as stand_in:
+        asking = create_app(
+            dataclasses.replace(settings, postcodes_io_url=stand_in.url),
+            bind=connection,  # type: ignore[arg-type]
+        ).test_client()
+        r = _call(asking, world, "trainee_a", "PUT", "/trainees/me", json={"postcode": "sw1a9zz"})
+        assert r.status_code == 200, r.get_json()
+        assert (r.get_json()["latitude"], r.get_json()["longitude"]) == (51.50123, -0.14158)
+        assert stand_in.requests == ["/postcodes/SW1A%209ZZ", "/outcodes/SW1A"]
+        # A second place in the same district keeps one stored centre.
+        r = _call(asking, world, "trainee_b", "PUT", "/trainees/me", json={"postcode": "SW1A 8ZZ"})
+        assert r.status_code == 200, r.get_json()
+    centres = session.exec(select(DistrictCentre)).all()
+    assert [(c.outward, c.latitude, c.longitude) for c in centres] == [("SW1A", 51.50123, -0.14158)]
+
+    # Later, postcodes.io gone from the settings: the pages still say it is approximate.
+    pages = create_app(settings, bind=connection).test_client()  # type: ignore[arg-type]
+    client_sign_in(pages, session, "coordinator", "district-centre@example.test")
+    record = pages.get(f"/coordinator/trainees/{world.ids['trainee_a']}")
+    assert record.status_code == 200
+    assert approximate in record.text
+    # A place the table knows exactly has no such sentence.
+    r = _call(pages, world, "trainee_b", "PUT", "/trainees/me", json={"postcode": "B23 6QT"})
+    assert r.status_code == 200
+    exact = pages.get(f"/coordinator/trainees/{world.ids['trainee_b']}")
+    assert exact.status_code == 200 and "Location approximate" not in exact.text

@@ -189,3 +189,71 @@ def test_bulk_actions_refuse_no_selection_and_other_roles(session: Session) -> N
     with pytest.raises(Forbidden):
         bulk.withdraw_from_round(session=session, actor=host, round_id=f.pk(rnd), trainee_ids=[1])
     assert session.exec(select(Placement)).all() == []
+
+
+def test_all_that_match_acts_on_the_whole_search_not_the_ticked_rows(
+    session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    boss = f.user(session, role="coordinator")
+    rnd = f.round_(session, status="closed")
+    rid = f.pk(rnd)
+    org = f.organisation(session)
+    slot = f.slot(session, round=rnd, organisation=org)
+    smiths = [f.trainee(session, name=f"Sam Smith {i}") for i in range(60)]
+    jones = f.trainee(session, name="Jo Jones")
+    outsider_smith = f.trainee(session, name="Sal Smith (other round)")
+    _join(session, rid, *smiths, jones)
+    f.preference(session, trainee=smiths[0], slot=slot, rank=1)
+
+    # Preview and withdrawal of "all 60 that match smith" (more than one 50-row page); the
+    # ticked ids are ignored.
+    preview = bulk.withdrawal_preview(
+        session=session, actor=boss, round_id=rid, trainee_ids=[], all_matching=True, q="SMITH"
+    )
+    assert (preview.selected, len(preview.withdrawn), preview.choices) == (60, 60, 1)
+    # The list changed since the confirmation: refused, nothing withdrawn.
+    with pytest.raises(WrongState, match=r"changed since you confirmed \(59 then, 60 now\)"):
+        bulk.withdraw_from_round(
+            session=session,
+            actor=boss,
+            round_id=rid,
+            trainee_ids=[],
+            all_matching=True,
+            q="smith",
+            expected=59,
+        )
+    result = bulk.withdraw_from_round(
+        session=session,
+        actor=boss,
+        round_id=rid,
+        trainee_ids=[f.pk(jones)],
+        all_matching=True,
+        q="smith",
+        expected=60,
+    )
+    assert (result.done, result.skipped) == (60, [])
+    members = session.exec(select(RoundTrainee.trainee_id).where(RoundTrainee.round_id == rid))
+    assert set(members.all()) == {f.pk(jones)}
+    assert len(_events(session, "trainee.withdraw_from_round")) == 60
+    assert f.pk(outsider_smith) not in {
+        e.trainee_id for e in _events(session, "trainee.withdraw_from_round")
+    }
+
+    # Invite all that match (no search: the whole round, here Jo Jones alone).
+    invited = bulk.invite_trainees(
+        session=session, actor=boss, round_id=rid, trainee_ids=[], all_matching=True, q=None
+    )
+    assert invited.done == 1
+    mails = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all()
+    assert [m.to_address for m in mails] == [jones.email]
+
+    # Nothing matches, or too many: clear refusals.
+    with pytest.raises(InvalidInput, match="No trainee of the round matches"):
+        bulk.invite_trainees(
+            session=session, actor=boss, round_id=rid, trainee_ids=[], all_matching=True, q="zz"
+        )
+    monkeypatch.setattr(bulk, "MAX_MATCHING", 0)
+    with pytest.raises(InvalidInput, match="Narrow the search"):
+        bulk.invite_trainees(
+            session=session, actor=boss, round_id=rid, trainee_ids=[], all_matching=True, q=None
+        )

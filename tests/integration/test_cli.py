@@ -14,7 +14,9 @@ import pyotp
 import pytest
 from sqlmodel import Session, select
 
+from placement import encryption
 from placement.auth import verify_password
+from placement.config import Settings
 from placement.db import make_engine
 from placement.models import User
 from tests.conftest import ROOT, Backend, service_env
@@ -96,7 +98,29 @@ def test_create_user_with_mfa_prints_an_enrolment_uri(
     engine.dispose()
     assert user.mfa_enabled and user.email_verified_at is not None
     secret = pyotp.parse_uri(uri).secret
-    assert user.mfa_secret == secret
+    # Stored encrypted, under the key derived from SECRET_KEY (no PLACEMENT_ENCRYPTION_KEY).
+    assert user.mfa_secret is not None and secret not in user.mfa_secret
+    old_keys = Settings.from_env(env).encryption_keys
+    assert encryption.decrypt(old_keys, user.mfa_secret) == secret
+
+    # Rotation: a new key first, the old one (SECRET_KEY) after it, then re-encrypt.
+    rotating = {**env, "PLACEMENT_ENCRYPTION_KEY": f"a-new-key-of-2026, {env['SECRET_KEY']}"}
+    result = placement(rotating, "rotate-encryption-key")
+    assert result.returncode == 0, result.stderr
+    assert "1 account(s)" in result.stdout
+    engine = make_engine(committed_backend.url)
+    with Session(engine) as session:
+        rotated = session.exec(select(User).where(User.email == "second@example.test")).one()
+    engine.dispose()
+    assert rotated.mfa_secret is not None and rotated.mfa_secret != user.mfa_secret
+    assert encryption.decrypt(("a-new-key-of-2026",), rotated.mfa_secret) == secret
+    with pytest.raises(encryption.SecretUnreadable):
+        encryption.decrypt(old_keys, rotated.mfa_secret)
+
+    # A list without the key the secrets were stored with: a clear refusal, nothing changed.
+    wrong = placement({**env, "PLACEMENT_ENCRYPTION_KEY": "not-the-key"}, "rotate-encryption-key")
+    assert wrong.returncode == 1
+    assert "opens with none of the keys" in wrong.stderr and "Traceback" not in wrong.stderr
 
 
 def test_create_user_rejects_bad_input_and_duplicates(env: dict[str, str]) -> None:

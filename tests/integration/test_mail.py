@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -20,7 +21,7 @@ from placement.services import mail
 from placement.services.mail import Outcome, deliver, queue_mail, render, sweep_outbox
 from tests import factories as f
 from tests.conftest import Backend
-from tests.mail_support import SmtpServer, parts
+from tests.mail_support import SmtpServer, SmtpsServer, ThrowawayCa, parts
 
 CONTEXT = {
     "recipient_name": "Ava Trainee",
@@ -403,3 +404,92 @@ def test_a_mail_url_that_is_not_smtp_is_refused_at_start(tmp_path: Path) -> None
     ok = Settings.from_env({**env, "MAIL_URL": "smtps://u:p@mail.example:465"})
     assert ok.mail_url == "smtps://u:p@mail.example:465"
     assert Settings.from_env({**env, "MAIL_URL": ""}).mail_url is None
+
+
+@pytest.fixture(scope="module")
+def test_ca(tmp_path_factory: pytest.TempPathFactory) -> ThrowawayCa:
+    return ThrowawayCa.make(tmp_path_factory.mktemp("smtps-ca"))
+
+
+@pytest.fixture
+def smtps(test_ca: ThrowawayCa) -> Iterator[SmtpsServer]:
+    server = SmtpsServer(test_ca, user="placement@mail.test", password="p@ss:w/rd").start()
+    yield server
+    server.stop()
+
+
+def test_smtps_sends_over_implicit_tls_with_auth(
+    committed_backend: Backend, tmp_path: Path, smtps: SmtpsServer, test_ca: ThrowawayCa
+) -> None:
+    # The MAIL_URL form of API.md, the user and password percent-encoded; the client trusts
+    # the test CA through MAIL_CA_FILE (read and checked by Settings.from_env).
+    settings = Settings.from_env(
+        {
+            "DATABASE_URL": committed_backend.url,
+            "PLACEMENT_INSTANCE_DIR": str(tmp_path / "instance"),
+            "SECRET_KEY": "test-secret-key",
+            "MAIL_FROM": "Placement <no-reply@placement.test>",
+            "MAIL_URL": smtps.url_with("placement@mail.test", "p@ss:w/rd"),
+            "MAIL_CA_FILE": str(test_ca.ca_cert),
+        }
+    )
+    assert settings.mail_url is not None and settings.mail_url.startswith("smtps://")
+    outbox_id = queue_one(settings)
+    assert deliver(outbox_id, settings=settings).outcome is Outcome.SENT
+    (got,) = smtps.inbox.wait_for(1)
+    assert got.login == "placement@mail.test"
+    assert got.rcpt_tos == ["ava@example.test"]
+    assert got.message["Message-ID"] == row(settings, outbox_id).message_id
+    assert row(settings, outbox_id).status == "sent"
+
+
+def test_smtps_with_a_wrong_password_is_logged_and_retried(
+    committed_backend: Backend,
+    tmp_path: Path,
+    smtps: SmtpsServer,
+    test_ca: ThrowawayCa,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wrong = smtps.url_with("placement@mail.test", "not-the-password")
+    settings = make_settings(
+        committed_backend, tmp_path, mail_url=wrong, mail_ca_file=test_ca.ca_cert
+    )
+    outbox_id = queue_one(settings)
+    with caplog.at_level(logging.WARNING, logger="placement.services.mail"):
+        first = deliver(outbox_id, settings=settings)
+    assert (first.outcome, first.retry_in) == (Outcome.RETRY, 2.0)
+    assert "refused the user name and password in MAIL_URL (535" in (first.error or "")
+    assert any(
+        "attempt 1 failed" in r.getMessage() and "MAIL_URL" in r.getMessage()
+        for r in caplog.records
+    )
+    stored = row(settings, outbox_id)
+    assert stored.status == "queued" and stored.attempts == 1
+    assert "MailServerRefusedLogin" in (stored.last_error or "")
+    assert "not-the-password" not in (stored.last_error or "")
+    assert smtps.inbox.received == []
+    # Fixed (the right password): the retry sends it.
+    fixed = replace(settings, mail_url=smtps.url_with("placement@mail.test", "p@ss:w/rd"))
+    assert deliver(outbox_id, settings=fixed).outcome is Outcome.SENT
+    assert len(smtps.inbox.wait_for(1)) == 1
+
+
+def test_smtps_checks_the_certificate(
+    committed_backend: Backend, tmp_path: Path, smtps: SmtpsServer
+) -> None:
+    # No MAIL_CA_FILE: the test CA is not trusted, so nothing is sent (and it is retried).
+    url = smtps.url_with("placement@mail.test", "p@ss:w/rd")
+    settings = make_settings(committed_backend, tmp_path, mail_url=url)
+    outbox_id = queue_one(settings)
+    result = deliver(outbox_id, settings=settings)
+    assert result.outcome is Outcome.RETRY
+    assert "certificate is not trusted" in (result.error or "")
+    assert "MAIL_CA_FILE" in (result.error or "")
+    assert smtps.inbox.received == []
+
+
+def test_a_mail_ca_file_that_is_not_there_is_refused_at_start(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="MAIL_CA_FILE"):
+        Settings.from_env(
+            {"SECRET_KEY": "x", "MAIL_CA_FILE": str(tmp_path / "missing.pem")},
+        )

@@ -118,3 +118,67 @@ def test_coordinator_verifies_selected_hosts(
         ).all()
     assert {str(ids[0]), str(ids[1])} <= set(verified)
     assert str(ids[2]) not in verified
+
+
+def test_coordinator_selects_all_trainees_that_match_beyond_the_page(
+    page: Any, live_server: LiveServer, check_a11y: Any, shoot: Any
+) -> None:
+    tag = unique_email("m").split("@")[0][-6:]
+    with session_scope(live_server.settings) as session:
+        rnd = f.round_(session, name=f"Big round {tag}")
+        round_id = f.pk(rnd)
+        people = [f.trainee(session, name=f"Mira {tag} {i:02d}") for i in range(55)]
+        people += [f.trainee(session, name=f"Other {tag} {i}") for i in range(3)]
+        for t in people:
+            session.add(RoundTrainee(round_id=round_id, trainee_id=f.pk(t)))
+    sign_in(page, account(live_server.settings, "coordinator"))
+
+    # The whole round (58, the page shows 50): invite everyone, by keyboard.
+    page.goto(f"/coordinator/rounds/{round_id}/trainees")
+    count = page.locator("[data-bulk-count]")
+    everyone = page.get_by_role("checkbox", name="Select all 58 trainees in this round")
+    everyone.focus()
+    page.keyboard.press("Space")
+    expect(count).to_have_text("All 58 selected")
+    expect(page.get_by_role("checkbox", name="Select all 50 on this page")).to_be_checked()
+    # Unticking one row takes "all" back; ticking "all" again selects them all.
+    page.get_by_role("checkbox", name=f"Select Mira {tag} 03").uncheck()
+    expect(everyone).not_to_be_checked()
+    expect(count).to_have_text("49 selected")
+    everyone.check()
+    expect(count).to_have_text("All 58 selected")
+    check_a11y(page, "trainees with all that match selected")
+    shoot(page, "coordinator-trainees-all-matching")
+    page.get_by_role("button", name="Invite the selected trainees").click()
+    expect(page.get_by_text("Invitations sent to 58 trainees.")).to_be_visible()
+
+    # A search matching 55 of them: withdraw all that match, after a confirmation.
+    page.get_by_label("Name or email").fill(f"Mira {tag}")
+    page.get_by_role("button", name="Search").click()
+    page.get_by_role("checkbox", name=f"Select all 55 trainees that match “Mira {tag}”").check()
+    page.get_by_role("button", name="Withdraw the selected from the round").click()
+    expect(
+        page.get_by_role("heading", name=f"Withdraw 55 trainees from Big round {tag}?")
+    ).to_be_visible()
+    facts = page.locator("dl.facts")
+    expect(facts).to_contain_text("Selected55")
+    expect(page.locator("#removed li")).to_have_count(51)
+    expect(page.locator("#removed")).to_contain_text("and 5 more trainees")
+    check_a11y(page, "withdraw all that match confirmation")
+    page.get_by_role("button", name="Yes, withdraw 55 trainees").click()
+    expect(page.get_by_text("55 trainees withdrawn from the round.")).to_be_visible()
+    page.goto(f"/coordinator/rounds/{round_id}/trainees")
+    rows = page.locator("#trainees tbody tr")
+    expect(rows).to_have_count(3)
+    expect(page.locator("#all-matching")).to_have_count(0)  # one page: nothing beyond it
+    with session_scope(live_server.settings) as session:
+        left = session.exec(
+            select(RoundTrainee.trainee_id).where(RoundTrainee.round_id == round_id)
+        ).all()
+        invited = session.exec(
+            select(AuditEvent.trainee_id).where(
+                AuditEvent.round_id == round_id, AuditEvent.action == "trainee.invite"
+            )
+        ).all()
+    assert set(left) == {f.pk(t) for t in people[55:]}
+    assert len(invited) == 58

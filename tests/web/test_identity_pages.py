@@ -4,6 +4,7 @@ login limiter, reset, change password, sign out everywhere, MFA's second step, i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -11,6 +12,7 @@ import pyotp
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from placement.db import SETTINGS_KEY
 from placement.models import EmailLink, RoundTrainee, User, WebSession, utcnow
 from placement.services import mfa
 from tests import factories as f
@@ -182,9 +184,14 @@ def test_change_password_and_sign_out_everywhere(client: Any, app: Any, session:
     assert live == []
 
 
-def test_sign_in_asks_for_the_code_on_a_second_step(client: Any, session: Session) -> None:
+def test_sign_in_asks_for_the_code_on_a_second_step(
+    client: Any, app: Any, session: Session
+) -> None:
+    settings = app.extensions["placement_settings"]
+    session.info[SETTINGS_KEY] = settings  # the app's key, for enable_now
     user = client_sign_in(client, session, "coordinator", "mfa-page@example.test")
     enrolment, _codes = mfa.enable_now(session=session, user=user)
+    assert user.mfa_secret is not None and enrolment.secret not in user.mfa_secret
     post(client, "/account/sign-out-everywhere", {}, page="/account")
     r = post(client, "/sign-in", {"email": user.email, "password": PASSWORD})
     assert r.status_code == 302 and r.headers["Location"].endswith("/sign-in/code")
@@ -195,6 +202,15 @@ def test_sign_in_asks_for_the_code_on_a_second_step(client: Any, session: Sessio
     r = post(client, "/sign-in/code", {"code": totp.now()})
     assert r.status_code == 302
     assert client.get("/coordinator/").status_code == 200
+
+    # Restarted with an encryption key the secret was not stored with: words, not a 500.
+    post(client, "/account/sign-out-everywhere", {}, page="/account")
+    r = post(client, "/sign-in", {"email": user.email, "password": PASSWORD})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/sign-in/code")
+    app.extensions["placement_settings"] = replace(settings, encryption_key="another-key")
+    r = post(client, "/sign-in/code", {"code": "123456"})
+    assert r.status_code == 503
+    assert "encryption key does not match" in r.text and "PLACEMENT_ENCRYPTION_KEY" in r.text
 
 
 def test_required_mfa_sends_a_coordinator_to_enrolment(

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from placement import auth
+from placement import auth, encryption
 from placement.db import get_engine, session_scope
 from placement.demo import AUTUMN_ROUND, DEMO_LOGINS, SPRING_ROUND, seed_demo
 from placement.models import (
@@ -209,7 +209,7 @@ def _build(live_server: LiveServer) -> Site:
             session,
             email=mfa_email,
             role="employer",
-            mfa_secret="JBSWY3DPEHPK3PXP",
+            mfa_secret=encryption.encrypt(settings.encryption_keys, "JBSWY3DPEHPK3PXP"),
             mfa_enabled_at=utcnow(),
         )
         # A finished background import, for its result page.

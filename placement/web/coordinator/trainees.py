@@ -94,18 +94,32 @@ def _back(round_id: int) -> str:
     )
 
 
+def _all_matching() -> tuple[bool, str | None]:
+    """Whether the form asked for every trainee that matches its search (not only the
+    ticked rows), and that search."""
+    q = (request.form.get("q") or "").replace("\x00", "").strip()[:SEARCH_MAX] or None
+    return request.form.get("all_matching") == "1", q
+
+
 @bp.post("/rounds/<id:round_id>/trainees/bulk")
 def bulk_trainees(round_id: int) -> Any:
     """The bulk form of the trainees list: invite at once; withdrawal is confirmed first."""
     ids = posted_ids("trainee_id")
-    if not ids:
+    every, q = _all_matching()
+    if not ids and not every:
         flash("Select at least one trainee first.", "error")
         return redirect(_back(round_id))
     if request.form.get("action") == "withdraw":
-        return _withdraw_confirmation(round_id, ids)
+        return _withdraw_confirmation(round_id, ids, every, q)
     done = attempt(
         lambda: bulk.invite_trainees(
-            session=db_session(), actor=actor(), round_id=round_id, trainee_ids=ids, ip=client_ip()
+            session=db_session(),
+            actor=actor(),
+            round_id=round_id,
+            trainee_ids=ids,
+            ip=client_ip(),
+            all_matching=every,
+            q=q,
         )
     )
     if done.value is None:
@@ -115,12 +129,37 @@ def bulk_trainees(round_id: int) -> Any:
     return redirect(_back(round_id))
 
 
-def _withdraw_confirmation(round_id: int, ids: list[int]) -> Any:
-    view = bulk.withdrawal_preview(
-        session=db_session(), actor=actor(), round_id=round_id, trainee_ids=ids
+# The confirmation names this many trainees, then says how many more.
+NAMES_SHOWN = 50
+
+
+def _first(items: list[str], what: str) -> list[str]:
+    more = len(items) - NAMES_SHOWN
+    return items[:NAMES_SHOWN] + ([f"and {more:,} more {what}"] if more > 0 else [])
+
+
+def _withdraw_confirmation(round_id: int, ids: list[int], every: bool, q: str | None) -> Any:
+    done = attempt(
+        lambda: bulk.withdrawal_preview(
+            session=db_session(),
+            actor=actor(),
+            round_id=round_id,
+            trainee_ids=ids,
+            all_matching=every,
+            q=q,
+        )
     )
+    if done.value is None:
+        flash(done.message, "error")
+        return redirect(_back(round_id))
+    view = done.value
     n = len(view.withdrawn)
     problem = view.problem or (None if n else "None of the selected trainees can be withdrawn.")
+    hidden: list[tuple[str, Any]] = (
+        [("all_matching", "1"), ("q", q or ""), ("expected", view.selected)]
+        if every
+        else [("trainee_id", i) for i in ids]
+    )
     return render_template(
         "confirm.html",
         title=f"Withdraw {n} trainee{'s' if n != 1 else ''} from {view.round.name}?",
@@ -138,10 +177,12 @@ def _withdraw_confirmation(round_id: int, ids: list[int]) -> Any:
         f"{view.choices:,} ranked choice{'s' if view.choices != 1 else ''} are removed: "
         "later match runs leave them out. Their profiles, earlier runs and history are "
         "kept. While the round is open they can join again by ranking its slots.",
-        removed=[f"{name} from the round, with their choices" for name in view.withdrawn],
-        kept=[f"{name}: {why}" for name, why in view.skipped],
+        removed=_first(
+            [f"{name} from the round, with their choices" for name in view.withdrawn], "trainees"
+        ),
+        kept=_first([f"{name}: {why}" for name, why in view.skipped], "trainees"),
         problem=problem,
-        hidden=[("trainee_id", i) for i in ids],
+        hidden=hidden,
         action=url_for(".withdraw_trainees", round_id=round_id),
         back=url_for(".round_trainees", round_id=round_id),
     )
@@ -150,9 +191,17 @@ def _withdraw_confirmation(round_id: int, ids: list[int]) -> Any:
 @bp.post("/rounds/<id:round_id>/trainees/withdraw")
 def withdraw_trainees(round_id: int) -> Any:
     ids = posted_ids("trainee_id")
+    every, q = _all_matching()
+    expected = id_arg(request.form.get("expected", ""), "expected", {}) if every else None
     done = attempt(
         lambda: bulk.withdraw_from_round(
-            session=db_session(), actor=actor(), round_id=round_id, trainee_ids=ids
+            session=db_session(),
+            actor=actor(),
+            round_id=round_id,
+            trainee_ids=ids,
+            all_matching=every,
+            q=q,
+            expected=expected,
         ),
         refused=(InvalidInput, WrongState),
     )

@@ -415,14 +415,26 @@
     var picks = Array.prototype.slice.call(document.querySelectorAll("[data-pick]"));
     var count = form.querySelector("[data-bulk-count]");
     var head = form.querySelector("[data-select-all]");
+    var everyone = form.querySelector("[data-all-matching]");
     var all = null;
     function update() {
       var n = picks.filter(function (p) { return p.checked; }).length;
-      if (count) count.textContent = n ? n + " selected" : "None selected";
+      // Unticking any row of the page takes back "all that match".
+      if (everyone && n < picks.length) everyone.checked = false;
+      if (count) {
+        if (everyone && everyone.checked) count.textContent = "All " + Number(everyone.getAttribute("data-total")).toLocaleString("en-GB") + " selected";
+        else count.textContent = n ? n + " selected" : "None selected";
+      }
       if (all) {
         all.checked = n > 0 && n === picks.length;
         all.indeterminate = n > 0 && n < picks.length;
       }
+    }
+    if (everyone) {
+      everyone.addEventListener("change", function () {
+        if (everyone.checked) picks.forEach(function (p) { p.checked = true; });
+        update();
+      });
     }
     if (head && picks.length) {
       head.textContent = "";
