@@ -2,7 +2,7 @@
 where (issue 12); seat values indexed in the order the page reads them.
 
 Revision ID: 28bc4fe2f503
-Revises: 3b8f1d6e2a70
+Revises: 6d36bb2e7d5e
 Create Date: 2026-12-02
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "28bc4fe2f503"
-down_revision: str | None = "3b8f1d6e2a70"
+down_revision: str | None = "6d36bb2e7d5e"
 branch_labels = None
 depends_on = None
 
