@@ -56,14 +56,12 @@ come back to ``x``.)
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
+from .counterfactual_paths import PlacedMoves, ResidualDistances
 from .prepared import Prepared
 from .problem import (
     RULES,
@@ -74,10 +72,8 @@ from .problem import (
     pair_distance_km,
     quantum,
 )
-from .residual import SlotGraph, potentials, slot_graph
+from .residual import potentials, slot_graph
 
-# Arc relaxations the counterfactual Dijkstras may spend in one call.
-WORK_BUDGET = 30_000_000
 RANK = 0
 SKILLS = len(RULES)  # a what-if kind beyond the hard rules
 KINDS = {**{i: r for i, r in enumerate(RULES) if i}, RANK: "rank", SKILLS: "skills"}
@@ -217,46 +213,6 @@ def stable_counterfactuals(
 # --- optimal mode --------------------------------------------------------------------------
 
 
-class _Graph:
-    """The folded residual graph with reduced costs, its arcs de-duplicated once, and the
-    distances every scenario uses."""
-
-    def __init__(self, graph: SlotGraph, pot: np.ndarray, scale: float) -> None:
-        n = graph.n_s + 2
-        self.n_s, self.n, self.pot, self.scale = graph.n_s, n, pot, scale
-        reduced = graph.weight + pot[graph.tail] - pot[graph.head]
-        key = graph.tail * n + graph.head
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        if len(key):
-            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-            self.w = np.minimum.reduceat(reduced[order], starts)
-            key = key[starts]
-        else:
-            self.w = np.zeros(0)
-        self.u, self.v = key // n, key % n
-        self.arcs = max(len(key), 1)
-        self.reverse = self._matrix(self.v, self.u, self.w)
-        src, snk = graph.source, graph.sink
-        self.to_source = self.to([src], self.reverse)[0]
-        keep = (self.u != src) & (self.v != src)
-        no_src = self._matrix(self.v[keep], self.u[keep], self.w[keep])
-        self.to_sink = self.to([snk], no_src)[0]
-        self.to_sink_any = self.to([snk], self.reverse)[0]
-        forward = self._matrix(self.u, self.v, self.w)
-        d = np.atleast_2d(dijkstra(forward, directed=True, indices=[src]))[0]
-        self.from_source = d - pot[src] + pot
-
-    def _matrix(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> csr_matrix:
-        return csr_matrix((w, (rows, cols)), shape=(self.n, self.n))
-
-    def to(self, targets: list[int], reverse: csr_matrix | None = None) -> np.ndarray:
-        """Shortest distances from every node to each target: rows = targets."""
-        m = self.reverse if reverse is None else reverse
-        d = np.atleast_2d(dijkstra(m, directed=True, indices=targets))
-        return d - self.pot[None, :] + self.pot[np.asarray(targets)][:, None]
-
-
 def optimal_counterfactuals(
     prep: Prepared,
     pot: np.ndarray | None,
@@ -286,13 +242,16 @@ def optimal_counterfactuals(
             pot = potentials(graph)
         except ValueError:
             return {}
-    g = _Graph(graph, pot, quantum(instance))
+    g = ResidualDistances(graph, pot)
+    scale = quantum(instance)
     old_q = np.zeros(len(arr.t_level), dtype=np.int64)
     placed_e = np.flatnonzero(slot_of[e.t] == e.s)
     old_q[e.t[placed_e]] = e.q[placed_e]
     pick = _first_per_trainee(t, rank, cand)
     kind = np.where(rule[pick] == 0, RANK, fix[pick]).astype(np.int64)
-    out = _evaluate(prep, g, pairs, slot_of, old_q, (t[pick], s[pick], rank[pick], km[pick]), kind)
+    out = _evaluate(
+        prep, g, scale, pairs, slot_of, old_q, (t[pick], s[pick], rank[pick], km[pick]), kind
+    )
     w_skills = instance.weights["skills"]
     if w_skills > 0 and arr.t_bits is not None and not instance.allow_unranked:
         lacks = (rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0)
@@ -302,7 +261,7 @@ def optimal_counterfactuals(
         if len(cand):
             pick = _first_per_trainee(t, rank, cand)
             kind = np.full(len(pick), SKILLS, dtype=np.int64)
-            more = _evaluate(prep, g, pairs, slot_of, old_q,
+            more = _evaluate(prep, g, scale, pairs, slot_of, old_q,
                              (t[pick], s[pick], rank[pick], km[pick]), kind)  # fmt: skip
             out.update(more)
     return out
@@ -310,7 +269,8 @@ def optimal_counterfactuals(
 
 def _evaluate(
     prep: Prepared,
-    g: _Graph,
+    g: ResidualDistances,
+    scale: float,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_of: np.ndarray,
     old_q: np.ndarray,
@@ -319,7 +279,6 @@ def _evaluate(
 ) -> dict[int, dict[str, Any]]:
     instance, arr = prep.instance, prep.arr
     scen_t, scen_s, scen_rank, scen_km = scen
-    pot, scale = g.pot, g.scale
     what_if, need_km = _what_if(arr, kind, scen_t, scen_s, scen_km)
     # Each scenario's pairs after its change: eligible, with a free seat, re-costed.
     sc, pt, ps, pr = _scenarios_of(pairs, scen_t, len(arr.t_level))
@@ -337,33 +296,11 @@ def _evaluate(
     qn = both.q[:n_new]
     rest = (both.employer + both.skills + both.distance)[n_new:]
 
-    # Rank what-ifs: the smallest move up that makes the chosen slot strictly better.
     w_pref = instance.weights["preference"]
-
-    # Potential lower bounds decide which scenarios need an exact distance.
     s0 = slot_of[scen_t]
     placed = s0 >= 0
-    lower = np.full(len(pt), np.inf)
-    own = placed[sc]
-    lower[own] = qn[own] - old_q[pt[own]] + pot[s0[sc[own]]] - pot[ps[own]]
-    best_rank_q = np.rint((w_pref * 1.0 + rest) * scale)
-    rank_lower = np.where(
-        placed, best_rank_q - old_q[scen_t] + pot[np.maximum(s0, 0)] - pot[scen_s], -np.inf
-    )
-    hopeful = np.zeros(len(scen_t), dtype=bool)
-    np.logical_or.at(hopeful, sc[own & (lower < 0)], True)
-    hopeful |= (kind == RANK) & (rank_lower < 0)
-    targets = sorted(set(s0[placed & hopeful].tolist()))
-    budget = max(1, WORK_BUDGET // (g.arcs * max(1, int(math.log2(g.n_s + 2)))))
-    targets = targets[:budget]
-    dist_to: dict[int, np.ndarray] = {}
-    if targets:
-        rows = g.to(targets)
-        dist_to = {x: rows[i] for i, x in enumerate(targets)}
-
     out: dict[int, dict[str, Any]] = {}
     seg = np.argsort(sc, kind="stable")
-    bounds = np.searchsorted(sc[seg], np.arange(len(scen_t) + 1)).tolist()
     unplaced = ~placed
     for j, slot, r, m in _unplaced_rank_moves(
         g, scen, kind, rest, w_pref, scale, unplaced, arr.s_free
@@ -374,45 +311,23 @@ def _evaluate(
         pos = seg[k]
         out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
                             what_if, need_km)  # fmt: skip
-    s0l, kl = s0.tolist(), kind.tolist()
-    tl, sl, rl = scen_t.tolist(), scen_s.tolist(), scen_rank.tolist()
-    for j in np.flatnonzero(placed).tolist():
-        ti, si, r, here = tl[j], sl[j], rl[j], s0l[j]
-        if here not in dist_to:
-            continue
-        if kl[j] == RANK:
-            if arr.s_free[si] <= 0:
-                continue
-            # Moving slot si up to rank m (m < r): only its preference term changes.
-            base = dist_to[here][si] - old_q[ti]
-            if not np.isfinite(base):
-                continue
-            for m in range(r - 1, 0, -1):
-                if float(np.rint((w_pref * m * m + rest[j]) * scale)) + base < 0:
-                    out[ti] = {"kind": "rank", "slot": si, "rank": r, "move_to": m}
-                    break
-            continue
-        idx = seg[bounds[j] : bounds[j + 1]]
-        if len(idx) == 0:
-            continue
-        xs, xq, xr = ps[idx], qn[idx].astype(np.float64), pr[idx]
-        if np.isfinite(g.from_source[here]) and bool(
-            np.isfinite(g.to_sink_any[xs[xs != here]]).any()
-        ):
-            continue  # the change could also place one more: not proven
-        row = dist_to[here]
-        val = np.where(xs == here, xq - old_q[ti], xq - old_q[ti] + row[xs])
-        stay = float(-old_q[ti] + g.from_source[here])  # unplacing them
-        k = int(np.argmin(val))
-        v = val[k]
-        if not np.isfinite(v) or v >= stay or np.count_nonzero(val == v) > 1 or xs[k] == here:
-            continue
-        out[ti] = _describe(kl[j], int(xs[k]), int(xr[k]), j, ti, si, what_if, need_km)
+    moves = PlacedMoves(g, old_q[scen_t], s0, np.where(placed, kind, -1), scen_s, scen_rank,
+                        arr.s_free)  # fmt: skip
+    moves.rank_costs(np.rint((w_pref * np.arange(int(scen_rank.max()) + 1)[None, :] ** 2
+                              + rest[:, None]) * scale))  # fmt: skip
+    moves.pairs(sc[seg], ps[seg], qn[seg].astype(np.float64))
+    for j, m in moves.rank_claims():
+        out[int(scen_t[j])] = {"kind": "rank", "slot": int(scen_s[j]), "rank": int(scen_rank[j]),
+                               "move_to": m}  # fmt: skip
+    for j, k in moves.profile_claims():
+        ti, pos = int(scen_t[j]), seg[k]
+        out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
+                            what_if, need_km)  # fmt: skip
     return out
 
 
 def _unplaced_rank_moves(
-    g: _Graph,
+    g: ResidualDistances,
     scen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     kind: np.ndarray,
     rest: np.ndarray,
@@ -438,7 +353,7 @@ def _unplaced_rank_moves(
 
 
 def _unplaced_profile_fixes(
-    g: _Graph,
+    g: ResidualDistances,
     sc: np.ndarray,
     xs: np.ndarray,
     xq: np.ndarray,
