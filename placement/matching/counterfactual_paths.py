@@ -273,7 +273,9 @@ class PlacedMoves:
         sel = js[open_r]
         tg = [self.s0[sel]]
         # The answer is at least m_up: only whether m_up + 1 (or better) works is open.
-        need = [self.q0[sel] - self.q_m[sel, m_up[open_r] + 1]]
+        # A chain only matters below the upper bound too: d = min(upper, chain).
+        upper_r = self.g.bounds(self.x[sel], self.s0[sel])[1]
+        need = [np.minimum(self.q0[sel] - self.q_m[sel, m_up[open_r] + 1], upper_r)]
         xs = [self.x[sel]]
         open_p = np.zeros(len(self.sc), dtype=bool)
         if len(self.sc):
@@ -282,7 +284,7 @@ class PlacedMoves:
             _, grp = _group_starts(self.sc)
             open_p = ~settled[grp] & (need_p > -np.inf)
             tg.append(self.s0[self.sc[open_p]])
-            need.append(need_p[open_p])
+            need.append(np.minimum(need_p, hi)[open_p])
             xs.append(self.xs[open_p])
         d, done = self.g.chain_distances(
             np.concatenate(tg), np.concatenate(xs), np.concatenate(need), self.budget
