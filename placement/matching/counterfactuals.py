@@ -67,6 +67,7 @@ from .problem import (
     RULES,
     Arrays,
     cost_edges,
+    eligible,
     failed_rule,
     missing_skill_fraction,
     pair_distance_km,
@@ -166,50 +167,6 @@ def _describe(
     return cf
 
 
-# --- stable mode ---------------------------------------------------------------------------
-
-
-def stable_counterfactuals(
-    arr: Arrays,
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
-    slot_of: np.ndarray,
-    choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-) -> dict[int, dict[str, Any]]:
-    """Profile changes that provably place the trainee at a choice with a free seat, or
-    higher (see the module docstring). ``choice`` is (t, s, rank, km, rule) of the
-    choices above each trainee's outcome. Slots are indices here; ``rank`` of the claim is
-    the rank of that choice ("or higher" is part of the claim)."""
-    t, s, rank, km, _ = choice
-    if len(t) == 0:
-        return {}
-    occupied = np.bincount(slot_of[(slot_of >= 0) & (arr.t_locked < 0)], minlength=len(arr.s_cap))
-    room = occupied < arr.s_free
-    fix = only_fixable(arr, t, s, km)
-    cand = np.flatnonzero((fix > 0) & room[s] & (arr.t_locked[t] < 0))
-    if len(cand) == 0:
-        return {}
-    pick = _first_per_trainee(t, rank, cand)
-    scen_t, scen_s, scen_rank, kind = t[pick], s[pick], rank[pick], fix[pick].astype(np.int64)
-    what_if, need_km = _what_if(arr, kind, scen_t, scen_s, km[pick])
-    # Every pair the change makes eligible must be ranked at or above the choice.
-    sc, pt, ps, pr = _scenarios_of(pairs, scen_t, len(arr.t_level))
-    before = failed_rule(arr, pt, ps, pair_distance_km(arr, pt, ps)) == 0
-    after = failed_rule(what_if, pt, ps, pair_distance_km(what_if, pt, ps)) == 0
-    newly_below = after & ~before & (pr > scen_rank[sc])
-    spoilt = np.zeros(len(scen_t), dtype=bool)
-    spoilt[sc[newly_below]] = True
-    reached = np.zeros(len(scen_t), dtype=bool)
-    reached[sc[after & (ps == scen_s[sc])]] = True
-    out: dict[int, dict[str, Any]] = {}
-    for j in np.flatnonzero(reached & ~spoilt).tolist():
-        ti = int(scen_t[j])
-        si = int(scen_s[j])
-        cf = _describe(int(kind[j]), si, int(scen_rank[j]), j, ti, si, what_if, need_km)
-        cf["or_higher"] = True
-        out[ti] = cf
-    return out
-
-
 # --- optimal mode --------------------------------------------------------------------------
 
 
@@ -228,8 +185,6 @@ def optimal_counterfactuals(
     if len(t) == 0 or len(e.t) == 0:
         return {}
     fix = only_fixable(arr, t, s, km)
-    if instance.allow_unranked:
-        fix[:] = 0  # a profile change would add unranked pairs too: not computed
     movable = arr.t_locked[t] < 0
     cand = np.flatnonzero(((rule == 0) | (fix > 0)) & movable)
     if len(cand) == 0:
@@ -253,7 +208,7 @@ def optimal_counterfactuals(
         prep, g, scale, pairs, slot_of, old_q, (t[pick], s[pick], rank[pick], km[pick]), kind
     )
     w_skills = instance.weights["skills"]
-    if w_skills > 0 and arr.t_bits is not None and not instance.allow_unranked:
+    if w_skills > 0 and arr.t_bits is not None:
         lacks = (rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0)
         claimed = np.zeros(len(arr.t_level), dtype=bool)
         claimed[list(out)] = True
@@ -286,6 +241,12 @@ def _evaluate(
     ok = failed_rule(what_if, pt, ps, pkm) == 0
     ok &= arr.s_free[ps] > 0
     pt, ps, pr, sc, pkm = pt[ok], ps[ok], pr[ok], sc[ok], pkm[ok]
+    if instance.allow_unranked:
+        # A profile change may make unranked slots candidates too (at the unranked cost).
+        extra = _unranked_after(what_if, scen_t, np.flatnonzero(kind != RANK), pt, ps)
+        sc, pt, ps = (np.concatenate([a, b]) for a, b in zip((sc, pt, ps), extra, strict=True))
+        pr = np.concatenate([pr, np.zeros(len(extra[0]), dtype=np.int64)])
+        pkm = pair_distance_km(arr, pt, ps)
     # One costing for both: the changed pairs (q') and the scenarios' own pairs, whose
     # terms other than the preference stay when the choice moves up (rank what-ifs only
     # change the list, so the changed arrays cost them as the original ones do).
@@ -309,6 +270,8 @@ def _evaluate(
     for j, k in _unplaced_profile_fixes(g, sc[seg], ps[seg], qn[seg], kind, unplaced):
         ti = int(scen_t[j])
         pos = seg[k]
+        if pr[pos] == 0:
+            continue  # an unranked slot is not higher on their list
         out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
                             what_if, need_km)  # fmt: skip
     moves = PlacedMoves(g, old_q[scen_t], s0, np.where(placed, kind, -1), scen_s, scen_rank,
@@ -321,9 +284,35 @@ def _evaluate(
                                "move_to": m}  # fmt: skip
     for j, k in moves.profile_claims():
         ti, pos = int(scen_t[j]), seg[k]
+        if pr[pos] == 0:
+            continue
         out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
                             what_if, need_km)  # fmt: skip
     return out
+
+
+def _unranked_after(
+    what_if: Arrays, scen_t: np.ndarray, js: np.ndarray, pt: np.ndarray, ps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scenario, trainee, slot) of the unranked slots each scenario ``js`` makes (or
+    leaves) eligible, with a free seat, a block of scenarios at a time."""
+    n_s = len(what_if.s_cap)
+    ranked = np.sort(pt * n_s + ps)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    block = max(1, 2**22 // max(n_s, 1))
+    for start in range(0, len(js), block):
+        bj = js[start : start + block]
+        j = np.repeat(bj, n_s)
+        t = scen_t[j]
+        s = np.tile(np.arange(n_s, dtype=np.int64), len(bj))
+        ok, _ = eligible(what_if, t, s)
+        j, t, s = j[ok], t[ok], s[ok]
+        keep = (what_if.s_free[s] > 0) & ~np.isin(t * n_s + s, ranked)
+        parts.append((j[keep], t[keep], s[keep]))
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
 
 
 def _unplaced_rank_moves(
