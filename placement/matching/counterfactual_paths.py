@@ -30,10 +30,13 @@ from scipy.sparse.csgraph import dijkstra
 
 from .residual import SlotGraph
 
-# Nodes reached (times the mean number of arcs per node) the exact Dijkstras may spend.
-WORK_BUDGET = 400_000_000
+# Nodes reached (times the mean number of arcs per node) the exact Dijkstras of one batch
+# of what-ifs may spend (a round of choices, see placement.matching.counterfactuals).
+WORK_BUDGET = 10_000_000
 # Cells of the distance rows of one batch of Dijkstras (bounds the memory of a batch).
 _BATCH_CELLS = 2**22
+# Cells of the kept distance rows (float32: 64 MB).
+_CACHE_CELLS = 2**24
 
 
 class ResidualDistances:
@@ -68,6 +71,7 @@ class ResidualDistances:
         self.from_source = self._from(forward, src)
         self.from_sink = self._from(forward, snk)
         self.work = 0
+        self._cache: dict[int, tuple[float, np.ndarray]] = {}
 
     def _to(self, reverse: csr_matrix, target: int) -> np.ndarray:
         d = np.atleast_2d(dijkstra(reverse, directed=True, indices=[target]))[0]
@@ -122,22 +126,47 @@ class ResidualDistances:
         batch = max(1, _BATCH_CELLS // self.n)
         by_target = np.argsort(inv, kind="stable")
         cuts = np.searchsorted(inv[by_target], np.arange(len(uniq) + 1))
-        for start in range(0, len(order), batch):
-            if self.work >= budget:
-                break
-            ids = order[start : start + batch]
+        cached = np.array([self._cache.get(int(uniq[i]), (-1.0, None))[0] >= limit[i]
+                           for i in order.tolist()], dtype=bool)  # fmt: skip
+        for i in order[cached].tolist():
+            pairs = by_target[cuts[i] : cuts[i + 1]]
+            row = self._cache[int(uniq[i])][1]
+            out[pairs] = row[x[pairs]] - self.pot[x[pairs]] + self.pot[targets[pairs]]
+            done[pairs] = True
+        order = order[~cached]
+        spent, start, size = 0, 0, batch
+        while start < len(order) and spent < budget:
+            ids = order[start : start + size]
+            # One batch spans limits within a factor of two (the cost grows with them).
+            ids = ids[limit[ids] <= 2 * limit[ids[0]] + 1]
+            start += len(ids)
             tg = uniq[ids]
-            d = np.atleast_2d(
-                dijkstra(self.reverse_moves, directed=True, indices=tg,
-                         limit=float(limit[ids].max()))
-            )  # fmt: skip
-            self.work += int(np.isfinite(d).sum()) * per_node + len(ids) * self.n // 8
+            top = float(limit[ids].max())
+            d = np.atleast_2d(dijkstra(self.reverse_moves, directed=True, indices=tg, limit=top))
+            reached = np.isfinite(d).sum(axis=1)
+            work = int(reached.sum()) * per_node + len(ids) * self.n // 8
+            spent += work
+            self.work += work
+            # Searches cost more as their limits grow: fewer per batch, so that the last
+            # one overshoots the budget by little.
+            per_row = max(1, work // len(ids))
+            size = int(min(batch, max(1, (budget - spent) // per_row)))
             slot[ids] = np.arange(len(ids))
             pairs = np.concatenate([by_target[cuts[i] : cuts[i + 1]] for i in ids.tolist()])
             row = slot[inv[pairs]]
             out[pairs] = d[row, x[pairs]] - self.pot[x[pairs]] + self.pot[targets[pairs]]
             done[pairs] = True
+            self._keep(tg, d, reached, top)
         return out, done
+
+    def _keep(self, tg: np.ndarray, d: np.ndarray, reached: np.ndarray, limit: float) -> None:
+        """Keep the rows of the searches that reached far (a later round of what-ifs often
+        asks for the same slots), in float32 (exact: integers below 2**24), within a cap."""
+        if limit >= 2**24:
+            return
+        room = _CACHE_CELLS // self.n - len(self._cache)
+        for i in np.flatnonzero(reached > self.n // 64).tolist()[: max(room, 0)]:
+            self._cache[int(tg[i])] = (limit, d[i].astype(np.float32))
 
 
 def _matrix(n: int, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> csr_matrix:

@@ -7,7 +7,8 @@ A *what-if* changes only the trainee's own pairs. The kinds, and who can make th
   choices it passes become dearer);
 - ``distance``, ``dbs``, ``availability``: a profile change that makes an ineligible choice
   eligible (travelling further, a DBS check, wider availability), which may add and
-  re-cost several of their pairs at once;
+  re-cost several of their pairs at once (with ``allow_unranked``, the unranked slots it
+  makes eligible too, at the unranked cost; an unranked slot is never claimed);
 - ``skills`` (optimal mode, when skills carry weight): having the skills the choice asks
   for, which re-costs every pair of theirs that asks for those skills.
 
@@ -34,24 +35,29 @@ The paths ending at ``s0`` (or ``S``) never use the trainee's own arcs, which le
 placed at X" is made only when X is the unique strict minimum and ranked above the
 outcome: then every optimum of the changed round places them at X, whatever the lottery.
 A placed trainee whose change could also raise the number placed gets no claim (the two
-paths involved need not be disjoint). Distances to each distinct ``s0`` cost one Dijkstra;
-those that the potentials' lower bound ``d(x, s0) >= p(s0) - p(x)`` already rules out are
-skipped, and beyond a work budget the rest get no counterfactual.
+paths involved need not be disjoint). The distances ``d(x, s0)`` of every placed trainee
+come from :mod:`placement.matching.counterfactual_paths`: bounds through ``S`` and ``T``
+settle most, exact searches the rest (under a work budget).
+
+Each trainee tries their choices best-ranked first, one per round, up to ``ROUNDS``
+rounds (a move up the list for an eligible choice, the fix for an ineligible one), then
+as many rounds of the skills what-if, until one gives a claim.
 
 Stable mode
 -----------
-Deferred acceptance is strategy-proof for trainees: no change to the order of their list
-places them higher, so only profile changes qualify. Let ``mu`` be the trainee-optimal
-stable matching and ``x`` a choice above the trainee's outcome that a profile change
-makes eligible while every other pair it makes eligible is ranked above ``x``. If ``x``
-has a free seat in ``mu``, the changed round places them at ``x`` or higher. Proof: if
-not, they proposed to ``x`` and were refused, so ``x`` is full in the new matching
-``mu'``; ``mu'`` places them at a pair that was already eligible, so ``mu'`` is a
-matching of the old round, and stable there (a pair blocking it there would block it in
-the new round). By the rural hospitals theorem a slot with a free seat in one stable
-matching has the same trainees in all of them, so ``x`` is not full in ``mu'``: a
-contradiction. (A full ``x`` is not claimed: the chain of refusals the change starts can
-come back to ``x``.)
+(:mod:`placement.matching.counterfactuals_stable`.) Deferred acceptance is
+strategy-proof for trainees: no change to the order of their list places them higher, so only
+profile changes qualify. Let ``mu`` be the trainee-optimal stable matching and ``x`` a
+choice above the trainee's outcome that a profile change makes eligible while every
+other pair it makes eligible is ranked above ``x``. If ``x`` has a free seat in ``mu``,
+the changed round places them at ``x`` or higher. Proof: if not, they proposed to ``x``
+and were refused, so ``x`` is full in the new matching ``mu'``; ``mu'`` places them at a
+pair that was already eligible, so ``mu'`` is a matching of the old round, and stable
+there (a pair blocking it there would block it in the new round). By the rural hospitals
+theorem a slot with a free seat in one stable matching has the same trainees in all of
+them, so ``x`` is not full in ``mu'``: a contradiction. A full ``x`` qualifies when a
+count leaves room for the trainee (the proof is in
+:mod:`placement.matching.counterfactuals_stable`).
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ from .residual import potentials, slot_graph
 
 RANK = 0
 SKILLS = len(RULES)  # a what-if kind beyond the hard rules
+# Choices each trainee may try, best-ranked first, until one gives a claim (per kind).
+ROUNDS = 3
 KINDS = {**{i: r for i, r in enumerate(RULES) if i}, RANK: "rank", SKILLS: "skills"}
 _FIXABLE = ("availability", "dbs", "distance")
 
@@ -175,6 +183,7 @@ def optimal_counterfactuals(
     pot: np.ndarray | None,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_of: np.ndarray,
+    orank: np.ndarray,
     choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> dict[int, dict[str, Any]]:
     """Exact counterfactuals of the optimal mode (see the module docstring): first a move
@@ -182,7 +191,7 @@ def optimal_counterfactuals(
     having the skills a choice asks for. ``pot``: the solve's optimal potentials, if known."""
     instance, arr, e = prep.instance, prep.arr, prep.edges
     t, s, rank, km, rule = choice
-    if len(t) == 0 or len(e.t) == 0:
+    if len(t) == 0:
         return {}
     fix = only_fixable(arr, t, s, km)
     movable = arr.t_locked[t] < 0
@@ -202,23 +211,31 @@ def optimal_counterfactuals(
     old_q = np.zeros(len(arr.t_level), dtype=np.int64)
     placed_e = np.flatnonzero(slot_of[e.t] == e.s)
     old_q[e.t[placed_e]] = e.q[placed_e]
-    pick = _first_per_trainee(t, rank, cand)
-    kind = np.where(rule[pick] == 0, RANK, fix[pick]).astype(np.int64)
-    out = _evaluate(
-        prep, g, scale, pairs, slot_of, old_q, (t[pick], s[pick], rank[pick], km[pick]), kind
-    )
-    w_skills = instance.weights["skills"]
-    if w_skills > 0 and arr.t_bits is not None:
-        lacks = (rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0)
-        claimed = np.zeros(len(arr.t_level), dtype=bool)
-        claimed[list(out)] = True
-        cand = np.flatnonzero(lacks & ~claimed[t])
-        if len(cand):
-            pick = _first_per_trainee(t, rank, cand)
-            kind = np.full(len(pick), SKILLS, dtype=np.int64)
-            more = _evaluate(prep, g, scale, pairs, slot_of, old_q,
-                             (t[pick], s[pick], rank[pick], km[pick]), kind)  # fmt: skip
-            out.update(more)
+    out: dict[int, dict[str, Any]] = {}
+    tried = np.zeros(len(t), dtype=bool)
+    claimed = np.zeros(len(arr.t_level), dtype=bool)
+
+    def rounds(cand: np.ndarray, kinds: np.ndarray, n: int) -> None:
+        """Up to ``n`` rounds: each trainee still without a claim tries their best-ranked
+        choice of ``cand`` not tried yet (one scenario per trainee per round)."""
+        for _ in range(n):
+            left = cand[~tried[cand] & ~claimed[t[cand]]]
+            if len(left) == 0:
+                return
+            pick = _first_per_trainee(t, rank, left)
+            tried[pick] = True
+            scen = (t[pick], s[pick], rank[pick], km[pick])
+            found = _evaluate(prep, g, scale, pairs, slot_of, old_q, scen, kinds[pick])
+            for ti, cf in found.items():
+                if cf["rank"] < orank[ti]:  # above their outcome
+                    out[ti] = cf
+                    claimed[ti] = True
+
+    rounds(cand, np.where(rule == 0, RANK, fix).astype(np.int64), ROUNDS)
+    if instance.weights["skills"] > 0 and arr.t_bits is not None:
+        tried[:] = False
+        lacks = np.flatnonzero((rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0))
+        rounds(lacks, np.full(len(t), SKILLS, dtype=np.int64), ROUNDS)
     return out
 
 

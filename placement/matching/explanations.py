@@ -139,7 +139,7 @@ def _explain_all(
         edges = (prep.edges.t, prep.edges.s, prep.edges.rank)
         cfs = stable_counterfactuals(arr, pairs, edges, slot_of, orank, choice)
     else:
-        cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, choice)
+        cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, orank, choice)
     entries = _choices(slot_ids, arr, slot_of, choice, stable)
     return _bodies(instance, slot_ids, slot_of, orank, t, entries, cfs)
 

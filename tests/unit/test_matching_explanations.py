@@ -174,3 +174,16 @@ def test_reusing_the_solve_changes_nothing(mode: str) -> None:
             assert [str(c["slot_id"]) for c in body["choices"]] == [
                 c["slot_id"] for c in converted[tid]["choices"]
             ]
+
+
+def test_rules_nobody_can_change_are_said_so_to_coordinators_too() -> None:
+    from placement.services.runs.explanations import choice_sentence
+
+    excluded = {"outcome": "ineligible", "rule": "excluded"}
+    assert choice_sentence(excluded, audience="coordinator") == (
+        "A coordinator ruled out this pairing: not something they could change."
+    )
+    level = {"outcome": "ineligible", "rule": "level", "needed": 5, "have": 4}
+    assert "not something they can change" in choice_sentence(level, audience="coordinator")
+    costlier = {"outcome": "costlier"}
+    assert not any(ch.isdigit() for ch in choice_sentence(costlier, audience="trainee"))
