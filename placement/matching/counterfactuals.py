@@ -7,7 +7,8 @@ A *what-if* changes only the trainee's own pairs. The kinds, and who can make th
   choices it passes become dearer);
 - ``distance``, ``dbs``, ``availability``: a profile change that makes an ineligible choice
   eligible (travelling further, a DBS check, wider availability), which may add and
-  re-cost several of their pairs at once;
+  re-cost several of their pairs at once (with ``allow_unranked``, the unranked slots it
+  makes eligible too, at the unranked cost; an unranked slot is never claimed);
 - ``skills`` (optimal mode, when skills carry weight): having the skills the choice asks
   for, which re-costs every pair of theirs that asks for those skills.
 
@@ -34,52 +35,56 @@ The paths ending at ``s0`` (or ``S``) never use the trainee's own arcs, which le
 placed at X" is made only when X is the unique strict minimum and ranked above the
 outcome: then every optimum of the changed round places them at X, whatever the lottery.
 A placed trainee whose change could also raise the number placed gets no claim (the two
-paths involved need not be disjoint). Distances to each distinct ``s0`` cost one Dijkstra;
-those that the potentials' lower bound ``d(x, s0) >= p(s0) - p(x)`` already rules out are
-skipped, and beyond a work budget the rest get no counterfactual.
+paths involved need not be disjoint). The distances ``d(x, s0)`` of every placed trainee
+come from :mod:`placement.matching.counterfactual_paths`: bounds through ``S`` and ``T``
+settle most, exact searches the rest (under a work budget).
+
+Each trainee tries their choices best-ranked first, one per round, up to ``ROUNDS``
+rounds (a move up the list for an eligible choice, the fix for an ineligible one), then
+as many rounds of the skills what-if, until one gives a claim.
 
 Stable mode
 -----------
-Deferred acceptance is strategy-proof for trainees: no change to the order of their list
-places them higher, so only profile changes qualify. Let ``mu`` be the trainee-optimal
-stable matching and ``x`` a choice above the trainee's outcome that a profile change
-makes eligible while every other pair it makes eligible is ranked above ``x``. If ``x``
-has a free seat in ``mu``, the changed round places them at ``x`` or higher. Proof: if
-not, they proposed to ``x`` and were refused, so ``x`` is full in the new matching
-``mu'``; ``mu'`` places them at a pair that was already eligible, so ``mu'`` is a
-matching of the old round, and stable there (a pair blocking it there would block it in
-the new round). By the rural hospitals theorem a slot with a free seat in one stable
-matching has the same trainees in all of them, so ``x`` is not full in ``mu'``: a
-contradiction. (A full ``x`` is not claimed: the chain of refusals the change starts can
-come back to ``x``.)
+(:mod:`placement.matching.counterfactuals_stable`.) Deferred acceptance is
+strategy-proof for trainees: no change to the order of their list places them higher, so only
+profile changes qualify. Let ``mu`` be the trainee-optimal stable matching and ``x`` a
+choice above the trainee's outcome that a profile change makes eligible while every
+other pair it makes eligible is ranked above ``x``. If ``x`` has a free seat in ``mu``,
+the changed round places them at ``x`` or higher. Proof: if not, they proposed to ``x``
+and were refused, so ``x`` is full in the new matching ``mu'``; ``mu'`` places them at a
+pair that was already eligible, so ``mu'`` is a matching of the old round, and stable
+there (a pair blocking it there would block it in the new round). By the rural hospitals
+theorem a slot with a free seat in one stable matching has the same trainees in all of
+them, so ``x`` is not full in ``mu'``: a contradiction. A full ``x`` qualifies when a
+count leaves room for the trainee (the proof is in
+:mod:`placement.matching.counterfactuals_stable`).
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 
+from .counterfactual_paths import PlacedMoves, ResidualDistances
 from .prepared import Prepared
 from .problem import (
     RULES,
     Arrays,
     cost_edges,
+    eligible,
     failed_rule,
     missing_skill_fraction,
     pair_distance_km,
     quantum,
 )
-from .residual import SlotGraph, potentials, slot_graph
+from .residual import potentials, slot_graph
 
-# Arc relaxations the counterfactual Dijkstras may spend in one call.
-WORK_BUDGET = 30_000_000
 RANK = 0
 SKILLS = len(RULES)  # a what-if kind beyond the hard rules
+# Choices each trainee may try, best-ranked first, until one gives a claim (per kind).
+ROUNDS = 3
 KINDS = {**{i: r for i, r in enumerate(RULES) if i}, RANK: "rank", SKILLS: "skills"}
 _FIXABLE = ("availability", "dbs", "distance")
 
@@ -170,91 +175,7 @@ def _describe(
     return cf
 
 
-# --- stable mode ---------------------------------------------------------------------------
-
-
-def stable_counterfactuals(
-    arr: Arrays,
-    pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
-    slot_of: np.ndarray,
-    choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
-) -> dict[int, dict[str, Any]]:
-    """Profile changes that provably place the trainee at a choice with a free seat, or
-    higher (see the module docstring). ``choice`` is (t, s, rank, km, rule) of the
-    choices above each trainee's outcome. Slots are indices here; ``rank`` of the claim is
-    the rank of that choice ("or higher" is part of the claim)."""
-    t, s, rank, km, _ = choice
-    if len(t) == 0:
-        return {}
-    occupied = np.bincount(slot_of[(slot_of >= 0) & (arr.t_locked < 0)], minlength=len(arr.s_cap))
-    room = occupied < arr.s_free
-    fix = only_fixable(arr, t, s, km)
-    cand = np.flatnonzero((fix > 0) & room[s] & (arr.t_locked[t] < 0))
-    if len(cand) == 0:
-        return {}
-    pick = _first_per_trainee(t, rank, cand)
-    scen_t, scen_s, scen_rank, kind = t[pick], s[pick], rank[pick], fix[pick].astype(np.int64)
-    what_if, need_km = _what_if(arr, kind, scen_t, scen_s, km[pick])
-    # Every pair the change makes eligible must be ranked at or above the choice.
-    sc, pt, ps, pr = _scenarios_of(pairs, scen_t, len(arr.t_level))
-    before = failed_rule(arr, pt, ps, pair_distance_km(arr, pt, ps)) == 0
-    after = failed_rule(what_if, pt, ps, pair_distance_km(what_if, pt, ps)) == 0
-    newly_below = after & ~before & (pr > scen_rank[sc])
-    spoilt = np.zeros(len(scen_t), dtype=bool)
-    spoilt[sc[newly_below]] = True
-    reached = np.zeros(len(scen_t), dtype=bool)
-    reached[sc[after & (ps == scen_s[sc])]] = True
-    out: dict[int, dict[str, Any]] = {}
-    for j in np.flatnonzero(reached & ~spoilt).tolist():
-        ti = int(scen_t[j])
-        si = int(scen_s[j])
-        cf = _describe(int(kind[j]), si, int(scen_rank[j]), j, ti, si, what_if, need_km)
-        cf["or_higher"] = True
-        out[ti] = cf
-    return out
-
-
 # --- optimal mode --------------------------------------------------------------------------
-
-
-class _Graph:
-    """The folded residual graph with reduced costs, its arcs de-duplicated once, and the
-    distances every scenario uses."""
-
-    def __init__(self, graph: SlotGraph, pot: np.ndarray, scale: float) -> None:
-        n = graph.n_s + 2
-        self.n_s, self.n, self.pot, self.scale = graph.n_s, n, pot, scale
-        reduced = graph.weight + pot[graph.tail] - pot[graph.head]
-        key = graph.tail * n + graph.head
-        order = np.argsort(key, kind="stable")
-        key = key[order]
-        if len(key):
-            starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-            self.w = np.minimum.reduceat(reduced[order], starts)
-            key = key[starts]
-        else:
-            self.w = np.zeros(0)
-        self.u, self.v = key // n, key % n
-        self.arcs = max(len(key), 1)
-        self.reverse = self._matrix(self.v, self.u, self.w)
-        src, snk = graph.source, graph.sink
-        self.to_source = self.to([src], self.reverse)[0]
-        keep = (self.u != src) & (self.v != src)
-        no_src = self._matrix(self.v[keep], self.u[keep], self.w[keep])
-        self.to_sink = self.to([snk], no_src)[0]
-        self.to_sink_any = self.to([snk], self.reverse)[0]
-        forward = self._matrix(self.u, self.v, self.w)
-        d = np.atleast_2d(dijkstra(forward, directed=True, indices=[src]))[0]
-        self.from_source = d - pot[src] + pot
-
-    def _matrix(self, rows: np.ndarray, cols: np.ndarray, w: np.ndarray) -> csr_matrix:
-        return csr_matrix((w, (rows, cols)), shape=(self.n, self.n))
-
-    def to(self, targets: list[int], reverse: csr_matrix | None = None) -> np.ndarray:
-        """Shortest distances from every node to each target: rows = targets."""
-        m = self.reverse if reverse is None else reverse
-        d = np.atleast_2d(dijkstra(m, directed=True, indices=targets))
-        return d - self.pot[None, :] + self.pot[np.asarray(targets)][:, None]
 
 
 def optimal_counterfactuals(
@@ -262,6 +183,7 @@ def optimal_counterfactuals(
     pot: np.ndarray | None,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_of: np.ndarray,
+    orank: np.ndarray,
     choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
 ) -> dict[int, dict[str, Any]]:
     """Exact counterfactuals of the optimal mode (see the module docstring): first a move
@@ -269,11 +191,9 @@ def optimal_counterfactuals(
     having the skills a choice asks for. ``pot``: the solve's optimal potentials, if known."""
     instance, arr, e = prep.instance, prep.arr, prep.edges
     t, s, rank, km, rule = choice
-    if len(t) == 0 or len(e.t) == 0:
+    if len(t) == 0:
         return {}
     fix = only_fixable(arr, t, s, km)
-    if instance.allow_unranked:
-        fix[:] = 0  # a profile change would add unranked pairs too: not computed
     movable = arr.t_locked[t] < 0
     cand = np.flatnonzero(((rule == 0) | (fix > 0)) & movable)
     if len(cand) == 0:
@@ -286,31 +206,43 @@ def optimal_counterfactuals(
             pot = potentials(graph)
         except ValueError:
             return {}
-    g = _Graph(graph, pot, quantum(instance))
+    g = ResidualDistances(graph, pot)
+    scale = quantum(instance)
     old_q = np.zeros(len(arr.t_level), dtype=np.int64)
     placed_e = np.flatnonzero(slot_of[e.t] == e.s)
     old_q[e.t[placed_e]] = e.q[placed_e]
-    pick = _first_per_trainee(t, rank, cand)
-    kind = np.where(rule[pick] == 0, RANK, fix[pick]).astype(np.int64)
-    out = _evaluate(prep, g, pairs, slot_of, old_q, (t[pick], s[pick], rank[pick], km[pick]), kind)
-    w_skills = instance.weights["skills"]
-    if w_skills > 0 and arr.t_bits is not None and not instance.allow_unranked:
-        lacks = (rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0)
-        claimed = np.zeros(len(arr.t_level), dtype=bool)
-        claimed[list(out)] = True
-        cand = np.flatnonzero(lacks & ~claimed[t])
-        if len(cand):
-            pick = _first_per_trainee(t, rank, cand)
-            kind = np.full(len(pick), SKILLS, dtype=np.int64)
-            more = _evaluate(prep, g, pairs, slot_of, old_q,
-                             (t[pick], s[pick], rank[pick], km[pick]), kind)  # fmt: skip
-            out.update(more)
+    out: dict[int, dict[str, Any]] = {}
+    tried = np.zeros(len(t), dtype=bool)
+    claimed = np.zeros(len(arr.t_level), dtype=bool)
+
+    def rounds(cand: np.ndarray, kinds: np.ndarray, n: int) -> None:
+        """Up to ``n`` rounds: each trainee still without a claim tries their best-ranked
+        choice of ``cand`` not tried yet (one scenario per trainee per round)."""
+        for _ in range(n):
+            left = cand[~tried[cand] & ~claimed[t[cand]]]
+            if len(left) == 0:
+                return
+            pick = _first_per_trainee(t, rank, left)
+            tried[pick] = True
+            scen = (t[pick], s[pick], rank[pick], km[pick])
+            found = _evaluate(prep, g, scale, pairs, slot_of, old_q, scen, kinds[pick])
+            for ti, cf in found.items():
+                if cf["rank"] < orank[ti]:  # above their outcome
+                    out[ti] = cf
+                    claimed[ti] = True
+
+    rounds(cand, np.where(rule == 0, RANK, fix).astype(np.int64), ROUNDS)
+    if instance.weights["skills"] > 0 and arr.t_bits is not None:
+        tried[:] = False
+        lacks = np.flatnonzero((rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0))
+        rounds(lacks, np.full(len(t), SKILLS, dtype=np.int64), ROUNDS)
     return out
 
 
 def _evaluate(
     prep: Prepared,
-    g: _Graph,
+    g: ResidualDistances,
+    scale: float,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_of: np.ndarray,
     old_q: np.ndarray,
@@ -319,7 +251,6 @@ def _evaluate(
 ) -> dict[int, dict[str, Any]]:
     instance, arr = prep.instance, prep.arr
     scen_t, scen_s, scen_rank, scen_km = scen
-    pot, scale = g.pot, g.scale
     what_if, need_km = _what_if(arr, kind, scen_t, scen_s, scen_km)
     # Each scenario's pairs after its change: eligible, with a free seat, re-costed.
     sc, pt, ps, pr = _scenarios_of(pairs, scen_t, len(arr.t_level))
@@ -327,6 +258,12 @@ def _evaluate(
     ok = failed_rule(what_if, pt, ps, pkm) == 0
     ok &= arr.s_free[ps] > 0
     pt, ps, pr, sc, pkm = pt[ok], ps[ok], pr[ok], sc[ok], pkm[ok]
+    if instance.allow_unranked:
+        # A profile change may make unranked slots candidates too (at the unranked cost).
+        extra = _unranked_after(what_if, scen_t, np.flatnonzero(kind != RANK), pt, ps)
+        sc, pt, ps = (np.concatenate([a, b]) for a, b in zip((sc, pt, ps), extra, strict=True))
+        pr = np.concatenate([pr, np.zeros(len(extra[0]), dtype=np.int64)])
+        pkm = pair_distance_km(arr, pt, ps)
     # One costing for both: the changed pairs (q') and the scenarios' own pairs, whose
     # terms other than the preference stay when the choice moves up (rank what-ifs only
     # change the list, so the changed arrays cost them as the original ones do).
@@ -337,33 +274,11 @@ def _evaluate(
     qn = both.q[:n_new]
     rest = (both.employer + both.skills + both.distance)[n_new:]
 
-    # Rank what-ifs: the smallest move up that makes the chosen slot strictly better.
     w_pref = instance.weights["preference"]
-
-    # Potential lower bounds decide which scenarios need an exact distance.
     s0 = slot_of[scen_t]
     placed = s0 >= 0
-    lower = np.full(len(pt), np.inf)
-    own = placed[sc]
-    lower[own] = qn[own] - old_q[pt[own]] + pot[s0[sc[own]]] - pot[ps[own]]
-    best_rank_q = np.rint((w_pref * 1.0 + rest) * scale)
-    rank_lower = np.where(
-        placed, best_rank_q - old_q[scen_t] + pot[np.maximum(s0, 0)] - pot[scen_s], -np.inf
-    )
-    hopeful = np.zeros(len(scen_t), dtype=bool)
-    np.logical_or.at(hopeful, sc[own & (lower < 0)], True)
-    hopeful |= (kind == RANK) & (rank_lower < 0)
-    targets = sorted(set(s0[placed & hopeful].tolist()))
-    budget = max(1, WORK_BUDGET // (g.arcs * max(1, int(math.log2(g.n_s + 2)))))
-    targets = targets[:budget]
-    dist_to: dict[int, np.ndarray] = {}
-    if targets:
-        rows = g.to(targets)
-        dist_to = {x: rows[i] for i, x in enumerate(targets)}
-
     out: dict[int, dict[str, Any]] = {}
     seg = np.argsort(sc, kind="stable")
-    bounds = np.searchsorted(sc[seg], np.arange(len(scen_t) + 1)).tolist()
     unplaced = ~placed
     for j, slot, r, m in _unplaced_rank_moves(
         g, scen, kind, rest, w_pref, scale, unplaced, arr.s_free
@@ -372,47 +287,53 @@ def _evaluate(
     for j, k in _unplaced_profile_fixes(g, sc[seg], ps[seg], qn[seg], kind, unplaced):
         ti = int(scen_t[j])
         pos = seg[k]
+        if pr[pos] == 0:
+            continue  # an unranked slot is not higher on their list
         out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
                             what_if, need_km)  # fmt: skip
-    s0l, kl = s0.tolist(), kind.tolist()
-    tl, sl, rl = scen_t.tolist(), scen_s.tolist(), scen_rank.tolist()
-    for j in np.flatnonzero(placed).tolist():
-        ti, si, r, here = tl[j], sl[j], rl[j], s0l[j]
-        if here not in dist_to:
+    moves = PlacedMoves(g, old_q[scen_t], s0, np.where(placed, kind, -1), scen_s, scen_rank,
+                        arr.s_free)  # fmt: skip
+    moves.rank_costs(np.rint((w_pref * np.arange(int(scen_rank.max()) + 1)[None, :] ** 2
+                              + rest[:, None]) * scale))  # fmt: skip
+    moves.pairs(sc[seg], ps[seg], qn[seg].astype(np.float64))
+    for j, m in moves.rank_claims():
+        out[int(scen_t[j])] = {"kind": "rank", "slot": int(scen_s[j]), "rank": int(scen_rank[j]),
+                               "move_to": m}  # fmt: skip
+    for j, k in moves.profile_claims():
+        ti, pos = int(scen_t[j]), seg[k]
+        if pr[pos] == 0:
             continue
-        if kl[j] == RANK:
-            if arr.s_free[si] <= 0:
-                continue
-            # Moving slot si up to rank m (m < r): only its preference term changes.
-            base = dist_to[here][si] - old_q[ti]
-            if not np.isfinite(base):
-                continue
-            for m in range(r - 1, 0, -1):
-                if float(np.rint((w_pref * m * m + rest[j]) * scale)) + base < 0:
-                    out[ti] = {"kind": "rank", "slot": si, "rank": r, "move_to": m}
-                    break
-            continue
-        idx = seg[bounds[j] : bounds[j + 1]]
-        if len(idx) == 0:
-            continue
-        xs, xq, xr = ps[idx], qn[idx].astype(np.float64), pr[idx]
-        if np.isfinite(g.from_source[here]) and bool(
-            np.isfinite(g.to_sink_any[xs[xs != here]]).any()
-        ):
-            continue  # the change could also place one more: not proven
-        row = dist_to[here]
-        val = np.where(xs == here, xq - old_q[ti], xq - old_q[ti] + row[xs])
-        stay = float(-old_q[ti] + g.from_source[here])  # unplacing them
-        k = int(np.argmin(val))
-        v = val[k]
-        if not np.isfinite(v) or v >= stay or np.count_nonzero(val == v) > 1 or xs[k] == here:
-            continue
-        out[ti] = _describe(kl[j], int(xs[k]), int(xr[k]), j, ti, si, what_if, need_km)
+        out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
+                            what_if, need_km)  # fmt: skip
     return out
 
 
+def _unranked_after(
+    what_if: Arrays, scen_t: np.ndarray, js: np.ndarray, pt: np.ndarray, ps: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scenario, trainee, slot) of the unranked slots each scenario ``js`` makes (or
+    leaves) eligible, with a free seat, a block of scenarios at a time."""
+    n_s = len(what_if.s_cap)
+    ranked = np.sort(pt * n_s + ps)
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    block = max(1, 2**22 // max(n_s, 1))
+    for start in range(0, len(js), block):
+        bj = js[start : start + block]
+        j = np.repeat(bj, n_s)
+        t = scen_t[j]
+        s = np.tile(np.arange(n_s, dtype=np.int64), len(bj))
+        ok, _ = eligible(what_if, t, s)
+        j, t, s = j[ok], t[ok], s[ok]
+        keep = (what_if.s_free[s] > 0) & ~np.isin(t * n_s + s, ranked)
+        parts.append((j[keep], t[keep], s[keep]))
+    if not parts:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z, z
+    return tuple(np.concatenate(p) for p in zip(*parts, strict=True))  # type: ignore[return-value]
+
+
 def _unplaced_rank_moves(
-    g: _Graph,
+    g: ResidualDistances,
     scen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     kind: np.ndarray,
     rest: np.ndarray,
@@ -438,7 +359,7 @@ def _unplaced_rank_moves(
 
 
 def _unplaced_profile_fixes(
-    g: _Graph,
+    g: ResidualDistances,
     sc: np.ndarray,
     xs: np.ndarray,
     xq: np.ndarray,

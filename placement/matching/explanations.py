@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from .counterfactuals import optimal_counterfactuals, stable_counterfactuals
+from .counterfactuals import optimal_counterfactuals
+from .counterfactuals_stable import stable_counterfactuals
 from .instance import Id, Instance
 from .lottery import priorities
 from .prepared import prepare_mode, recall_solve
@@ -135,9 +136,10 @@ def _explain_all(
     rule = failed_rule(arr, t, s, km)
     choice = (t, s, rank, km, rule)
     if stable:
-        cfs = stable_counterfactuals(arr, pairs, slot_of, choice)
+        edges = (prep.edges.t, prep.edges.s, prep.edges.rank)
+        cfs = stable_counterfactuals(arr, pairs, edges, slot_of, orank, choice)
     else:
-        cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, choice)
+        cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, orank, choice)
     entries = _choices(slot_ids, arr, slot_of, choice, stable)
     return _bodies(instance, slot_ids, slot_of, orank, t, entries, cfs)
 

@@ -245,7 +245,9 @@ def choice_sentence(
             )
         if rule == "excluded":
             return "A coordinator ruled out this pairing" + (
-                "; it is not something you could change." if you else "."
+                "; it is not something you could change."
+                if you
+                else ": not something they could change."
             )
         return "Not eligible."
     if outcome == "full":
