@@ -9,6 +9,7 @@ same rules over HTTP; these call the functions themselves.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from placement.errors import AlreadyPlaced, Conflict, Forbidden, NotFound, SlotFull, WrongState
@@ -358,3 +359,47 @@ def test_approve_all_writes_what_one_by_one_approvals_write(
             },
         }
     assert _filled(session, slot) == 2
+
+
+def test_approve_all_decisions_touch_no_index_of_proposals(
+    session: Session, coordinator: User, closed_round: Round
+) -> None:
+    """A decision rewrites status, decided_by and decided_at, none of them indexed: on
+    Postgres every decision of "approve all" is a HOT update (the row stays in its page, no
+    index entry is added), and the table leaves room in its pages for them."""
+    columns = {
+        column
+        for index in inspect(session.connection()).get_indexes("proposals")
+        for column in index["column_names"]
+    }
+    assert columns.isdisjoint({"status", "decided_by", "decided_at"})
+    org = f.organisation(session)
+    slot = f.slot(session, round=closed_round, organisation=org, capacity=5)
+    run = _run(session, closed_round)
+    for cost in range(5):
+        _proposal(session, run, f.trainee(session), slot, cost=float(cost))
+    session.commit()
+    if session.connection().dialect.name != "postgresql":
+        result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
+        assert result.approved == 5
+        return
+    (options,) = session.execute(
+        text("SELECT reloptions FROM pg_class WHERE relname = 'proposals'")
+    ).one()
+    assert "fillfactor=45" in options
+
+    def updates() -> tuple[int, int]:
+        row = session.execute(
+            text(
+                "SELECT pg_stat_get_xact_tuples_updated(CAST('proposals' AS regclass)),"
+                " pg_stat_get_xact_tuples_hot_updated(CAST('proposals' AS regclass))"
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    updated, hot = updates()
+    result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
+    assert result.approved == 5
+    updated_after, hot_after = updates()
+    assert updated_after - updated == 5
+    assert hot_after - hot == 5
