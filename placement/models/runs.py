@@ -19,6 +19,7 @@ from placement.models.base import (
     _in,
     _json_dict,
     _ts,
+    leave_room,
 )
 
 
@@ -123,7 +124,7 @@ class Proposal(SQLModel, table=True):
     rank: int | None = None
     cost: float
     terms: dict[str, float] = _json_dict()
-    # Not indexed, and the table's pages are left half empty on Postgres (PROPOSAL_FILLFACTOR):
+    # Not indexed, and the table's pages are left half empty on Postgres (`leave_room`):
     # a decision (status, decided_by, decided_at) then rewrites the row in its own page and
     # touches none of the table's indexes (a HOT update), which is what lets "approve all"
     # decide a national run in seconds. Look proposals up by run, trainee or slot.
@@ -133,15 +134,8 @@ class Proposal(SQLModel, table=True):
     decided_at: datetime | None = _ts()
 
 
-# Half of each page stays free for the decided version of its rows (see Proposal.status).
-PROPOSAL_FILLFACTOR = 45
-sa.event.listen(
-    Proposal.__table__,  # type: ignore[attr-defined]
-    "after_create",
-    sa.DDL(f"ALTER TABLE proposals SET (fillfactor = {PROPOSAL_FILLFACTOR})").execute_if(
-        dialect="postgresql"
-    ),
-)
+# Room in each page for the decided version of its rows (see Proposal.status).
+leave_room(Proposal, 45)
 
 
 class UnplacedTrainee(SQLModel, table=True):

@@ -364,9 +364,10 @@ def test_approve_all_writes_what_one_by_one_approvals_write(
 def test_approve_all_decisions_touch_no_index_of_proposals(
     session: Session, coordinator: User, closed_round: Round
 ) -> None:
-    """A decision rewrites status, decided_by and decided_at, none of them indexed: on
-    Postgres every decision of "approve all" is a HOT update (the row stays in its page, no
-    index entry is added), and the table leaves room in its pages for them."""
+    """A decision rewrites status, decided_by and decided_at, a seat `filled`, none of them
+    indexed: on Postgres every decision and seat update of "approve all" is a HOT update
+    (the row stays in its page, no index entry is added), and both tables leave room in
+    their pages for them."""
     columns = {
         column
         for index in inspect(session.connection()).get_indexes("proposals")
@@ -383,23 +384,29 @@ def test_approve_all_decisions_touch_no_index_of_proposals(
         result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
         assert result.approved == 5
         return
-    (options,) = session.execute(
-        text("SELECT reloptions FROM pg_class WHERE relname = 'proposals'")
-    ).one()
-    assert "fillfactor=45" in options
+    options = dict(
+        session.execute(
+            text("SELECT relname, reloptions FROM pg_class WHERE relname IN ('proposals', 'slots')")
+        ).all()
+    )
+    assert options == {"proposals": ["fillfactor=45"], "slots": ["fillfactor=50"]}
 
-    def updates() -> tuple[int, int]:
+    def updates(table: str) -> tuple[int, int]:
         row = session.execute(
             text(
-                "SELECT pg_stat_get_xact_tuples_updated(CAST('proposals' AS regclass)),"
-                " pg_stat_get_xact_tuples_hot_updated(CAST('proposals' AS regclass))"
-            )
+                "SELECT pg_stat_get_xact_tuples_updated(CAST(:t AS regclass)),"
+                " pg_stat_get_xact_tuples_hot_updated(CAST(:t AS regclass))"
+            ),
+            {"t": table},
         ).one()
         return int(row[0]), int(row[1])
 
-    updated, hot = updates()
+    before = {table: updates(table) for table in ("proposals", "slots")}
     result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
     assert result.approved == 5
-    updated_after, hot_after = updates()
-    assert updated_after - updated == 5
-    assert hot_after - hot == 5
+    after = {table: updates(table) for table in ("proposals", "slots")}
+    # Five decisions and one seat update (the slot's five seats at once), all HOT.
+    assert after["proposals"][0] - before["proposals"][0] == 5
+    assert after["proposals"][1] - before["proposals"][1] == 5
+    assert after["slots"][0] - before["slots"][0] == 1
+    assert after["slots"][1] - before["slots"][1] == 1
