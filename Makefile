@@ -81,7 +81,7 @@ bench: install-dev
 	$(BIN)/python -m benchmarks.bench_solver
 	$(BIN)/python -m benchmarks.bench_file_path --write
 	$(BIN)/python -m benchmarks.bench_runs --write
-	$(BIN)/python -m benchmarks.bench_bulk 145000 --repeat 2
+	$(BIN)/python -m benchmarks.bench_bulk 145000 --repeat 2 --write
 	$(BIN)/python -m benchmarks.bench_import --write
 	$(BIN)/python -m benchmarks.bench_api --write
 

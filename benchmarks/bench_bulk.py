@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.report import write_section
+
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PHASES = (
@@ -41,6 +43,11 @@ PHASES = (
     ("to_proposals", "to written proposals (total less explanations and their writing)"),
     ("export", "instance export (GET, through the app)"),
     ("approve", "approve all"),
+    ("approve_read", "approve all: reads and locks (round, proposals, seats, placements)"),
+    ("approve_seats", "approve all: seats (UPDATE slots)"),
+    ("approve_place", "approve all: placements and their audit events (one INSERT)"),
+    ("approve_decide", "approve all: decisions (UPDATE proposals)"),
+    ("approve_supersede", "approve all: other runs' proposals superseded"),
     ("peak_rss_mb", "peak RSS of the run's process, MB"),
 )
 
@@ -58,14 +65,14 @@ def _recreate(name: str, template: str | None = None) -> None:
         conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
-def make_template(n: int, seed: int) -> str:
+def make_template(n: int, seed: int, prefix: str = "placement_bench_bulk") -> str:
     """The seeded national round of `n` trainees in a template database; its name."""
     from placement import migrate
     from placement.db import make_engine
     from placement.matching.synthetic import generate
     from placement.services.round_loader import load_round
 
-    name = f"placement_bench_bulk_{n}"
+    name = f"{prefix}_{n}"
     _recreate(name)
     url = _url(name)
     migrate.upgrade(url)
@@ -136,12 +143,46 @@ def measure(template: str) -> dict[str, Any]:
         with Session(engine) as session:
             coordinator = session.get(User, actor.id)
             assert coordinator is not None
+            statements = _time_statements(engine)
             t0 = time.perf_counter()
             approve_all(session=session, actor=coordinator, run_id=run.id)
             out["approve"] = round(time.perf_counter() - t0, 2)
+            out.update({k: round(v, 2) for k, v in statements.items()})
         engine.dispose()
     _drop(work)
     return out
+
+
+# The statements of `approve_all` by their opening words, for the phase lines.
+_APPROVE_STATEMENTS = (
+    ("SELECT", "approve_read"),
+    ("UPDATE slots", "approve_seats"),
+    ("WITH made", "approve_place"),
+    ("UPDATE proposals SET status = 'approved'", "approve_decide"),
+    ("UPDATE proposals SET status = 'superseded'", "approve_supersede"),
+)
+
+
+def _time_statements(engine: Any) -> dict[str, float]:
+    """Seconds per kind of statement from now on (the dict fills as they run)."""
+    from sqlalchemy import event
+
+    spent: dict[str, float] = {}
+    started: list[float] = []
+
+    def kind(statement: str) -> str | None:
+        text = " ".join(statement.split())
+        return next((key for words, key in _APPROVE_STATEMENTS if text.startswith(words)), None)
+
+    def add(statement: str) -> None:
+        began = started.pop()
+        key = kind(statement)
+        if key is not None:
+            spent[key] = spent.get(key, 0.0) + time.perf_counter() - began
+
+    event.listen(engine, "before_cursor_execute", lambda *a: started.append(time.perf_counter()))
+    event.listen(engine, "after_cursor_execute", lambda c, cur, statement, *a: add(statement))
+    return spent
 
 
 def _drop(name: str) -> None:
@@ -178,18 +219,61 @@ def markdown(results: dict[str, list[dict[str, Any]]]) -> str:
     return "\n".join(lines)
 
 
+# What the approve-all lines mean; the section's text comes from here, so a rerun keeps it.
+APPROVE_NOTES = """\
+**Approve all** (`approvals.approve_all`, one transaction; 123,196 approvals at 145,000):
+one reading of the run's open proposals, their slots (row-locked) and the round's live
+placements, under the round's lock, decides every proposal cheapest first; four statements
+then write it (`services/approval_writes.py`), the lines above: the seats; the placements
+with their audit events (one `INSERT ... RETURNING` feeding the events); the decisions; the
+trainees' proposals in other runs superseded. Migration `36c655ef547b` makes the decisions
+and the seats HOT updates (`proposals.status` has no index; `proposals` keeps 55% and
+`slots` 50% of each page free on Postgres), so they rewrite rows inside their pages and
+touch no index. The placements are written in proposal id order (the trainees' order),
+which keeps each foreign-key check and index entry next to the previous one's.
+What is left is row count: each placement fires five foreign-key checks (about half of
+the placements-and-events statement, a third of them checking the one coordinator's row)
+and enters seven indexes; each audit event one check and six indexes; each decision one
+check (`decided_by`).
+"""
+
+
+def document(results: dict[str, list[dict[str, Any]]], trainees: int, repeat: int) -> str:
+    load = os.getloadavg()
+    return "\n".join(
+        [
+            f"## Run, approve all and instance export at {trainees:,}",
+            "",
+            f"Measured with `python -m benchmarks.bench_bulk {trainees} --repeat {repeat}"
+            " --write` (add `--compare <checkout>` to measure another tree alternately): "
+            "the seeded national round in a template database, then per measurement a copy "
+            "of it, the run's task body in-process, `GET /api/v1/rounds/{id}/instance` "
+            "through the app and `approve_all` on the finished run, each in a fresh process; "
+            f"medians of {repeat}. Machine: {os.cpu_count()} CPUs, load average "
+            f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) at the end, "
+            f"{datetime.now(UTC):%d %B %Y %H:%M} UTC.",
+            "",
+            markdown(results),
+            "",
+            APPROVE_NOTES,
+        ]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("trainees", nargs="?", type=int, default=145_000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--compare", type=Path, help="another checkout, measured alternately")
+    parser.add_argument("--db", default="placement_bench_bulk", help="database name prefix")
+    parser.add_argument("--write", action="store_true", help="rewrite its docs/benchmarks.md part")
     parser.add_argument("--measure", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.measure:
         print(json.dumps(measure(args.measure)))
         return 0
-    template = make_template(args.trainees, args.seed)
+    template = make_template(args.trainees, args.seed, args.db)
     trees = {"this checkout": ROOT}
     if args.compare:
         trees = {"compared": args.compare.resolve(), **trees}
@@ -204,6 +288,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.trainees:,} trainees; medians of {args.repeat}; load {load:.1f} on "
           f"{os.cpu_count()} CPUs")  # fmt: skip
     print(markdown(results))
+    if args.write:
+        write_section("bulk-benchmarks", document(results, args.trainees, args.repeat))
     return 0
 
 

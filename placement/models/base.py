@@ -130,3 +130,16 @@ def _fk(target: str, ondelete: str, *, nullable: bool = False, index: bool = Tru
         sa_column_kwargs={"nullable": nullable},
         index=index,
     )
+
+
+def leave_room(model: Any, fillfactor: int) -> None:
+    """Fill `model`'s table pages only to `fillfactor` percent on Postgres (set when the
+    table is created; the migrations set it on existing databases), so an update of its
+    unindexed columns rewrites the row inside its own page (a HOT update, no index entry)."""
+    sa.event.listen(
+        model.__table__,
+        "after_create",
+        sa.DDL(f"ALTER TABLE {model.__tablename__} SET (fillfactor = {fillfactor})").execute_if(
+            dialect="postgresql"
+        ),
+    )

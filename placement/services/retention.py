@@ -73,8 +73,10 @@ class PurgeReport:
 def _published_runs() -> Any:
     """Ids of the runs whose instance is a public record (see the module docstring)."""
     published_round = sa_select(col(Round.id)).where(col(Round.status) == RoundStatus.PUBLISHED)
-    approved = sa_select(col(Proposal.run_id)).where(
-        col(Proposal.status) == ProposalStatus.APPROVED
+    # Per run, through the run index (proposals.status has no index of its own).
+    approved = exists().where(
+        col(Proposal.run_id) == col(MatchRun.id),
+        col(Proposal.status) == ProposalStatus.APPROVED,
     )
     other = MatchRun.__table__.alias("other_run")  # type: ignore[attr-defined]
     newer_succeeded = exists().where(
@@ -91,7 +93,7 @@ def _published_runs() -> Any:
     return sa_select(col(MatchRun.id)).where(
         col(MatchRun.round_id).in_(published_round),
         or_(
-            col(MatchRun.id).in_(approved),
+            approved,
             and_(
                 col(MatchRun.status) == RunStatus.SUCCEEDED,
                 ~newer_succeeded,

@@ -9,6 +9,7 @@ same rules over HTTP; these call the functions themselves.
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import inspect, text
 from sqlmodel import Session, col, select
 
 from placement.errors import AlreadyPlaced, Conflict, Forbidden, NotFound, SlotFull, WrongState
@@ -358,3 +359,54 @@ def test_approve_all_writes_what_one_by_one_approvals_write(
             },
         }
     assert _filled(session, slot) == 2
+
+
+def test_approve_all_decisions_touch_no_index_of_proposals(
+    session: Session, coordinator: User, closed_round: Round
+) -> None:
+    """A decision rewrites status, decided_by and decided_at, a seat `filled`, none of them
+    indexed: on Postgres every decision and seat update of "approve all" is a HOT update
+    (the row stays in its page, no index entry is added), and both tables leave room in
+    their pages for them."""
+    columns = {
+        column
+        for index in inspect(session.connection()).get_indexes("proposals")
+        for column in index["column_names"]
+    }
+    assert columns.isdisjoint({"status", "decided_by", "decided_at"})
+    org = f.organisation(session)
+    slot = f.slot(session, round=closed_round, organisation=org, capacity=5)
+    run = _run(session, closed_round)
+    for cost in range(5):
+        _proposal(session, run, f.trainee(session), slot, cost=float(cost))
+    session.commit()
+    if session.connection().dialect.name != "postgresql":
+        result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
+        assert result.approved == 5
+        return
+    options = dict(
+        session.execute(
+            text("SELECT relname, reloptions FROM pg_class WHERE relname IN ('proposals', 'slots')")
+        ).all()
+    )
+    assert options == {"proposals": ["fillfactor=45"], "slots": ["fillfactor=50"]}
+
+    def updates(table: str) -> tuple[int, int]:
+        row = session.execute(
+            text(
+                "SELECT pg_stat_get_xact_tuples_updated(CAST(:t AS regclass)),"
+                " pg_stat_get_xact_tuples_hot_updated(CAST(:t AS regclass))"
+            ),
+            {"t": table},
+        ).one()
+        return int(row[0]), int(row[1])
+
+    before = {table: updates(table) for table in ("proposals", "slots")}
+    result = approvals.approve_all(session=session, actor=coordinator, run_id=_id(run))
+    assert result.approved == 5
+    after = {table: updates(table) for table in ("proposals", "slots")}
+    # Five decisions and one seat update (the slot's five seats at once), all HOT.
+    assert after["proposals"][0] - before["proposals"][0] == 5
+    assert after["proposals"][1] - before["proposals"][1] == 5
+    assert after["slots"][0] - before["slots"][0] == 1
+    assert after["slots"][1] - before["slots"][1] == 1

@@ -7,7 +7,7 @@ from dataclasses import asdict, fields, is_dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import exists, or_
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -465,8 +465,10 @@ def outcome_run(session: Session, round_id: int, trainee_id: int) -> MatchRun | 
             )
         )
     )
-    acted_on = col(MatchRun.id).in_(
-        select(Proposal.run_id).where(Proposal.status == ProposalStatus.APPROVED)
+    # Per candidate run, through the run index (proposals.status has no index of its own).
+    acted_on = exists().where(
+        col(Proposal.run_id) == col(MatchRun.id),
+        col(Proposal.status) == ProposalStatus.APPROVED,
     )
     newest = col(MatchRun.id).desc()
     return (
