@@ -11,7 +11,7 @@ page, a HOT update. The fillfactor applies to pages written from now on (new run
 rounds); existing rows stay where they are.
 
 Revision ID: 36c655ef547b
-Revises: 3b8f1d6e2a70
+Revises: 28bc4fe2f503
 Create Date: 2026-12-02 16:20:00
 
 """
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "36c655ef547b"
-down_revision: str | None = "3b8f1d6e2a70"
+down_revision: str | None = "28bc4fe2f503"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
