@@ -17,3 +17,12 @@ def pg_connection(session: Session) -> Any | None:
     if connection.dialect.name != "postgresql":
         return None
     return connection.connection.driver_connection
+
+
+def mappings(connection: Any, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows of `sql` on a `pg_connection`, as dicts keyed by column name."""
+    from psycopg.rows import dict_row
+
+    with connection.cursor(row_factory=dict_row) as cursor:
+        rows: list[dict[str, Any]] = cursor.execute(sql, params).fetchall()
+    return rows
