@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask.wrappers import Request
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
@@ -18,6 +21,39 @@ from placement.security import register_security_headers
 from placement.web import register_web
 
 
+class CookieSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, but a request without the cookie (every API call)
+    gets its new empty session without building the signing serializer, which Flask
+    does on every request. The same session either way."""
+
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
+
+
+class PlacementFlask(Flask):
+    """Flask, remembering which hooks and views are plain functions: Flask asks
+    `inspect.iscoroutinefunction` of each of them (about fifteen) on every request."""
+
+    session_interface = CookieSessionInterface()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._sync_functions: set[Callable[..., Any]] = set()
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            if func in self._sync_functions:
+                return func
+        except TypeError:  # unhashable: ask every time
+            return super().ensure_sync(func)
+        wrapped = super().ensure_sync(func)
+        if wrapped is func:
+            self._sync_functions.add(func)
+        return wrapped
+
+
 def create_app(
     settings: Settings | None = None, *, bind: Engine | Connection | None = None
 ) -> Flask:
@@ -26,7 +62,7 @@ def create_app(
     `bind` lets tests run every request inside an outer transaction they roll back.
     """
     settings = settings or Settings.from_env()
-    app = Flask(__name__, instance_path=str(settings.instance_dir))
+    app = PlacementFlask(__name__, instance_path=str(settings.instance_dir))
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,

@@ -12,6 +12,13 @@ CSP = "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors '
 # Two years, subdomains included: sent only when the cookies are marked Secure, that is
 # when the site is served over HTTPS (a browser ignores HSTS over plain HTTP anyway).
 HSTS = "max-age=63072000; includeSubDomains"
+_DEFAULTS = (
+    ("Content-Security-Policy", CSP),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+_SECURE_DEFAULTS = (*_DEFAULTS, ("Strict-Transport-Security", HSTS))
 
 
 def _personal(response: Response) -> bool:
@@ -39,16 +46,21 @@ def register_security_headers(app: Flask) -> None:
 
     @app.after_request
     def add_headers(response: Response) -> Response:
-        response.headers.setdefault("Content-Security-Policy", CSP)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        if current_app.config.get("SESSION_COOKIE_SECURE"):
-            response.headers.setdefault("Strict-Transport-Security", HSTS)
+        headers = response.headers
+        # What a view set itself stays (one pass over the headers rather than one per name).
+        present = {name.lower() for name, _ in headers}
+        defaults = (
+            _SECURE_DEFAULTS if current_app.config.get("SESSION_COOKIE_SECURE") else _DEFAULTS
+        )
+        for name, value in defaults:
+            if name.lower() not in present:
+                headers.add(name, value)
         # The server's name and version help no one but an attacker (gunicorn's own banner
         # is dropped in `placement serve`).
-        response.headers.pop("Server", None)
+        if "server" in present:
+            headers.pop("Server", None)
         if _personal(response):
-            response.headers["Cache-Control"] = "no-store"
-            response.headers.setdefault("Pragma", "no-cache")
+            headers["Cache-Control"] = "no-store"
+            if "pragma" not in present:
+                headers.add("Pragma", "no-cache")
         return response

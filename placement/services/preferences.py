@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, delete, insert, text
+from sqlalchemy import bindparam, delete, insert
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -23,7 +24,6 @@ from placement.models import (
     Slot,
     Trainee,
     User,
-    UTCDateTime,
     utcnow,
 )
 from placement.services.common import (
@@ -33,6 +33,7 @@ from placement.services.common import (
     require_role,
     trainee_of,
 )
+from placement.services.driver_sql import mappings, pg_connection
 from placement.services.rounds import require_status
 from placement.services.trainees import (
     MATCHING_FIELDS,
@@ -165,7 +166,12 @@ def replace_preferences(
     """
     assert rnd.id is not None and trainee.id is not None
     conn = session.connection()
-    old = conn.execute(_DELETE, {"round_id": rnd.id, "trainee_id": trainee.id}).all()
+    pg = pg_connection(session)
+    keys = {"round_id": rnd.id, "trainee_id": trainee.id}
+    if pg is not None:
+        old = pg.execute(_PG_DELETE, keys).fetchall()
+    else:
+        old = conn.execute(_DELETE, keys).all()
     before = [slot_id for slot_id, _ in sorted(old, key=lambda row: row[1])]
     event = audit_values(
         actor=actor,
@@ -177,9 +183,11 @@ def replace_preferences(
         changes=changes({"slot_ids": before}, {"slot_ids": list(slot_ids)}),
     )
     now: datetime = event["at"]
-    keys = {"round_id": rnd.id, "trainee_id": trainee.id, "now": now}
-    if conn.dialect.name == "postgresql":
-        conn.execute(_PG_REPLACE, {**keys, **_prefixed(event), "slot_ids": list(slot_ids)})
+    if pg is not None:
+        event["detail"] = json.dumps(event["detail"])
+        pg.execute(
+            _PG_REPLACE, {**keys, "now": now, **_prefixed(event), "slot_ids": list(slot_ids)}
+        )
         return now
     if slot_ids:
         conn.execute(
@@ -216,6 +224,10 @@ _DELETE = (
     )
     .returning(col(Preference.slot_id), col(Preference.rank))
 )
+_PG_DELETE = (
+    "DELETE FROM preferences WHERE round_id = %(round_id)s AND trainee_id = %(trainee_id)s "
+    "RETURNING slot_id, rank"
+)
 _EVENT_COLUMNS = (
     "at",
     "actor_id",
@@ -227,24 +239,19 @@ _EVENT_COLUMNS = (
     "round_id",
     "trainee_id",
 )
-_PG_REPLACE = text(
-    f"""
+# For the driver: the new list, the round's trainee row and the audit event, one statement.
+_PG_REPLACE = f"""
 WITH joined AS (
     INSERT INTO round_trainees (round_id, trainee_id, joined_at)
-    VALUES (:round_id, :trainee_id, :now) ON CONFLICT DO NOTHING
+    VALUES (%(round_id)s, %(trainee_id)s, %(now)s) ON CONFLICT DO NOTHING
 ), ranked AS (
     INSERT INTO preferences (round_id, trainee_id, slot_id, rank, updated_at)
-    SELECT :round_id, :trainee_id, ranked.slot_id, ranked.rank, :now
-    FROM unnest(CAST(:slot_ids AS integer[])) WITH ORDINALITY AS ranked(slot_id, rank)
+    SELECT %(round_id)s, %(trainee_id)s, ranked.slot_id, ranked.rank, %(now)s
+    FROM unnest(CAST(%(slot_ids)s AS integer[])) WITH ORDINALITY AS ranked(slot_id, rank)
 )
 INSERT INTO audit_events ({", ".join(_EVENT_COLUMNS)})
-VALUES ({", ".join(f":event_{name}" for name in _EVENT_COLUMNS)})
-"""
-).bindparams(
-    bindparam("now", type_=UTCDateTime()),
-    bindparam("event_at", type_=UTCDateTime()),
-    bindparam("event_detail", type_=JSON()),
-)
+VALUES ({", ".join(f"%(event_{name})s" for name in _EVENT_COLUMNS)})
+""".replace("%(event_detail)s", "CAST(%(event_detail)s AS json)")
 
 
 # What a replace reads (the rules, the warnings); other columns load on first use.
@@ -298,8 +305,34 @@ def _locked_with_round_statement() -> Any:
     )
 
 
-def _part(row: Any, prefix: str, names: Sequence[str]) -> Any:
-    mapping = row._mapping
+def _columns(aliased: str, prefix: str, names: Sequence[str]) -> list[str]:
+    return [f"{aliased}.{name} AS {prefix}_{name}" for name in names]
+
+
+# `_locked_with_round_statement` for Postgres, through the driver: one row, the listed
+# slots of the round gathered into a JSON array of `_SLOT_COLUMNS` (cheaper to read
+# than a row per slot repeating the trainee and the round).
+_PG_LOCKED_WITH_ROUND = (
+    "SELECT "
+    + ", ".join(_columns("t", "t", _TRAINEE_COLUMNS) + _columns("r", "r", _ROUND_COLUMNS))
+    + ", (SELECT coalesce(json_agg(json_build_array("
+    + ", ".join(f"s.{name}" for name in _SLOT_COLUMNS)
+    + ")), '[]') FROM slots s WHERE s.round_id = r.id"
+    " AND s.id = ANY(CAST(%(slot_ids)s AS integer[]))) AS slots"
+    " FROM trainees t LEFT JOIN rounds r ON r.id = %(round_id)s"
+    " WHERE t.user_id = %(user_id)s FOR UPDATE OF t"
+)
+
+
+def _pg_slot(values: list[Any]) -> Any:
+    """A slot of `_PG_LOCKED_WITH_ROUND`'s JSON array (dates arrive as ISO text)."""
+    slot = dict(zip(_SLOT_COLUMNS, values, strict=True))
+    slot["starts_on"] = date.fromisoformat(slot["starts_on"])
+    slot["ends_on"] = date.fromisoformat(slot["ends_on"])
+    return _Columns(slot)
+
+
+def _part(mapping: Any, prefix: str, names: Sequence[str]) -> Any:
     return _Columns({name: mapping[f"{prefix}_{name}"] for name in names})
 
 
@@ -311,22 +344,25 @@ def _locked_with_round(
     the round: one query. Column records (`_Columns`) with the models' attribute names,
     typed as the models for the rules that read them."""
     require_role(actor, "trainee")
-    rows = (
-        session.connection()
-        .execute(
-            _locked_with_round_statement(),
-            {"user_id": actor.id, "round_id": round_id, "slot_ids": sorted(set(slot_ids))},
-        )
-        .all()
-    )
+    params = {"user_id": actor.id, "round_id": round_id, "slot_ids": sorted(set(slot_ids))}
+    pg = pg_connection(session)
+    rows: Sequence[Any]
+    if pg is not None:
+        rows = mappings(pg, _PG_LOCKED_WITH_ROUND, params)
+    else:
+        result = session.connection().execute(_locked_with_round_statement(), params)
+        rows = [row._mapping for row in result]
     if not rows:
         raise NotFound("You have no trainee profile.")
-    first = rows[0]._mapping
+    first = rows[0]
     if first["r_id"] is None or (first["r_status"] == "draft" and actor.role != "coordinator"):
         raise NotFound("No such round.")  # as get_round says it
-    trainee = _part(rows[0], "t", _TRAINEE_COLUMNS)
-    rnd = _part(rows[0], "r", _ROUND_COLUMNS)
-    slots = [_part(row, "s", _SLOT_COLUMNS) for row in rows if row._mapping["s_id"] is not None]
+    trainee = _part(first, "t", _TRAINEE_COLUMNS)
+    rnd = _part(first, "r", _ROUND_COLUMNS)
+    if pg is not None:
+        slots = [_pg_slot(values) for values in first["slots"]]
+    else:
+        slots = [_part(row, "s", _SLOT_COLUMNS) for row in rows if row["s_id"] is not None]
     return trainee, rnd, slots
 
 

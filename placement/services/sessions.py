@@ -9,17 +9,21 @@ the owner signs out everywhere, changes or resets the password.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import bindparam, func, update
-from sqlalchemy.orm import load_only
+from sqlalchemy import bindparam, func, inspect, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import configure_mappers, make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 from sqlmodel import Session, col, select
 
 from placement import auth
 from placement.config import Settings
 from placement.db import session_settings
 from placement.models import ApiToken, User, UTCDateTime, WebSession, utcnow
+from placement.services.driver_sql import pg_connection
 
 Kind = Literal["api", "web"]
 # Writing last_used_at on every request would turn every read into a write; idle expiry
@@ -86,57 +90,101 @@ _resolve_statements: dict[Kind, Any] = {}
 
 
 def _resolve_statement(kind: Kind) -> Any:
-    """The caller and the credential's id and last use, in one query, for a live
-    credential only: known, not revoked, within both lifetimes (the cut-offs are bound
-    parameters), and an active account with a proved address."""
+    """The caller's columns and the credential's id and last use, in one query, for a
+    live credential only: known, not revoked, within both lifetimes (the cut-offs are
+    bound parameters), and an active account with a proved address."""
     if kind not in _resolve_statements:
-        model = _model(kind)
+        users, table = User.__table__, _model(kind).__table__  # type: ignore[attr-defined,union-attr]
         _resolve_statements[kind] = (
-            select(User, col(model.id), col(model.last_used_at))
-            .join(model, col(model.user_id) == col(User.id))
+            sa_select(*(users.c[name] for name in CALLER_COLUMNS), table.c.id, table.c.last_used_at)
+            .join_from(table, users, users.c.id == table.c.user_id)
             .where(
-                col(model.token_hash) == bindparam("digest"),
-                col(model.revoked_at).is_(None),
-                col(model.created_at) >= bindparam("born_after", type_=UTCDateTime()),
-                func.coalesce(col(model.last_used_at), col(model.created_at))
+                table.c.token_hash == bindparam("digest"),
+                table.c.revoked_at.is_(None),
+                table.c.created_at >= bindparam("born_after", type_=UTCDateTime()),
+                func.coalesce(table.c.last_used_at, table.c.created_at)
                 >= bindparam("used_after", type_=UTCDateTime()),
-                col(User.is_active),
-                col(User.email_verified_at).is_not(None),
+                users.c.is_active,
+                users.c.email_verified_at.is_not(None),
             )
-            .options(load_only(*(getattr(User, name) for name in CALLER_COLUMNS)))
         )
     return _resolve_statements[kind]
+
+
+def _pg_resolve_sql(kind: Kind) -> str:
+    """`_resolve_statement` as Postgres SQL for the driver (the same conditions)."""
+    table = _model(kind).__tablename__
+    return (
+        f"SELECT {', '.join(f'u.{name}' for name in CALLER_COLUMNS)}, c.id, c.last_used_at "
+        f"FROM {table} c JOIN users u ON u.id = c.user_id "
+        "WHERE c.token_hash = %(digest)s AND c.revoked_at IS NULL "
+        "AND c.created_at >= %(born_after)s "
+        "AND coalesce(c.last_used_at, c.created_at) >= %(used_after)s "
+        "AND u.is_active AND u.email_verified_at IS NOT NULL"
+    )
+
+
+_PG_RESOLVE = {kind: _pg_resolve_sql(kind) for kind in ("api", "web")}
+_PG_TOUCH = {
+    kind: f"UPDATE {_model(kind).__tablename__} SET last_used_at = %(now)s WHERE id = %(id)s"
+    for kind in ("api", "web")
+}
+
+
+def _attached_user(session: Session, values: tuple[Any, ...]) -> User:
+    """The caller as a User of `session`, built from `CALLER_COLUMNS` without an ORM
+    query: persistent, in the identity map, its other columns loading on first use (as
+    `load_only` would leave them)."""
+    by_name = dict(zip(CALLER_COLUMNS, values, strict=True))
+    if by_name["email_verified_at"] is not None:  # as UTCDateTime reads it
+        by_name["email_verified_at"] = by_name["email_verified_at"].astimezone(UTC)
+    present = session.identity_map.get(identity_key(User, by_name["id"]))
+    if isinstance(present, User):
+        return present
+    configure_mappers()  # (at once after the first time) the ORM's attributes exist
+    user: User = inspect(User).class_manager.new_instance()
+    for name, value in by_name.items():
+        set_committed_value(user, name, value)
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
 
 
 def resolve(*, session: Session, kind: Kind, token: str) -> User | None:
     """The user a live token or session belongs to, or None if it is unknown, revoked,
     expired, or its account is inactive or has an unproved address.
 
-    One query; the last use is written (and committed) only when it is older than
-    TOUCH_INTERVAL, so most requests read and write nothing else."""
+    One query (on Postgres, hand-written SQL on the driver: this runs on every request);
+    the last use is written (and committed) only when it is older than TOUCH_INTERVAL,
+    so most requests read and write nothing else."""
     if not token or len(token) > MAX_TOKEN_LENGTH:
         return None
     now = utcnow()
     life = lifetime(session)
-    found = session.execute(
-        _resolve_statement(kind),
-        {
-            "digest": auth.token_hash(token),
-            "born_after": now - life.absolute,
-            "used_after": now - life.idle,
-        },
-    ).first()
+    params = {
+        "digest": auth.token_hash(token),
+        "born_after": now - life.absolute,
+        "used_after": now - life.idle,
+    }
+    pg = pg_connection(session)
+    if pg is not None:
+        found = pg.execute(_PG_RESOLVE[kind], params).fetchone()
+    else:
+        found = session.connection().execute(_resolve_statement(kind), params).first()
     if found is None:
         return None
-    user, credential_id, last_used_at = found
+    *caller, credential_id, last_used_at = found
     if last_used_at is None or now - last_used_at > TOUCH_INTERVAL:
-        model = _model(kind)
-        session.execute(
-            update(model).where(col(model.id) == credential_id).values(last_used_at=now),
-            execution_options={"synchronize_session": False},
-        )
+        if pg is not None:
+            pg.execute(_PG_TOUCH[kind], {"now": now, "id": credential_id})
+        else:
+            model = _model(kind)
+            session.execute(
+                update(model).where(col(model.id) == credential_id).values(last_used_at=now),
+                execution_options={"synchronize_session": False},
+            )
         session.commit()
-    return user
+    return _attached_user(session, tuple(caller))
 
 
 def revoke(*, session: Session, kind: Kind, token: str) -> bool:

@@ -56,3 +56,36 @@ def test_me_json_is_the_schema_dump(trainee_id: int | None, org_id: int | None, 
     with Flask(__name__).app_context():
         rendered = accounts_api.render_me(me)
     _same(rendered, accounts_api.MeSchema().dump(me))
+
+
+@pytest.mark.parametrize(
+    "slot_ids",
+    [
+        [],
+        [1, 2, 3],
+        [2**31 - 1],
+        list(range(1, 51)),
+        list(range(1, 52)),
+        [0],
+        [-3],
+        [2**31],
+        [True],
+        [1.0],
+        ["1"],
+        [None],
+        [[1]],
+        "1,2",
+        None,
+        {"a": 1},
+    ],
+)
+def test_fast_slot_ids_take_only_what_the_schema_loads_unchanged(slot_ids: Any) -> None:
+    """The PUT's fast path skips PreferencesArgsSchema only for lists it would load as they
+    are; everything else goes to the schema for its 422 messages."""
+    schema = preferences_api.PreferencesArgsSchema()
+    errors = schema.validate({"slot_ids": slot_ids})
+    if preferences_api._valid_slot_ids(slot_ids):
+        assert errors == {}
+        assert schema.load({"slot_ids": slot_ids}) == {"slot_ids": slot_ids}
+    else:
+        assert errors

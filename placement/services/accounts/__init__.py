@@ -8,6 +8,7 @@ from placement.services.accounts.links import (
     LinkInfo,
     peek_link,
 )
+from placement.services.accounts.me import me
 from placement.services.accounts.passwords import (
     RESET_SENT,
     change_password,
@@ -36,7 +37,6 @@ from placement.services.accounts.signin import (
     login_second_step,
     logout,
     logout_everywhere,
-    me,
     mfa_enrolment_required,
     revoke_all_tokens,
 )
