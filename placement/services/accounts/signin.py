@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from placement import auth
 from placement.db import session_settings
 from placement.errors import MfaRequired, Unauthorized
-from placement.models import Organisation, Trainee, User, utcnow
+from placement.models import User, utcnow
 from placement.services import mfa, sessions, throttle
 from placement.services.accounts.links import mail_confirm, mail_limited
 from placement.services.common import audit
@@ -199,25 +199,3 @@ def mfa_enrolment_required(*, session: Session, user: User) -> bool:
     settings = session_settings(session)
     required = settings.require_mfa if settings else ()
     return user.role in required and not user.mfa_enabled
-
-
-def me(*, session: Session, actor: User) -> Me:
-    trainee_id = None
-    if actor.role == "trainee":
-        # Only the id: the trainee row is wide and this is the API's busiest read.
-        trainee_id = session.exec(select(Trainee.id).where(Trainee.user_id == actor.id)).first()
-    organisation_id = None
-    if actor.role == "employer":
-        organisation_id = session.exec(
-            select(Organisation.id).where(Organisation.owner_id == actor.id)
-        ).first()
-    assert actor.id is not None
-    return Me(
-        id=actor.id,
-        email=actor.email,
-        name=actor.name,
-        role=actor.role,
-        trainee_id=trainee_id,
-        organisation_id=organisation_id,
-        mfa_enabled=actor.mfa_enabled,
-    )
