@@ -11,6 +11,7 @@ ORDER = (
     "file-path-benchmarks",
     "stable-benchmarks",
     "run-benchmarks",
+    "bulk-benchmarks",
     "import-benchmarks",
     "api-benchmarks",
 )
