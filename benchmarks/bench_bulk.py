@@ -200,7 +200,7 @@ def document(
     def median(key: str) -> float:
         return float(statistics.median(r[key] for r in mine))
 
-    compared = "" if len(results) == 1 else " with `--compare <other checkout>`"
+    compared = "" if len(results) == 1 else " --compare <other checkout>"
     lines = [
         "## A run, approve all and the instance export at national scale, side by side",
         "",
