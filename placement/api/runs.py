@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -28,7 +28,7 @@ from placement.models import (
     RUN_STATUSES,
     UNPLACED_REASONS,
 )
-from placement.services import approvals, instances, jobs, runs
+from placement.services import approvals, instance_json, jobs, runs
 from placement.services.runs import seat_moves
 from placement.services.validation import RUN_NAME_MAX, WeightsFields, text
 
@@ -404,8 +404,7 @@ class Instance(MethodView):
                     round_id=round_id,
                 )
             )
-        return jsonify(
-            instances.export_instance(
-                session=db_session(), actor=current_actor(), round_id=round_id
-            )
+        content = instance_json.export_instance_file(
+            session=db_session(), actor=current_actor(), round_id=round_id
         )
+        return Response(content, mimetype="application/json")

@@ -321,13 +321,14 @@ def test_an_attempt_that_lost_its_claim_cannot_store_an_instance(settings_: Sett
         )
         session.commit()
     document = {"format": "placement-instance/1"}
-    packed, sha256 = stored.pack_instance(document)
+    content = stored.canonical_instance(document)
+    sha256 = hashlib.sha256(content).hexdigest()
     stale = claims.Claim(run_id, 1, run.round_id, dict(run.weights), run.allow_unranked)
     with pytest.raises(claims.LostClaim):
-        execution.store_attempt_instance(engine, stale, document, packed, sha256)
+        execution.store_attempt_instance(engine, stale, content)
     assert _run(settings_, run_id).instance_sha256 is None
     current = claims.Claim(run_id, 2, run.round_id, dict(run.weights), run.allow_unranked)
-    execution.store_attempt_instance(engine, current, document, packed, sha256)
+    execution.store_attempt_instance(engine, current, content)
     assert _run(settings_, run_id).instance_sha256 == sha256
 
 

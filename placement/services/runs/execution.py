@@ -21,10 +21,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import asdict, replace
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
@@ -36,12 +37,10 @@ from placement.matching import (
     Instance,
     InstanceError,
     Result,
-    components,
-    load_instance,
     merge_results,
+    parse_instance_json,
     result_from_dict,
     result_to_dict,
-    solve,
 )
 from placement.models import (
     MatchRun,
@@ -54,7 +53,7 @@ from placement.models import (
     utcnow,
 )
 from placement.services.common import bulk_insert
-from placement.services.instances import build
+from placement.services.instance_json import canonical_instance, instance_file
 from placement.services.runs.claims import (
     Claim,
     Heartbeat,
@@ -70,10 +69,16 @@ from placement.services.runs.claims import (
 )
 from placement.services.runs.explanations import explanation_rows
 from placement.services.runs.seat_moves import seat_move_chains, without_erased_moves
+from placement.services.runs.solving import (
+    SolverFailure,
+    solve_instance,
+    split_components,
+    with_seat_values,
+)
 from placement.services.runs.stored import (
     erased_participants,
     lock_round_for_instances,
-    pack_instance,
+    pack_content,
     unpack_instance,
     without_trainees,
 )
@@ -91,10 +96,6 @@ P_LOADING, P_LOADED, P_SOLVING, P_SOLVED, P_WRITING = 2, 15, 25, 80, 85
 
 FanOut = Callable[[int, int, list[list[int]]], None]
 """Sends component groups of a run (run id, attempt, component indices per task) to workers."""
-
-
-class SolverFailure(Exception):
-    """The instance is invalid or the engine failed: retrying would fail the same way."""
 
 
 def _fanout_min_trainees() -> int:
@@ -127,58 +128,79 @@ def _slow_write_for_tests() -> None:
 
 
 def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
-    """Read the round, store its instance on the run, then validate it; the timings and
-    left-out counts. An invalid instance is stored too, so it can be examined offline."""
+    """Read the round as its instance file, validate it, store it on the run; the timings
+    and left-out counts. The file is canonical JSON written by the database
+    (`instance_json`), decoded by the engine's typed fast path: no document is built as
+    Python objects. An invalid instance is stored too, so it can be examined offline."""
     t0 = time.perf_counter()
-    with session_scope(engine) as session:
-        built = build(
-            session=session,
-            round_id=claim.round_id,
-            weights=claim.weights,
-            allow_unranked=claim.allow_unranked,
-            mode=claim.mode,
-            seed=claim.seed,
-        )
-    t1 = time.perf_counter()
     try:
-        packed, sha256 = pack_instance(built.data)
+        with session_scope(engine) as session:
+            document = instance_file(
+                session=session,
+                round_id=claim.round_id,
+                weights=claim.weights,
+                allow_unranked=claim.allow_unranked,
+                mode=claim.mode,
+                seed=claim.seed,
+            )
     except ValueError as exc:  # a non-finite number
         raise SolverFailure(f"invalid instance: {exc}") from exc
-    data = store_attempt_instance(engine, claim, built.data, packed, sha256)
+    t1 = time.perf_counter()
+    instance, problem = _decode(document.content)
     t2 = time.perf_counter()
-    try:
-        instance = load_instance(data)
-    except InstanceError as exc:
-        raise SolverFailure(f"invalid instance: {exc}") from exc
+    content = store_attempt_instance(engine, claim, document.content, _trainee_ids(instance))
+    if content is not document.content:
+        instance, problem = _decode(content)
     t3 = time.perf_counter()
+    if instance is None:
+        raise SolverFailure(f"invalid instance: {problem}")
     extra: dict[str, Any] = {
         "load_seconds": round(t1 - t0, 4),
-        "store_seconds": round(t2 - t1, 4),
-        "build_seconds": round(t3 - t2, 4),
-        "trainees": len(data["trainees"]),
-        "slots": len(data["slots"]),
+        "store_seconds": round(t3 - t2, 4),
+        "build_seconds": round(t2 - t1, 4),
+        "trainees": len(instance.trainees),
+        "slots": len(instance.slots),
     }
-    if built.left_out:
-        extra["left_out"] = built.left_out
+    if document.left_out:
+        extra["left_out"] = document.left_out
     return instance, extra
 
 
+def _decode(content: bytes) -> tuple[Instance | None, str]:
+    """The instance of a file, or None and the one-line message saying what is wrong."""
+    try:
+        return parse_instance_json(content), ""
+    except InstanceError as exc:
+        return None, str(exc)
+
+
+def _trainee_ids(instance: Instance | None) -> Collection[str] | None:
+    if instance is None:
+        return None
+    return {str(t.id) for t in instance.trainees}
+
+
 def store_attempt_instance(
-    engine: Engine, claim: Claim, data: dict[str, Any], packed: bytes, sha256: str
-) -> dict[str, Any]:
-    """Keep the instance this attempt solves on the run; LostClaim if it is not ours.
+    engine: Engine, claim: Claim, content: bytes, trainee_ids: Collection[str] | None = None
+) -> bytes:
+    """Keep the instance file this attempt solves on the run; LostClaim if it is not ours.
+    `trainee_ids` are the file's (read from it when not given).
 
     Under the round's lock (shared with other attempts, exclusive with erasure), trainees
     erased since the round was read are left out of what is stored, and of what is solved:
-    the instance returned. An erasure that commits later rewrites the stored file itself
-    (see `stored`)."""
+    the file returned (`content` itself when nobody was left out). An erasure that commits
+    later rewrites the stored file itself (see `stored`)."""
+    packed, sha256 = pack_content(content)
     with session_scope(engine) as session:
         lock_round_for_instances(session, claim.round_id, exclusive=False)
         erased = erased_participants(session, claim.round_id)
-        if erased & {t["id"] for t in data.get("trainees", [])}:
-            log.info("run %s: leaving out trainees erased while it loaded", claim.run_id)
-            data = without_trainees(data, erased)
-            packed, sha256 = pack_instance(data)
+        if erased:
+            if trainee_ids is None:
+                trainee_ids = {t["id"] for t in orjson.loads(content).get("trainees", [])}
+            if erased & set(trainee_ids):
+                log.info("run %s: leaving out trainees erased while it loaded", claim.run_id)
+                content = canonical_instance(without_trainees(orjson.loads(content), erased))
+                packed, sha256 = pack_content(content)
         stored = session.execute(
             update(MatchRun)
             .where(owned(claim))
@@ -186,7 +208,7 @@ def store_attempt_instance(
         )
         if rows_matched(stored) != 1:
             raise LostClaim()
-    return data
+    return content
 
 
 def _keep_load_stats(engine: Engine, claim: Claim, extra: dict[str, Any]) -> None:
@@ -211,23 +233,15 @@ def _load_stored(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]
         ).first()
     if row is None or row.instance_gz is None:
         raise LostClaim()
-    data = unpack_instance(claim.run_id, row.instance_gz, row.instance_sha256).data()
-    try:
-        instance = load_instance(data)
-    except InstanceError as exc:
-        raise SolverFailure(f"invalid instance: {exc}") from exc
+    content = unpack_instance(claim.run_id, row.instance_gz, row.instance_sha256).content
+    instance, problem = _decode(content)
+    if instance is None:
+        raise SolverFailure(f"invalid instance: {problem}")
     extra: dict[str, Any] = dict(row.stats or {})
     extra["reload_seconds"] = round(time.perf_counter() - t0, 4)
-    extra["trainees"] = len(data["trainees"])
-    extra["slots"] = len(data["slots"])
+    extra["trainees"] = len(instance.trainees)
+    extra["slots"] = len(instance.slots)
     return instance, extra
-
-
-def _solve(instance: Instance) -> Result:
-    try:
-        return solve(instance)
-    except Exception as exc:
-        raise SolverFailure(f"solver error: {exc.__class__.__name__}: {exc}") from exc
 
 
 def _explanations(
@@ -371,7 +385,7 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
             advance(engine, claim, P_SOLVING, "solving")
             # Two large components need at least twice the threshold: skip the split otherwise.
             if fan_out is not None and len(instance.trainees) >= 2 * _fanout_min_trainees():
-                groups = plan_fanout([len(p.trainees) for p in _components(instance)])
+                groups = plan_fanout([len(p.trainees) for p in split_components(instance)])
                 if groups:
                     extra["components_fanned_out"] = len(groups)
                     log.info("run %s: fanning out %s component groups", run_id, len(groups))
@@ -379,8 +393,15 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
                     fan_out(run_id, claim.attempt, groups)
                     return
             t0 = time.perf_counter()
-            result = _solve(instance)
+            # Seat values are an extra of the run, timed on their own line: the solve
+            # proper runs without them, and they come from what it kept.
+            instance, wanted = replace(instance, seat_values=False), instance.seat_values
+            result = solve_instance(instance)
             extra["solve_wall_seconds"] = round(time.perf_counter() - t0, 4)
+            if wanted and instance.mode != "stable":
+                t0 = time.perf_counter()
+                result = with_seat_values(instance, result)
+                extra["seat_values_seconds"] = round(time.perf_counter() - t0, 4)
             rows = _explanations(run_id, instance, result, extra)
             moves = seat_move_chains(run_id, instance, result, extra)
             advance(engine, claim, P_WRITING, "writing")
@@ -395,13 +416,6 @@ def execute_run(run_id: int, *, settings: Settings, fan_out: FanOut | None = Non
         retry_or_fail(engine, settings, claim, exc)
 
 
-def _components(instance: Instance) -> list[Instance]:
-    try:
-        return list(components(instance))
-    except Exception as exc:
-        raise SolverFailure(f"solver error: {exc.__class__.__name__}: {exc}") from exc
-
-
 def solve_components(
     run_id: int, attempt: int, indices: Sequence[int], *, settings: Settings
 ) -> list[dict[str, Any]] | None:
@@ -414,8 +428,8 @@ def solve_components(
     try:
         with Heartbeat(engine, claim, settings):
             instance, _ = _load_stored(engine, claim)
-            parts = _components(instance)
-            results = [result_to_dict(_solve(parts[i])) for i in indices]
+            parts = split_components(instance)
+            results = [result_to_dict(solve_instance(parts[i])) for i in indices]
             step_progress(engine, claim, max(1, (P_SOLVED - P_SOLVING) // len(parts)), P_SOLVED)
             return results
     except LostClaim:

@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import select as sa_select
 from sqlalchemy import union, update
 from sqlmodel import Session, col
@@ -45,6 +44,7 @@ from placement.models import (
     User,
 )
 from placement.services.common import require_role
+from placement.services.instance_json import canonical_instance
 
 # gzip level of stored instances: at 145,000 trainees level 1 turns 58 MB of JSON into 12 MB
 # in 0.45 s; level 6 saves 3 MB more for 1.2 s more in the run's critical path.
@@ -63,28 +63,15 @@ class InstanceFile:
         return loaded
 
 
-def canonical_instance(data: Mapping[str, Any]) -> bytes:
-    """The canonical JSON of an instance: sorted keys, no whitespace, ASCII only.
-
-    The same document always gives the same bytes, so its SHA-256 identifies it. orjson
-    writes them (a national instance in a tenth of the time); a document it would write
-    differently (non-ASCII text, a null that may be a non-finite number, keys that are not
-    strings) goes through `json`, which refuses non-finite numbers with ValueError.
-    """
-    try:
-        content = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        content = b"null"
-    if content.isascii() and b"null" not in content:
-        return content
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return text.encode("ascii")
-
-
 def pack_instance(data: Mapping[str, Any]) -> tuple[bytes, str]:
     """What a run stores: the gzip of the canonical JSON (no timestamp in the header, so
     the bytes are reproducible too) and the hex SHA-256 of the uncompressed JSON."""
-    content = canonical_instance(data)
+    return pack_content(canonical_instance(data))
+
+
+def pack_content(content: bytes) -> tuple[bytes, str]:
+    """:func:`pack_instance` of an instance file already written as canonical JSON
+    (`instance_json.instance_file`)."""
     packed = gzip.compress(content, compresslevel=INSTANCE_GZIP_LEVEL, mtime=0)
     return packed, hashlib.sha256(content).hexdigest()
 
