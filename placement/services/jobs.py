@@ -31,7 +31,7 @@ from placement.db import get_engine, session_scope
 from placement.errors import DomainError, NotFound
 from placement.jobs import RUN_JOB_TASK
 from placement.models import Job, JobStatus, MatchRun, User, utcnow
-from placement.services import approvals, claiming, imports, instances
+from placement.services import approvals, claiming, imports, instance_json
 from placement.services.claiming import MAX_ATTEMPTS, gave_up, rows_matched, stale_before
 from placement.services.common import get_round, require_role
 
@@ -256,9 +256,12 @@ def _perform(
         if kind == "export_instance":
             assert job.round_id is not None
             progress(0.1)
+            # The canonical file as the synchronous route sends it, written by the database.
             return Outcome(
                 200,
-                instances.export_instance(session=session, actor=actor, round_id=job.round_id),
+                instance_json.export_instance_file(
+                    session=session, actor=actor, round_id=job.round_id
+                ),
             )
         assert job.round_id is not None and job.payload is not None
         result = imports.IMPORTERS[kind.removeprefix("import_")](
@@ -292,8 +295,10 @@ def _finish(
         values["progress"] = 1.0
     if compress:
         # The instance file: megabytes of JSON, kept compressed.
-        text = json.dumps(outcome.body, separators=(",", ":"), sort_keys=True, default=str)
-        values["result_gz"] = gzip.compress(text.encode(), compresslevel=5)
+        body = outcome.body
+        if not isinstance(body, bytes):
+            body = json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode()
+        values["result_gz"] = gzip.compress(body, compresslevel=5)
         values["result"] = None
     else:
         values["result"] = json.loads(json.dumps(outcome.body, default=str))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import (
@@ -18,7 +17,7 @@ from flask import (
 
 from placement.flask_db import current_settings, db_session
 from placement.models import PlacementStatus
-from placement.services import instances, jobs, placements
+from placement.services import instance_json, jobs, placements
 from placement.services.pages import jobs as job_pages
 from placement.services.pages import offers as offer_pages
 from placement.services.pages import placements as pages
@@ -141,9 +140,11 @@ def instance_file(round_id: int) -> Any:
             round_id=round_id,
         )
         return redirect(url_for(".job_page", job_id=job.id))
-    body = instances.export_instance(session=db_session(), actor=actor(), round_id=round_id)
+    body = instance_json.export_instance_file(
+        session=db_session(), actor=actor(), round_id=round_id
+    )
     return Response(
-        json.dumps(body, separators=(",", ":"), sort_keys=True),
+        body,
         mimetype="application/json",
         headers={"Content-Disposition": f'attachment; filename="round-{round_id}-instance.json"'},
     )
