@@ -193,6 +193,123 @@ def _time_statements(engine: Any) -> dict[str, float]:
     return spent
 
 
+# The "who acted" foreign keys that migration 8c55563b8b33 dropped, for --who-acted.
+WHO_ACTED_FKS = (
+    ("audit_events", "actor_id"),
+    ("placements", "approved_by"),
+    ("proposals", "decided_by"),
+)
+
+
+def _cpu_of(pid: int) -> float:
+    """User and system CPU seconds of process `pid` (a Postgres backend on this machine)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_template(n: int, seed: int, prefix: str) -> str:
+    """A template holding the seeded round and its finished run (for --who-acted)."""
+    from sqlmodel import Session, select
+
+    from placement.config import Settings
+    from placement.db import get_engine
+    from placement.models import Round, User
+    from placement.services.runs.execution import execute_run
+    from placement.services.runs.reading import start_run
+
+    name = make_template(n, seed, prefix)
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"DATABASE_URL": _url(name), "PLACEMENT_INSTANCE_DIR": tmp, "SECRET_KEY": "b"}
+        settings = Settings.from_env(env)
+        engine = get_engine(settings)
+        with Session(engine, expire_on_commit=False) as session:
+            actor = User(
+                email="bench@example.test", name="Bench", role="coordinator",
+                password_hash="-", email_verified_at=datetime.now(UTC),
+            )  # fmt: skip
+            session.add(actor)
+            session.commit()
+            round_id = session.exec(select(Round.id)).one()
+            run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
+        assert run.id is not None
+        execute_run(run.id, settings=settings)
+        engine.dispose()
+    import psycopg
+
+    with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return name
+
+
+def measure_approve(template: str, with_fks: bool) -> dict[str, Any]:
+    """`approve_all` alone on a copy of `template` (see `run_template`), with or without the
+    "who acted" foreign keys: wall seconds per statement, the Postgres backend's and this
+    process's CPU seconds, and the load average before and after."""
+    from sqlalchemy import text
+    from sqlmodel import Session, select
+
+    from placement.db import make_engine
+    from placement.models import MatchRun, User
+    from placement.services.approvals import approve_all
+
+    work = f"{template}_work"
+    _recreate(work, template)
+    engine = make_engine(_url(work))
+    if with_fks:
+        with engine.begin() as conn:
+            for table, column in WHO_ACTED_FKS:
+                conn.execute(text(
+                    f"ALTER TABLE {table} ADD CONSTRAINT fk_{table}_{column}_users "
+                    f"FOREIGN KEY ({column}) REFERENCES users (id) ON DELETE SET NULL"
+                ))  # fmt: skip
+    out: dict[str, Any] = {"load_before": round(os.getloadavg()[0], 1)}
+    with Session(engine) as session:
+        coordinator = session.exec(select(User).where(User.role == "coordinator")).first()
+        run_id = session.exec(select(MatchRun.id)).one()
+        assert coordinator is not None and run_id is not None
+        backend = session.connection().execute(text("SELECT pg_backend_pid()")).scalar_one()
+        statements = _time_statements(engine)
+        cpu0, pg0, t0 = time.process_time(), _cpu_of(backend), time.perf_counter()
+        approve_all(session=session, actor=coordinator, run_id=run_id)
+        out["approve"] = round(time.perf_counter() - t0, 2)
+        out["postgres_cpu"] = round(_cpu_of(backend) - pg0, 2)
+        out["python_cpu"] = round(time.process_time() - cpu0, 2)
+        out.update({k: round(v, 2) for k, v in statements.items()})
+    out["load_after"] = round(os.getloadavg()[0], 1)
+    engine.dispose()
+    _drop(work)
+    return out
+
+
+def who_acted(args: argparse.Namespace) -> int:
+    """Approve all with and without the "who acted" foreign keys, alternately."""
+    template = run_template(args.trainees, args.seed, args.db)
+    sides = {"with who-acted FKs": True, "without (8c55563b8b33)": False}
+    results: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for _ in range(args.repeat):
+        for name, with_fks in sides.items():
+            flag = ["--with-fks"] if with_fks else []
+            done = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve()), "--measure-approve", template,
+                 *flag],
+                env=dict(os.environ, PYTHONPATH=str(ROOT)), cwd=ROOT, capture_output=True,
+                text=True, check=False,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(done.stderr[-2000:])
+            one = json.loads(done.stdout.strip().splitlines()[-1])
+            print(name, json.dumps(one), file=sys.stderr, flush=True)
+            results[name].append(one)
+    _drop(template)
+    keys = ["approve", "postgres_cpu", "python_cpu", *(k for _, k in _APPROVE_STATEMENTS)]
+    keys += ["load_before", "load_after"]
+    print("| measure | " + " | ".join(results) + " |")
+    for key in keys:
+        cells = [" / ".join(f"{r.get(key, 0):.2f}" for r in rs) for rs in results.values()]
+        print(f"| {key} | " + " | ".join(cells) + " |")
+    return 0
+
+
 def _drop(name: str) -> None:
     import psycopg
 
@@ -244,10 +361,11 @@ and the seats HOT updates (`proposals.status` has no index; `proposals` keeps 55
 `slots` 50% of each page free on Postgres), so they rewrite rows inside their pages and
 touch no index. The placements are written in proposal id order (the trainees' order),
 which keeps each foreign-key check and index entry next to the previous one's.
-What is left is row count: each placement fires five foreign-key checks (about half of
-the placements-and-events statement, a third of them checking the one coordinator's row)
-and enters seven indexes; each audit event one check and six indexes; each decision one
-check (`decided_by`).
+Migration `8c55563b8b33` drops the foreign keys of the "who acted" columns (the audit
+events' actor, `approved_by`, `decided_by`: a third of the trigger time, all on the one
+coordinator's row; `--who-acted` measures approve all with and without them). What is
+left is row count: each placement fires four foreign-key checks and enters seven indexes;
+each audit event enters six indexes.
 """
 
 
@@ -304,8 +422,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", type=Path, help="another checkout, measured alternately")
     parser.add_argument("--db", default="placement_bench_bulk", help="database name prefix")
     parser.add_argument("--write", action="store_true", help="rewrite this section of docs")
+    parser.add_argument(
+        "--who-acted", action="store_true",
+        help="approve all only, with and without the who-acted foreign keys, alternately",
+    )  # fmt: skip
     parser.add_argument("--measure", help=argparse.SUPPRESS)
+    parser.add_argument("--measure-approve", help=argparse.SUPPRESS)
+    parser.add_argument("--with-fks", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.measure_approve:
+        print(json.dumps(measure_approve(args.measure_approve, args.with_fks)))
+        return 0
+    if args.who_acted:
+        return who_acted(args)
     if args.measure:
         print(json.dumps(measure(args.measure)))
         return 0

@@ -7,7 +7,7 @@ from sqlmodel import Field, SQLModel
 
 from placement.models.base import (
     UTCDateTime,
-    _fk,
+    _actor,
     _json_dict,
     utcnow,
 )
@@ -23,7 +23,9 @@ class AuditEvent(SQLModel, table=True):
         sa_column_kwargs={"nullable": False},
         index=True,
     )
-    actor_id: int | None = _fk("users.id", "SET NULL", nullable=True)
+    # users.id of whoever did it, no foreign key (see base._actor); indexed for "their
+    # activity" (a trainee's export, erasure).
+    actor_id: int | None = _actor(index=True)
     action: str = Field(max_length=50, index=True)
     object_type: str = Field(default="", max_length=50)
     object_id: str = Field(default="", max_length=50)

@@ -132,6 +132,17 @@ def _fk(target: str, ondelete: str, *, nullable: bool = False, index: bool = Tru
     )
 
 
+def _actor(*, index: bool = False) -> Any:
+    """The user who did something (an audit event's actor, who decided a proposal or
+    approved a placement): a plain users.id, with no foreign key. Every insert or update
+    takes the id of the request's own signed-in user, so the row exists when written; the
+    check would only cost (approve all checked the same coordinator's row once per
+    proposal, placement and audit event). When an account is deleted, the code deleting it
+    nulls these columns itself, as ON DELETE SET NULL did: see
+    `privacy.forget_actor`. A record of what was done outlives the people who did it."""
+    return Field(default=None, sa_column_kwargs={"nullable": True}, index=index)
+
+
 def leave_room(model: Any, fillfactor: int) -> None:
     """Fill `model`'s table pages only to `fillfactor` percent on Postgres (set when the
     table is created; the migrations set it on existing databases), so an update of its

@@ -10,6 +10,7 @@ from placement.models.base import (
     ENDED_OFFERS,
     HOLDING_OFFERS,
     PLACEMENT_STATUSES,
+    _actor,
     _fk,
     _in,
     _ts,
@@ -49,7 +50,7 @@ class Placement(SQLModel, table=True):
     slot_id: int = _fk("slots.id", "RESTRICT")
     proposal_id: int | None = _fk("proposals.id", "SET NULL", nullable=True)
     status: str = Field(default="live", max_length=20)
-    approved_by: int | None = _fk("users.id", "SET NULL", nullable=True, index=False)
+    approved_by: int | None = _actor()  # users.id, no foreign key (see _actor)
     created_at: datetime = _ts(nullable=False, default=True)
     withdrawn_at: datetime | None = _ts()
     # The offer (see OfferStatus); null until the round is published.

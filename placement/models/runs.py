@@ -15,6 +15,7 @@ from placement.models.base import (
     RUN_PHASES,
     RUN_STATUSES,
     UNPLACED_REASONS,
+    _actor,
     _fk,
     _in,
     _json_dict,
@@ -144,7 +145,7 @@ class Proposal(SQLModel, table=True):
     # decide a national run in seconds. Look proposals up by run, trainee or slot.
     status: str = Field(default="proposed", max_length=20)
     reason: str | None = None
-    decided_by: int | None = _fk("users.id", "SET NULL", nullable=True, index=False)
+    decided_by: int | None = _actor()  # users.id, no foreign key (see _actor)
     decided_at: datetime | None = _ts()
 
 

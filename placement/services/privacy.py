@@ -254,12 +254,7 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     if user_id is not None:
         # The account (email, name, password) goes; audit rows keep an empty actor and
         # lose the address they were made from.
-        session.execute(
-            update(AuditEvent)
-            .where(col(AuditEvent.actor_id) == user_id)
-            .values(ip=None)
-            .execution_options(synchronize_session=False)
-        )
+        forget_actor(session, user_id)
         session.execute(delete(User).where(col(User.id) == user_id))
     _blank_profile_history(session, tid)
     notes = len(session.exec(select(TraineeNote.id).where(TraineeNote.trainee_id == tid)).all())
@@ -309,6 +304,32 @@ ERASED_VALUE = "[erased]"
 # and hashes.
 _SKIP_TABLES = frozenset({"users", "trainees", "alembic_version"})
 _SKIP_COLUMNS = frozenset({("organisations", "name")})
+
+
+def forget_actor(session: Session, user_id: int) -> None:
+    """Before deleting account `user_id`: null it wherever it is recorded as who acted
+    (audit events, proposals decided, placements approved), as ON DELETE SET NULL did
+    before those columns lost their foreign keys (see models.base._actor); its audit
+    events also lose the IP address they were made from. Every path that deletes a user
+    calls this first."""
+    session.execute(
+        update(AuditEvent)
+        .where(col(AuditEvent.actor_id) == user_id)
+        .values(actor_id=None, ip=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Proposal)
+        .where(col(Proposal.decided_by) == user_id)
+        .values(decided_by=None)
+        .execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Placement)
+        .where(col(Placement.approved_by) == user_id)
+        .values(approved_by=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _rounds_of(session: Session, trainee_id: int) -> list[int]:

@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
 from placement.config import Settings
 from placement.db import for_writing, make_engine
-from placement.models import AuditEvent, MatchRun, Trainee, User
+from placement.models import AuditEvent, MatchRun, Placement, Proposal, Trainee, User
 from placement.services.instances import build
 from placement.services.privacy import erase_trainee
 from placement.services.runs.claims import claim_run
@@ -151,6 +151,52 @@ def test_erasure_leaves_no_copy_anywhere(
     # Others' data is untouched.
     other = session.get(Trainee, world.ids["trainee_a"])
     assert other is not None and other.name == "Ava Trainee"
+
+
+def test_an_erased_account_is_nowhere_recorded_as_who_acted(
+    client: FlaskClient, world: World, session: Session
+) -> None:
+    """The "who acted" columns have no foreign key (approve all would check the same
+    user's row hundreds of thousands of times); erasure nulls them itself, as ON DELETE SET
+    NULL did, and the audit events keep what was done."""
+    tid = world.ids["trainee_b"]
+    uid = world.users["trainee_b"].id
+    r = client.put(
+        f"{API}/trainees/me",
+        json={"provider": "Dudley College"},
+        headers=world.headers("trainee_b"),
+    )
+    assert r.status_code == 200, r.get_json()
+    acted = session.exec(select(AuditEvent.id).where(AuditEvent.actor_id == uid)).all()
+    assert acted
+    # No path lets a trainee decide or approve; set them to hold the deletion to what a
+    # SET NULL foreign key did to every such column.
+    proposal = session.get(Proposal, world.ids["proposal_a"])
+    placement = session.get(Placement, world.ids["placement"])
+    assert proposal is not None and placement is not None
+    proposal.decided_by, placement.approved_by = uid, uid
+    session.commit()
+
+    r = client.delete(f"{API}/trainees/{tid}", headers=world.headers("coordinator"))
+    assert r.status_code == 204
+    session.expire_all()
+    assert session.get(User, uid) is None
+    for table, column in (
+        ("audit_events", "actor_id"),
+        ("proposals", "decided_by"),
+        ("placements", "approved_by"),
+    ):
+        n = session.execute(
+            sa.text(f"SELECT count(*) FROM {table} WHERE {column} = :u"), {"u": uid}
+        )
+        assert n.scalar_one() == 0, (table, column)
+    # Their events stay, with no actor and no address.
+    kept = session.exec(select(AuditEvent).where(col(AuditEvent.id).in_(acted))).all()
+    assert len(kept) == len(acted)
+    assert all(e.actor_id is None and e.ip is None for e in kept)
+    # Others' decisions keep who made them.
+    coordinator = world.users["coordinator"].id
+    assert session.exec(select(AuditEvent.id).where(AuditEvent.actor_id == coordinator)).first()
 
 
 def test_without_trainees_keeps_a_held_seat_taken() -> None:
