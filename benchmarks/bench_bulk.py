@@ -119,12 +119,7 @@ def measure(template: str) -> dict[str, Any]:
         settings = Settings.from_env(env)
         engine = get_engine(settings)
         with Session(engine, expire_on_commit=False) as session:
-            actor = User(
-                email="bench@example.test", name="Bench", role="coordinator",
-                password_hash="-", email_verified_at=datetime.now(UTC),
-            )  # fmt: skip
-            session.add(actor)
-            session.commit()
+            actor = _coordinator(session)
             token = issue_token(session=session, user=actor)
             round_id = session.exec(select(Round.id)).one()
             run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
@@ -207,13 +202,26 @@ def _cpu_of(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _coordinator(session: Any) -> Any:
+    """The benchmark's coordinator, committed (it starts the run and approves it)."""
+    from placement.models import User
+
+    actor = User(
+        email="bench@example.test", name="Bench", role="coordinator",
+        password_hash="-", email_verified_at=datetime.now(UTC),
+    )  # fmt: skip
+    session.add(actor)
+    session.commit()
+    return actor
+
+
 def run_template(n: int, seed: int, prefix: str) -> str:
     """A template holding the seeded round and its finished run (for --who-acted)."""
     from sqlmodel import Session, select
 
     from placement.config import Settings
     from placement.db import get_engine
-    from placement.models import Round, User
+    from placement.models import Round
     from placement.services.runs.execution import execute_run
     from placement.services.runs.reading import start_run
 
@@ -223,12 +231,7 @@ def run_template(n: int, seed: int, prefix: str) -> str:
         settings = Settings.from_env(env)
         engine = get_engine(settings)
         with Session(engine, expire_on_commit=False) as session:
-            actor = User(
-                email="bench@example.test", name="Bench", role="coordinator",
-                password_hash="-", email_verified_at=datetime.now(UTC),
-            )  # fmt: skip
-            session.add(actor)
-            session.commit()
+            actor = _coordinator(session)
             round_id = session.exec(select(Round.id)).one()
             run = start_run(session=session, actor=actor, round_id=round_id, settings=settings)
         assert run.id is not None
