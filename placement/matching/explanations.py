@@ -21,7 +21,6 @@ are built again (never solved again).
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from datetime import date
 from itertools import pairwise, repeat
@@ -34,6 +33,7 @@ from .counterfactuals import optimal_counterfactuals
 from .counterfactuals_stable import stable_counterfactuals
 from .instance import Id, Instance
 from .lottery import priorities
+from .memory import gc_paused
 from .prepared import prepare_mode, recall_solve
 from .problem import (
     RULES,
@@ -105,14 +105,9 @@ def explain_all(
     """
     # Hundreds of thousands of small dicts would start the cyclic collector again and again
     # over the whole heap (the instance's records): they hold no cycles, so pause it.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         ids = list(map(attrgetter("id"), instance.slots))
         return _explain_all(instance, result, ids if slot_id is None else list(map(slot_id, ids)))
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _explain_all(

@@ -35,7 +35,6 @@ tie-break lottery would pick.
 
 from __future__ import annotations
 
-import gc
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import NamedTuple
@@ -43,6 +42,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .instance import Id, Instance
+from .memory import gc_paused
 from .prepared import Prepared, prepare_mode, recall_solve
 from .problem import quantum
 from .residual import distances, potentials, shortest_path_trees, slot_graph, slot_graph_pairs
@@ -187,9 +187,7 @@ def seat_moves(
     t_ids = [x.id for x in inst.trainees]
     # 100,000 small records would start the cyclic collector again and again over the
     # whole heap (the instance's records): they hold no cycles, so pause it.
-    paused = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return list(
             map(
                 SeatMove,
@@ -200,9 +198,6 @@ def seat_moves(
                 map(s_ids.__getitem__, c.target.tolist()),
             )
         )
-    finally:
-        if paused:
-            gc.enable()
 
 
 def result_seat_moves(instance: Instance, result: Result) -> list[SeatMove]:

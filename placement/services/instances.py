@@ -27,12 +27,10 @@ Everything is loaded set-wise: one query per table, whatever the round's size.
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +39,7 @@ from sqlalchemy import select, union
 from sqlmodel import Session, col
 
 from placement.errors import InvalidInput, NotFound
+from placement.matching.memory import gc_paused
 from placement.models import (
     EmployerRanking,
     Exclusion,
@@ -181,18 +180,6 @@ def _preferences_pg(
                 prefs[tid] = choices
         start += n
     return prefs
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a block that makes many acyclic objects."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def build(

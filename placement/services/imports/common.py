@@ -4,10 +4,8 @@ all-or-nothing finish."""
 from __future__ import annotations
 
 import csv
-import gc
 import io
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,19 +86,6 @@ class _Errors:
                 f"The {what} file has {len(self.items)} problem(s){detail}; nothing was imported.",
                 errors=self.items,
             )
-
-
-@contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """A big import makes millions of small objects and no reference cycles; the cycle
-    collector's repeated passes over them would cost about a quarter of its CPU time."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _table(model: Any) -> sa.Table:

@@ -10,6 +10,7 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from placement.config import Settings
+from placement.matching.memory import gc_paused
 from placement.models import (
     Preference,
     RoundTrainee,
@@ -35,7 +36,6 @@ from placement.services.imports.common import (
     _start,
     _step,
     _table,
-    _without_cycle_collection,
     _write_rows,
     read_csv,
 )
@@ -87,7 +87,7 @@ def import_trainees(
     """Create or update trainees (matched by `id`, else by email) and enrol them in the
     round; a `preferences` cell replaces their ranked list (slot ids or titles). A postcode
     without coordinates sets them; an unknown postcode is the row's error."""
-    with _without_cycle_collection():
+    with gc_paused():
         return _import_trainees(
             session=session,
             actor=actor,

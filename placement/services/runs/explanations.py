@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from dataclasses import asdict, fields, is_dataclass
 from datetime import date
 from typing import Any
@@ -22,6 +21,7 @@ from placement.matching import (
     load_instance,
 )
 from placement.matching.explanations import explain_all
+from placement.matching.memory import gc_paused
 from placement.models import (
     MatchRun,
     Organisation,
@@ -132,13 +132,8 @@ def explanation_rows(run_id: int, instance: Instance, result: Result) -> list[di
     """The `RunExplanation` rows of a run, computed by the worker once, in bulk (never by
     a request): one per trainee with something to explain, slot ids as database ids."""
     bodies = explain_all(instance, result, slot_id=int)
-    paused = gc.isenabled()
-    gc.disable()  # 100,000s of small dicts, no cycles (see explain_all)
-    try:
+    with gc_paused():  # 100,000s of small dicts, no cycles (see explain_all)
         return [{"run_id": run_id, "trainee_id": int(t), "body": b} for t, b in bodies.items()]
-    finally:
-        if paused:
-            gc.enable()
 
 
 def _stats_fields(stats: dict[str, Any]) -> dict[str, Any]:

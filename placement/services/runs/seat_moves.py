@@ -5,7 +5,6 @@ explanation or a re-solve."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import time
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 from sqlmodel import Session
 
 from placement.matching import Instance, Result
+from placement.matching.memory import gc_paused
 from placement.matching.seat_values import result_seat_moves
 from placement.models import User
 from placement.services.common import Page
@@ -39,18 +39,13 @@ def seat_move_chains(
         extra["seat_moves_failed"] = True
         return {}
     chains: dict[int, list[list[int | None]]] = {}
-    paused = gc.isenabled()
-    gc.disable()  # 100,000 small lists, no cycles (see seat_moves)
-    try:
+    with gc_paused():  # 100,000 small lists, no cycles (see seat_moves)
         for m in moves:  # in slot then step order
             chains.setdefault(int(m.slot_id), []).append(
                 [int(m.trainee_id),
                  None if m.from_slot_id is None else int(m.from_slot_id),
                  None if m.to_slot_id is None else int(m.to_slot_id)]
             )  # fmt: skip
-    finally:
-        if paused:
-            gc.enable()
     extra["seat_moves_seconds"] = round(time.perf_counter() - t0, 4)
     return chains
 
