@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import date
-from itertools import compress, starmap
+from itertools import chain, compress, starmap
 from operator import attrgetter, lt, not_
 from typing import Annotated, Any
 
@@ -185,24 +185,105 @@ def decode_instance(text: str | bytes, timings: dict[str, float] | None = None) 
     if timings is not None:
         timings["decode"] = time.perf_counter() - clock
         clock = time.perf_counter()
-    settings: dict[str, Any] = {}
-    for key in _SETTINGS:
-        raw = getattr(doc, key)
-        if raw is not _ABSENT:
-            try:
-                settings[key] = json.loads(bytes(raw), parse_constant=_reject_constant)
-            except ValueError:
-                return None
-    if not (_trainees_ok(doc.trainees) and _slots_ok(doc.slots)):
-        return None
-    options = header_options(settings)
-    trainees = tuple(starmap(Trainee, map(astuple, doc.trainees)))
-    slots = tuple(starmap(Slot, map(astuple, doc.slots)))
-    pairs = {"locked": list(map(asdict, doc.locked)), "excluded": list(map(asdict, doc.excluded))}
-    instance = finish_instance(trainees, slots, options, pairs)
+    raws = {key: bytes(raw) for key in _SETTINGS if (raw := getattr(doc, key)) is not _ABSENT}
+    instance = _instance_of(doc.trainees, doc.slots, doc.locked, doc.excluded, raws)
     if timings is not None:
         timings["validate"] = time.perf_counter() - clock
     return instance
+
+
+def _instance_of(
+    trainee_recs: list[_TraineeRec],
+    slot_recs: list[_SlotRec],
+    locked: list[_PairRec],
+    excluded: list[_PairRec],
+    raw_settings: Mapping[str, bytes],
+) -> Instance | None:
+    """The rest of :func:`decode_instance` once the records are decoded: the settings (their
+    JSON text, by key), the rules across fields and records."""
+    if not _trainees_ok(trainee_recs):
+        return None
+    trainees = tuple(starmap(Trainee, map(astuple, trainee_recs)))
+    return _finish(trainees, slot_recs, locked, excluded, raw_settings)
+
+
+def _finish(
+    trainees: tuple[Trainee, ...],
+    slot_recs: list[_SlotRec],
+    locked: list[_PairRec],
+    excluded: list[_PairRec],
+    raw_settings: Mapping[str, bytes],
+) -> Instance | None:
+    settings: dict[str, Any] = {}
+    for key, raw in raw_settings.items():
+        try:
+            settings[key] = json.loads(raw, parse_constant=_reject_constant)
+        except ValueError:
+            return None
+    if not _slots_ok(slot_recs):
+        return None
+    options = header_options(settings)
+    slots = tuple(starmap(Slot, map(astuple, slot_recs)))
+    pairs = {"locked": list(map(asdict, locked)), "excluded": list(map(asdict, excluded))}
+    return finish_instance(trainees, slots, options, pairs)
+
+
+_TRAINEE_LIST = msgspec.json.Decoder(list[_TraineeRec])
+
+
+class _Rest(Struct):
+    slots: list[_SlotRec]
+    locked: list[_PairRec] = []
+    excluded: list[_PairRec] = []
+
+
+_REST = msgspec.json.Decoder(_Rest)
+
+
+class PartsDecoder:
+    """:func:`decode_instance` of a file that arrives in pieces: the items of its
+    ``trainees`` array in runs (decoded as each arrives, say while the database still
+    writes the next), its ``slots``, ``locked`` and ``excluded`` arrays, then its settings.
+
+    Each record is decoded from exactly the text it has in the file, and the records are
+    put together in the file's order, so :meth:`finish` gives what :func:`decode_instance`
+    gives for the whole file: the same :class:`Instance`, or ``None`` (then the caller runs
+    :func:`parse_instance_json` on the whole file for the exact answer or message).
+    """
+
+    def __init__(self) -> None:
+        self._runs: dict[int, tuple[Trainee, ...]] = {}
+        self._rest: _Rest | None = None
+        self._failed = False
+
+    def trainees(self, index: int, items: bytes) -> None:
+        """Run number ``index`` of the trainees: their items, comma-separated (no brackets)."""
+        try:
+            records = _TRAINEE_LIST.decode(b"[" + items + b"]")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self._failed = True
+            return
+        if not _trainees_ok(records):
+            self._failed = True
+            return
+        self._runs[index] = tuple(starmap(Trainee, map(astuple, records)))
+
+    def others(self, slots: bytes, locked: bytes, excluded: bytes) -> None:
+        """The items of the ``slots``, ``locked`` and ``excluded`` arrays."""
+        text = b'{"excluded":[' + excluded + b'],"locked":[' + locked + b'],"slots":['
+        try:
+            self._rest = _REST.decode(text + slots + b"]}")
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            self._failed = True
+
+    def finish(self, raw_settings: Mapping[str, bytes]) -> Instance | None:
+        """The instance, given the JSON text of each setting in the file, by key."""
+        if self._failed or self._rest is None:
+            return None
+        trainees = tuple(chain.from_iterable(self._runs[i] for i in sorted(self._runs)))
+        rest = self._rest
+        raws = {key: raw_settings[key] for key in _SETTINGS if key in raw_settings}
+        return _finish(trainees, rest.slots, rest.locked, rest.excluded, raws)
 
 
 def _trainees_ok(records: list[_TraineeRec]) -> bool:
@@ -230,4 +311,4 @@ def _slots_ok(records: list[_SlotRec]) -> bool:
     return None not in lats and None not in lons
 
 
-__all__ = ["decode_instance", "parse_instance_json", "parse_instance_json_exact"]
+__all__ = ["PartsDecoder", "decode_instance", "parse_instance_json", "parse_instance_json_exact"]

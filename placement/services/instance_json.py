@@ -102,39 +102,26 @@ def _ids(array: str) -> str:
 _LIVE = PlacementStatus.LIVE.value
 _FLOATS = ("latitude", "longitude", "max_travel_km")
 
-# Each CTE is materialised once; the row estimates of CTE scans are rough, which is why
-# `_render` turns merge and nested-loop joins off for this statement: every join here is
-# a bulk one, best hashed.
-_DOCUMENT_SQL = f"""
-WITH participants AS (
-    SELECT trainee_id AS tid FROM round_trainees WHERE round_id = %(round)s
-    UNION
-    SELECT trainee_id FROM placements WHERE round_id = %(round)s AND status = '{_LIVE}'
-),
-people AS MATERIALIZED (
+# The pieces of the statement, shared with the statements of `instance_parts` (a round
+# rendered in parts on several connections): the same text gives the same bytes.
+INCOMPLETE = """(t.level IS NULL OR t.latitude IS NULL OR t.longitude IS NULL
+         OR t.max_travel_km IS NULL OR t.available_from IS NULL OR t.available_to IS NULL)"""
+PEOPLE_CTE = f"""people AS MATERIALIZED (
     SELECT t.id, t.level, t.skills::text AS skills, t.latitude, t.longitude,
         t.max_travel_km, t.available_from, t.available_to, t.dbs_checked_on,
         t.erased_at IS NOT NULL AS erased,
-        (t.level IS NULL OR t.latitude IS NULL OR t.longitude IS NULL
-         OR t.max_travel_km IS NULL OR t.available_from IS NULL OR t.available_to IS NULL)
+        {INCOMPLETE}
         AS incomplete
-    FROM trainees t JOIN participants p ON p.tid = t.id
+    FROM trainees t JOIN participants p ON p.tid = t.id{{people_filter}}
 ),
-included AS MATERIALIZED (SELECT * FROM people WHERE NOT erased AND NOT incomplete),
-round_slots AS (
+included AS MATERIALIZED (SELECT * FROM people WHERE NOT erased AND NOT incomplete)"""
+ROUND_SLOTS_CTE = """round_slots AS (
     SELECT s.id, s.capacity, s.min_level, s.required_skills::text AS required_skills,
         s.latitude, s.longitude, s.remote, s.requires_dbs, s.starts_on, s.ends_on, o.verified
     FROM slots s JOIN organisations o ON o.id = s.organisation_id
     WHERE s.round_id = %(round)s
-),
-live AS MATERIALIZED (
-    SELECT p.id, p.trainee_id, p.slot_id, i.id IS NOT NULL AS mine
-    FROM placements p
-    JOIN round_slots s ON s.id = p.slot_id
-    LEFT JOIN included i ON i.id = p.trainee_id
-    WHERE p.round_id = %(round)s AND p.status = '{_LIVE}'
-),
-seats AS MATERIALIZED (
+)"""
+SEATS_CTE = """seats AS MATERIALIZED (
     SELECT s.*,
         CASE WHEN s.verified THEN s.capacity - coalesce(l.others, 0)
              ELSE least(s.capacity - coalesce(l.others, 0), coalesce(l.held, 0)) END AS cap
@@ -144,51 +131,51 @@ seats AS MATERIALIZED (
         FROM live GROUP BY slot_id
     ) l ON l.slot_id = s.id
 ),
-kept AS MATERIALIZED (SELECT * FROM seats WHERE cap > 0),
--- Lists in rank order: the rows sorted first (OFFSET 0 keeps that subquery as it is) and
--- aggregated in that order, rather than one small sort per trainee.
-choices AS MATERIALIZED (
+kept AS MATERIALIZED (SELECT * FROM seats WHERE cap > 0)"""
+# Lists in rank order: the rows sorted first (OFFSET 0 keeps that subquery as it is) and
+# aggregated in that order, rather than one small sort per trainee.
+CHOICES_CTE = """choices AS MATERIALIZED (
     SELECT trainee_id, array_agg(slot_id) AS ids
     FROM (
         SELECT p.trainee_id, p.slot_id
         FROM preferences p
-        WHERE p.round_id = %(round)s AND p.slot_id IN (SELECT id FROM kept)
+        WHERE p.round_id = %(round)s AND p.slot_id IN (SELECT id FROM kept){choices_filter}
         ORDER BY p.trainee_id, p.rank
         OFFSET 0
     ) o
     GROUP BY trainee_id
-),
-ranked AS MATERIALIZED (
+)"""
+RANKED_CTE = """ranked AS MATERIALIZED (
     SELECT slot_id, array_agg(trainee_id) AS ids
     FROM (
         SELECT r.slot_id, r.trainee_id
         FROM employer_rankings r
         JOIN kept k ON k.id = r.slot_id
-        JOIN included i ON i.id = r.trainee_id
+        JOIN {included} i ON i.id = r.trainee_id
         ORDER BY r.slot_id, r.rank
         OFFSET 0
     ) o
     GROUP BY slot_id
-),
-lists AS MATERIALIZED (
+)"""
+# The skill lists as JSON array items (`body`), and whether any item is not a string; then
+# whether the file is written the json module's way (text beyond ASCII, or "null" in it):
+# what `_num` needs to know, and `_render` checks.
+LISTS_CTE = """lists AS MATERIALIZED (
     SELECT d.raw, x.body, x.odd
-    FROM (SELECT required_skills AS raw FROM kept UNION SELECT skills FROM included) d,
+    FROM ({raws}) d,
     LATERAL (
-        SELECT coalesce(string_agg(to_json(e.value #>> '{{}}')::text, ',' ORDER BY e.n), '')
+        SELECT coalesce(string_agg(to_json(e.value #>> '{}')::text, ',' ORDER BY e.n), '')
                 AS body,
             coalesce(bool_or(json_typeof(e.value) <> 'string'), false) AS odd
         FROM json_array_elements(d.raw::json) WITH ORDINALITY AS e(value, n)
     ) x
     WHERE d.raw IS NOT NULL
 ),
--- Whether the file is written the json module's way (text beyond ASCII, or "null" in it):
--- what `_num` needs to know, and `_render` checks.
 path AS MATERIALIZED (
     SELECT coalesce(bool_or(body ~ '[^\\x01-\\x7f]' OR body LIKE '%%null%%'), false) AS json
     FROM lists
-)
-SELECT
-    (SELECT convert_to(coalesce(string_agg(concat(
+)"""
+TRAINEES_ARRAY = f"""(SELECT convert_to(coalesce(string_agg(concat(
         '{{"available_from":"', t.available_from,
         '","available_to":"', t.available_to,
         '","dbs_cleared":', {_flag("t.dbs_checked_on >= %(dbs_since)s")},
@@ -202,8 +189,8 @@ SELECT
         ',' ORDER BY t.id), ''), 'UTF8')
      FROM included t CROSS JOIN path
      LEFT JOIN choices c ON c.trainee_id = t.id
-     LEFT JOIN lists l ON l.raw = t.skills) AS trainees,
-    (SELECT convert_to(coalesce(string_agg(concat(
+     LEFT JOIN lists l ON l.raw = t.skills)"""
+SLOTS_ARRAY = f"""(SELECT convert_to(coalesce(string_agg(concat(
         '{{"capacity":', s.cap,
         ',"ends_on":"', s.ends_on,
         '","id":"', s.id,
@@ -218,28 +205,70 @@ SELECT
         ',' ORDER BY s.id), ''), 'UTF8')
      FROM kept s CROSS JOIN path
      LEFT JOIN ranked r ON r.slot_id = s.id
-     LEFT JOIN lists l ON l.raw = s.required_skills) AS slots,
-    (SELECT convert_to(coalesce(string_agg(
-        concat('{{"slot_id":"', l.slot_id, '","trainee_id":"', l.trainee_id, '"}}'),
+     LEFT JOIN lists l ON l.raw = s.required_skills)"""
+LOCKED_ARRAY = """(SELECT convert_to(coalesce(string_agg(
+        concat('{"slot_id":"', l.slot_id, '","trainee_id":"', l.trainee_id, '"}'),
         ',' ORDER BY l.id), ''), 'UTF8')
-     FROM live l WHERE l.mine AND l.slot_id IN (SELECT id FROM kept)) AS locked,
-    (SELECT convert_to(coalesce(string_agg(
-        concat('{{"slot_id":"', x.slot_id, '","trainee_id":"', x.trainee_id, '"}}'),
+     FROM live l WHERE l.mine AND l.slot_id IN (SELECT id FROM kept))"""
+EXCLUDED_ARRAY = """(SELECT convert_to(coalesce(string_agg(
+        concat('{"slot_id":"', x.slot_id, '","trainee_id":"', x.trainee_id, '"}'),
         ',' ORDER BY x.trainee_id, x.slot_id), ''), 'UTF8')
      FROM exclusions x
      WHERE x.round_id = %(round)s
-        AND x.trainee_id IN (SELECT id FROM included) AND x.slot_id IN (SELECT id FROM kept))
-        AS excluded,
+        AND x.trainee_id IN (SELECT id FROM {included}) AND x.slot_id IN (SELECT id FROM kept))"""
+TRAINEES_EXACT = (
+    f"(SELECT coalesce(bool_and({' AND '.join(_exact(c) for c in _FLOATS)}), true) FROM included)"
+)
+
+_ALL_SKILLS = "SELECT required_skills AS raw FROM kept UNION SELECT skills FROM included"
+
+# Each CTE is materialised once; the row estimates of CTE scans are rough, which is why
+# `_render` turns merge and nested-loop joins off for this statement: every join here is
+# a bulk one, best hashed.
+_DOCUMENT_SQL = f"""
+WITH participants AS (
+    SELECT trainee_id AS tid FROM round_trainees WHERE round_id = %(round)s
+    UNION
+    SELECT trainee_id FROM placements WHERE round_id = %(round)s AND status = '{_LIVE}'
+),
+{PEOPLE_CTE.replace("{people_filter}", "")},
+{ROUND_SLOTS_CTE},
+live AS MATERIALIZED (
+    SELECT p.id, p.trainee_id, p.slot_id, i.id IS NOT NULL AS mine
+    FROM placements p
+    JOIN round_slots s ON s.id = p.slot_id
+    LEFT JOIN included i ON i.id = p.trainee_id
+    WHERE p.round_id = %(round)s AND p.status = '{_LIVE}'
+),
+{SEATS_CTE},
+{CHOICES_CTE.replace("{choices_filter}", "")},
+{RANKED_CTE.replace("{included}", "included")},
+{LISTS_CTE.replace("{raws}", _ALL_SKILLS)}
+SELECT
+    {TRAINEES_ARRAY} AS trainees,
+    {SLOTS_ARRAY} AS slots,
+    {LOCKED_ARRAY} AS locked,
+    {EXCLUDED_ARRAY.replace("{included}", "included")} AS excluded,
     (SELECT count(*) FILTER (WHERE erased) FROM people) AS erased,
     (SELECT count(*) FILTER (WHERE incomplete AND NOT erased) FROM people) AS incomplete,
     (SELECT count(*) FILTER (WHERE NOT verified) FROM seats) AS unverified,
     (SELECT count(*) FILTER (WHERE verified AND cap <= 0) FROM seats) AS full_slots,
     (SELECT count(*) FROM choices c JOIN included i ON i.id = c.trainee_id
      WHERE cardinality(c.ids) > %(max_prefs)s) AS truncated,
-    (SELECT coalesce(bool_and({" AND ".join(_exact(c) for c in _FLOATS)}), true) FROM included)
+    {TRAINEES_EXACT}
     AND NOT (SELECT coalesce(bool_or(odd), false) FROM lists) AS exact,
     (SELECT json FROM path) AS json_path
 """
+
+# Settings of the statement's transaction only (see `_render`).
+SETTINGS_SQL = (
+    "SELECT set_config('extra_float_digits', '1', true),"
+    " set_config('DateStyle', 'ISO, YMD', true),"
+    " set_config('work_mem', '256MB', true),"
+    " set_config('jit', 'off', true),"
+    " set_config('enable_mergejoin', 'off', true),"
+    " set_config('enable_nestloop', 'off', true)"
+)
 
 # Text the json module escapes and orjson writes raw: DEL and everything beyond ASCII.
 _NOT_PRINTABLE_ASCII = re.compile("[\x7f-\U0010ffff]")
@@ -257,27 +286,33 @@ def instance_file(
     allow_unranked: bool = False,
     mode: str | None = None,
     seed: int | None = None,
+    parallel: bool = True,
 ) -> InstanceDocument:
     """The round's instance file as canonical JSON, exactly the bytes of
     `canonical_instance(instances.build(...).data)` with the same arguments, and the same
     left-out counts. NotFound for an unknown round, InvalidInput for bad weights; a
-    non-finite number raises ValueError, as `canonical_instance` does."""
+    non-finite number raises ValueError, as `canonical_instance` does.
+
+    On Postgres, a session on an engine whose transaction has written nothing (what other
+    connections could not see) has the file written in parts on several connections
+    (`instance_parts`), unless `parallel` is false; otherwise, or when the parts cannot
+    write it exactly, by one statement on the session's connection, or by the builder."""
     conn = session.connection()
     if conn.dialect.name == "postgresql":
+        bind = session.get_bind()
+        if parallel and isinstance(bind, sa.Engine) and not _has_written(conn):
+            from placement.services.instance_parts import instance_file_in_parts
+
+            parts = instance_file_in_parts(
+                bind, round_id, weights=weights, allow_unranked=allow_unranked, mode=mode,
+                seed=seed,
+            )  # fmt: skip
+            if parts is not None:
+                return parts.document
         rnd = session.get(Round, round_id)
         if rnd is None:
             raise NotFound("No such round.")
-        header: dict[str, Any] = {
-            "format": FORMAT,
-            "max_preferences": rnd.max_preferences,
-            "weights": resolve_weights(weights),
-            "allow_unranked": bool(allow_unranked),
-        }
-        if seed is not None:
-            header["seed"] = int(seed)
-        if mode is not None:
-            header["mode"] = mode
-            header["seat_values"] = mode == "optimal"
+        header = instance_header(rnd.max_preferences, weights, allow_unranked, mode, seed)
         since = dbs_cutoff(utcnow().date(), rnd.dbs_max_age_years)
         found = _render(conn, round_id, rnd.max_preferences, since, header)
         if found is not None:
@@ -291,6 +326,44 @@ def instance_file(
         seed=seed,
     )
     return InstanceDocument(canonical_instance(built.data), built.left_out)
+
+
+def instance_header(
+    max_preferences: int,
+    weights: Mapping[str, Any] | None,
+    allow_unranked: bool,
+    mode: str | None,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The file's settings (InvalidInput for bad weights)."""
+    header: dict[str, Any] = {
+        "format": FORMAT,
+        "max_preferences": max_preferences,
+        "weights": resolve_weights(weights),
+        "allow_unranked": bool(allow_unranked),
+    }
+    if seed is not None:
+        header["seed"] = int(seed)
+    if mode is not None:
+        header["mode"] = mode
+        header["seat_values"] = mode == "optimal"
+    return header
+
+
+def _has_written(conn: sa.Connection) -> bool:
+    """Whether the connection's transaction has written anything (an xid is assigned)."""
+    return conn.exec_driver_sql("SELECT txid_current_if_assigned()").scalar() is not None
+
+
+def write_document(header: dict[str, Any], arrays: dict[str, bytes]) -> bytes:
+    """The file of an ASCII document without "null" (orjson's canonical form), given its
+    settings and the items of its arrays."""
+    return _assemble(header, arrays, _orjson)
+
+
+def orjson_text(value: Any) -> bytes:
+    """A setting as `write_document` writes it."""
+    return _orjson(value)
 
 
 def _render(
@@ -307,14 +380,7 @@ def _render(
         # whole round's rows (a national round's 1.45M preferences, its 57 MB of trainees)
         # in memory; no JIT compilation, which costs a statement like this more than it
         # saves; hashed joins (see `_DOCUMENT_SQL`).
-        cursor.execute(
-            "SELECT set_config('extra_float_digits', '1', true),"
-            " set_config('DateStyle', 'ISO, YMD', true),"
-            " set_config('work_mem', '256MB', true),"
-            " set_config('jit', 'off', true),"
-            " set_config('enable_mergejoin', 'off', true),"
-            " set_config('enable_nestloop', 'off', true)"
-        )
+        cursor.execute(SETTINGS_SQL)
         cursor.execute(_DOCUMENT_SQL, params)
         row = cursor.fetchone()
     assert row is not None

@@ -22,6 +22,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -42,6 +43,8 @@ from placement.matching import (
     result_from_dict,
     result_to_dict,
 )
+from placement.matching.decoding import PartsDecoder
+from placement.matching.memory import gc_paused
 from placement.models import (
     MatchRun,
     Proposal,
@@ -54,6 +57,7 @@ from placement.models import (
 )
 from placement.services.common import bulk_insert
 from placement.services.instance_json import canonical_instance, instance_file
+from placement.services.instance_parts import Parts, instance_file_in_parts
 from placement.services.runs.claims import (
     Claim,
     Heartbeat,
@@ -130,25 +134,47 @@ def _slow_write_for_tests() -> None:
 def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
     """Read the round as its instance file, validate it, store it on the run; the timings
     and left-out counts. The file is canonical JSON written by the database
-    (`instance_json`), decoded by the engine's typed fast path: no document is built as
-    Python objects. An invalid instance is stored too, so it can be examined offline."""
+    (`instance_json`), on Postgres in parts on two connections sharing one snapshot
+    (`instance_parts`), the trainees' parts decoded by the engine's typed fast path as they
+    arrive (`PartsDecoder`: the same instance as decoding the whole file); the gzip and
+    SHA-256 of the file are made in a thread while the decoding ends. No document is built
+    as Python objects. An invalid instance is stored too, so it can be examined offline."""
     t0 = time.perf_counter()
-    try:
-        with session_scope(engine) as session:
-            document = instance_file(
-                session=session,
-                round_id=claim.round_id,
-                weights=claim.weights,
-                allow_unranked=claim.allow_unranked,
-                mode=claim.mode,
-                seed=claim.seed,
-            )
-    except ValueError as exc:  # a non-finite number
-        raise SolverFailure(f"invalid instance: {exc}") from exc
-    t1 = time.perf_counter()
-    instance, problem = _decode(document.content)
-    t2 = time.perf_counter()
-    content = store_attempt_instance(engine, claim, document.content, _trainee_ids(instance))
+    decoder = PartsDecoder()
+    with gc_paused(), ThreadPoolExecutor(1) as packer:
+        try:
+            parts = _read_in_parts(engine, claim, decoder)
+            if parts is None:
+                with session_scope(engine) as session:
+                    document = instance_file(
+                        session=session,
+                        round_id=claim.round_id,
+                        weights=claim.weights,
+                        allow_unranked=claim.allow_unranked,
+                        mode=claim.mode,
+                        seed=claim.seed,
+                        parallel=False,
+                    )
+            else:
+                document = parts.document
+        except ValueError as exc:  # a non-finite number
+            raise SolverFailure(f"invalid instance: {exc}") from exc
+        t1 = time.perf_counter()
+        packing = packer.submit(pack_content, document.content)
+        instance: Instance | None = None
+        problem = ""
+        if parts is not None:
+            try:
+                instance = decoder.finish(parts.header)
+            except InstanceError:
+                instance = None  # the whole file's decoding names the problem
+        if instance is None:
+            instance, problem = _decode(document.content)
+        t2 = time.perf_counter()
+        packed = packing.result()
+    content = store_attempt_instance(
+        engine, claim, document.content, _trainee_ids(instance), packed=packed
+    )
     if content is not document.content:
         instance, problem = _decode(content)
     t3 = time.perf_counter()
@@ -166,6 +192,22 @@ def _load(engine: Engine, claim: Claim) -> tuple[Instance, dict[str, Any]]:
     return instance, extra
 
 
+def _read_in_parts(engine: Engine, claim: Claim, decoder: PartsDecoder) -> Parts | None:
+    """The round's file written in parts on Postgres (None elsewhere, or when the parts
+    cannot write it exactly: then `instance_file` does)."""
+    if engine.dialect.name != "postgresql":
+        return None
+    return instance_file_in_parts(
+        engine,
+        claim.round_id,
+        weights=claim.weights,
+        allow_unranked=claim.allow_unranked,
+        mode=claim.mode,
+        seed=claim.seed,
+        decoder=decoder,
+    )
+
+
 def _decode(content: bytes) -> tuple[Instance | None, str]:
     """The instance of a file, or None and the one-line message saying what is wrong."""
     try:
@@ -181,16 +223,22 @@ def _trainee_ids(instance: Instance | None) -> Collection[str] | None:
 
 
 def store_attempt_instance(
-    engine: Engine, claim: Claim, content: bytes, trainee_ids: Collection[str] | None = None
+    engine: Engine,
+    claim: Claim,
+    content: bytes,
+    trainee_ids: Collection[str] | None = None,
+    *,
+    packed: tuple[bytes, str] | None = None,
 ) -> bytes:
     """Keep the instance file this attempt solves on the run; LostClaim if it is not ours.
-    `trainee_ids` are the file's (read from it when not given).
+    `trainee_ids` are the file's (read from it when not given); `packed`, its
+    `pack_content` (made here when not given).
 
     Under the round's lock (shared with other attempts, exclusive with erasure), trainees
     erased since the round was read are left out of what is stored, and of what is solved:
     the file returned (`content` itself when nobody was left out). An erasure that commits
     later rewrites the stored file itself (see `stored`)."""
-    packed, sha256 = pack_content(content)
+    gz, sha256 = pack_content(content) if packed is None else packed
     with session_scope(engine) as session:
         lock_round_for_instances(session, claim.round_id, exclusive=False)
         erased = erased_participants(session, claim.round_id)
@@ -200,11 +248,11 @@ def store_attempt_instance(
             if erased & set(trainee_ids):
                 log.info("run %s: leaving out trainees erased while it loaded", claim.run_id)
                 content = canonical_instance(without_trainees(orjson.loads(content), erased))
-                packed, sha256 = pack_content(content)
+                gz, sha256 = pack_content(content)
         stored = session.execute(
             update(MatchRun)
             .where(owned(claim))
-            .values(instance_gz=packed, instance_sha256=sha256, heartbeat_at=utcnow())
+            .values(instance_gz=gz, instance_sha256=sha256, heartbeat_at=utcnow())
         )
         if rows_matched(stored) != 1:
             raise LostClaim()
