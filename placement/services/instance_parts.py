@@ -72,6 +72,13 @@ _LIVE_CTE = f"""live AS MATERIALIZED (
 
 _IN_RUN = "trainee_id >= %(lo)s AND trainee_id < %(hi)s"
 
+# A run's preferences, the slots with seats given as an array (read once, `_KEPT_SQL`): no
+# join, so the rows come in the order of the index on (trainee, round, rank), unsorted.
+_RUN_CHOICES = CHOICES_CTE.replace("{choices_filter}", " AND p." + _IN_RUN).replace(
+    "p.slot_id IN (SELECT id FROM kept)", "p.slot_id = ANY(%(kept)s::integer[])"
+)
+assert "ANY(%(kept)s" in _RUN_CHOICES
+
 TRAINEES_SQL = f"""
 WITH participants AS (
     SELECT trainee_id AS tid FROM round_trainees WHERE round_id = %(round)s AND {_IN_RUN}
@@ -80,8 +87,7 @@ WITH participants AS (
     WHERE round_id = %(round)s AND status = '{_LIVE}' AND {_IN_RUN}
 ),
 {PEOPLE_CTE.replace("{people_filter}", " WHERE t.id >= %(lo)s AND t.id < %(hi)s")},
-kept AS MATERIALIZED (SELECT unnest(%(kept)s::integer[]) AS id),
-{CHOICES_CTE.replace("{choices_filter}", " AND p." + _IN_RUN)},
+{_RUN_CHOICES},
 {LISTS_CTE.replace("{raws}", "SELECT DISTINCT skills AS raw FROM included")}
 SELECT
     {TRAINEES_ARRAY} AS trainees,
@@ -215,10 +221,10 @@ def _assemble_parts(header: dict[str, Any], results: dict[tuple[str, int], Any])
         "preferences_truncated": sum(run[3] for run in runs),
     }
     arrays = {
-        "trainees": b",".join(bytes(run[0]) for run in runs if run[0]),
-        "slots": bytes(others[0]),
-        "locked": bytes(others[1]),
-        "excluded": bytes(others[2]),
+        "trainees": [bytes(run[0]) for run in runs],
+        "slots": [bytes(others[0])],
+        "locked": [bytes(others[1])],
+        "excluded": [bytes(others[2])],
     }
     content = write_document(header, arrays)
     if not content.isascii() or b"null" in content:
