@@ -5,10 +5,12 @@ without ever making the document as Python objects: on Postgres one statement re
 trainees, slots, locked and excluded pairs as JSON text (keys in sorted order, numbers as
 the canonical JSON writes them) and this module adds the header around them. The export
 sends those bytes, and a run stores them (gzip, SHA-256) and decodes them with the typed
-fast path of `matching.decoding`. SQLite, the embedded default, goes through the Python
-builder; so does a Postgres round holding a number the statement does not format exactly
-as the canonical JSON would (a coordinate nearer zero than 0.0001, a distance of 10^15 or
-more, a non-finite one, a skill list that is not all strings): correct first, fast for
+fast path of `matching.decoding`. Both have the statement written in parts on two
+connections sharing one snapshot (`instance_parts`, made of the pieces of SQL below).
+SQLite, the embedded default, goes through the Python builder; so does a Postgres round
+holding a number the statement does not format exactly as the canonical JSON would (a
+coordinate nearer zero than 0.0001, a distance of 10^15 or more, a non-finite one, a
+skill list that is not all strings): correct first, fast for
 every real round.
 
 Canonical JSON (see `canonical_instance`) is orjson's output with sorted keys when that is

@@ -254,10 +254,14 @@ class _Writers:
         self._put = 0
 
     def __enter__(self) -> _Writers:
-        for _ in range(CONNECTIONS - 1):
-            helper = _Snapshot(self._engine, self._first.snapshot_id)
-            self._helpers.append(helper)
-            helper.__enter__()
+        try:
+            for _ in range(CONNECTIONS - 1):
+                helper = _Snapshot(self._engine, self._first.snapshot_id)
+                self._helpers.append(helper)
+                helper.__enter__()
+        except BaseException:
+            self.__exit__()
+            raise
         for helper in self._helpers:
             self._start(helper)
         return self
@@ -326,19 +330,23 @@ class _Snapshot:
 
         self._pooled = self._engine.raw_connection()
         conn = self._pooled.driver_connection
-        conn.rollback()
-        conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
-        conn.read_only = True
-        with conn.cursor() as cursor:
-            if self.snapshot_id is None:
-                cursor.execute("SELECT pg_export_snapshot()")
-                row = cursor.fetchone()
-                assert row is not None
-                self.snapshot_id = str(row[0])
-            else:
-                literal = psycopg.sql.Literal(self.snapshot_id)
-                cursor.execute(psycopg.sql.SQL("SET TRANSACTION SNAPSHOT {}").format(literal))
-            cursor.execute(SETTINGS_SQL)
+        try:
+            conn.rollback()
+            conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+            conn.read_only = True
+            with conn.cursor() as cursor:
+                if self.snapshot_id is None:
+                    cursor.execute("SELECT pg_export_snapshot()")
+                    row = cursor.fetchone()
+                    assert row is not None
+                    self.snapshot_id = str(row[0])
+                else:
+                    literal = psycopg.sql.Literal(self.snapshot_id)
+                    cursor.execute(psycopg.sql.SQL("SET TRANSACTION SNAPSHOT {}").format(literal))
+                cursor.execute(SETTINGS_SQL)
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def one(self, sql: str, params: Mapping[str, Any]) -> Any:
