@@ -31,8 +31,15 @@ class Placement(SQLModel, table=True):
         sa.CheckConstraint(
             "offer_status IS NULL OR offer_expires_at IS NOT NULL", name="offer_expires"
         ),
-        # The expiry and reminder jobs look for offers by status and deadline.
-        sa.Index("ix_placements_offer_due", "offer_status", "offer_expires_at"),
+        # The expiry and reminder jobs look for open offers by deadline. Only open offers
+        # are entered: a placement made before publication (or an ended offer) is not,
+        # which spares "approve all" of an unpublished round one index entry per row.
+        sa.Index(
+            "ix_placements_offer_due",
+            "offer_expires_at",
+            sqlite_where=sa.text("offer_status = 'offered'"),
+            postgresql_where=sa.text("offer_status = 'offered'"),
+        ),
         # At most one live placement per trainee per round, enforced by the database.
         sa.Index(
             "uq_placements_live_trainee",

@@ -133,7 +133,8 @@ class Proposal(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int = _fk("match_runs.id", "CASCADE")
+    # No index of its own: the unique (run_id, trainee_id) serves lookups by run.
+    run_id: int = _fk("match_runs.id", "CASCADE", index=False)
     trainee_id: int = _fk("trainees.id", "CASCADE")
     slot_id: int = _fk("slots.id", "CASCADE")
     rank: int | None = None
@@ -161,6 +162,7 @@ class UnplacedTrainee(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    run_id: int = _fk("match_runs.id", "CASCADE")
+    # No index of its own: the unique (run_id, trainee_id) serves lookups by run.
+    run_id: int = _fk("match_runs.id", "CASCADE", index=False)
     trainee_id: int = _fk("trainees.id", "CASCADE")
     reason: str = Field(max_length=30)

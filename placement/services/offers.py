@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, case, update
+from sqlalchemy import bindparam, case, literal_column, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -52,6 +52,9 @@ EXPIRE_OFFERS_TASK = "workers.tasks.expire_offers"
 OFFER_REMINDERS_TASK = "workers.tasks.send_offer_reminders"
 REMINDER_BEFORE = timedelta(hours=48)
 DECLINE_REASON_MAX = 1000
+# Open offers, written as a constant so that the planner can use the partial index
+# `ix_placements_offer_due` (only open offers are in it) even for a prepared statement.
+_OPEN_OFFER = col(Placement.offer_status) == literal_column(f"'{OfferStatus.OFFERED.value}'")
 UK = ZoneInfo("Europe/London")
 
 
@@ -302,7 +305,7 @@ def expire_offers(*, session: Session, now: datetime | None = None) -> int:
         session.execute(
             sa_select(col(Placement.round_id))
             .where(
-                col(Placement.offer_status) == OfferStatus.OFFERED,
+                _OPEN_OFFER,
                 col(Placement.offer_expires_at) <= now,
             )
             .distinct()
@@ -317,7 +320,7 @@ def expire_offers(*, session: Session, now: datetime | None = None) -> int:
                 update(Placement)
                 .where(
                     col(Placement.round_id) == round_id,
-                    col(Placement.offer_status) == OfferStatus.OFFERED,
+                    _OPEN_OFFER,
                     col(Placement.offer_expires_at) <= now,
                 )
                 .values(
@@ -366,7 +369,7 @@ def send_offer_reminders(*, session: Session, now: datetime | None = None) -> in
     due = session.execute(
         sa_select(col(Placement.id), col(Placement.offered_at), col(Placement.offer_expires_at))
         .where(
-            col(Placement.offer_status) == OfferStatus.OFFERED,
+            _OPEN_OFFER,
             col(Placement.offer_reminded_at).is_(None),
             col(Placement.offer_expires_at) > now,
             col(Placement.offer_expires_at) <= now + REMINDER_BEFORE,
