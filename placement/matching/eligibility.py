@@ -33,8 +33,109 @@ def ranked_ineligible(
 
     Raises :class:`InstanceError` where ``load_instance`` would for these records.
     """
+    return ranked_ineligible_parsed(trainee, [_parsed_slot(i, rec) for i, rec in enumerate(slots)])
+
+
+def slot_from_fields(
+    i: int,
+    slot_id: str,
+    min_level: Any,
+    required_skills: Sequence[Any],
+    latitude: Any,
+    longitude: Any,
+    remote: bool,
+    requires_dbs: bool,
+    starts_on: str,
+    ends_on: str,
+) -> Slot:
+    """The parsed slot of the record ``{"id": slot_id, "capacity": 1, ..., "rankings": []}``
+    (what :func:`ranked_ineligible` parses from it), remembered by its fields and their
+    types, without building the record: a round's slots change rarely and every saved list
+    checks them. Raises :class:`InstanceError` as the record would."""
+    skills = tuple(required_skills)
+    if not all(type(x) is str for x in skills):
+        return _slot(
+            _slot_record(
+                slot_id,
+                min_level,
+                list(skills),
+                latitude,
+                longitude,
+                remote,
+                requires_dbs,
+                starts_on,
+                ends_on,
+            ),
+            f"slots[{i}]",
+        )
+    try:
+        return _fields_slot(
+            i, slot_id, type(min_level).__qualname__, min_level, skills,
+            type(latitude).__qualname__, latitude, type(longitude).__qualname__, longitude,
+            remote, requires_dbs, starts_on, ends_on,
+        )  # fmt: skip
+    except TypeError:  # an unhashable value: checked (and refused) without the cache
+        record = _slot_record(
+            slot_id, min_level, list(skills), latitude, longitude, remote, requires_dbs,
+            starts_on, ends_on,
+        )  # fmt: skip
+        return _slot(record, f"slots[{i}]")
+
+
+def _slot_record(
+    slot_id: str,
+    min_level: Any,
+    required_skills: list[Any],
+    latitude: Any,
+    longitude: Any,
+    remote: bool,
+    requires_dbs: bool,
+    starts_on: str,
+    ends_on: str,
+) -> dict[str, Any]:
+    return {
+        "id": slot_id,
+        "capacity": 1,
+        "min_level": min_level,
+        "required_skills": required_skills,
+        "latitude": latitude,
+        "longitude": longitude,
+        "remote": remote,
+        "requires_dbs": requires_dbs,
+        "starts_on": starts_on,
+        "ends_on": ends_on,
+        "rankings": [],
+    }
+
+
+@lru_cache(maxsize=4096)
+def _fields_slot(
+    i: int,
+    slot_id: str,
+    _level_type: str,
+    min_level: Any,
+    skills: tuple[str, ...],
+    _lat_type: str,
+    latitude: Any,
+    _lon_type: str,
+    longitude: Any,
+    remote: bool,
+    requires_dbs: bool,
+    starts_on: str,
+    ends_on: str,
+) -> Slot:
+    record = _slot_record(
+        slot_id, min_level, list(skills), latitude, longitude, remote, requires_dbs,
+        starts_on, ends_on,
+    )  # fmt: skip
+    return _slot(record, f"slots[{i}]")
+
+
+def ranked_ineligible_parsed(
+    trainee: Mapping[str, Any], parsed: Sequence[Slot]
+) -> list[dict[str, Any]]:
+    """:func:`ranked_ineligible` for slots parsed already (:func:`slot_from_fields`)."""
     t = _trainee(trainee, "trainees[0]")
-    parsed = [_parsed_slot(i, rec) for i, rec in enumerate(slots)]
     by_id = {}
     for i, s in enumerate(parsed):
         if s.id in by_id:

@@ -107,7 +107,11 @@ def eligibility_warnings(
     profile is incomplete (that has its own message) or nothing is wrong. `slots`: the
     listed slots when the caller has them already (else they are read)."""
     from placement.matching import InstanceError
-    from placement.matching.eligibility import MAX_PREFERENCES, ranked_ineligible
+    from placement.matching.eligibility import (
+        MAX_PREFERENCES,
+        ranked_ineligible_parsed,
+        slot_from_fields,
+    )
     from placement.services.runs.explanations import choice_sentence
 
     if not slot_ids or len(slot_ids) > MAX_PREFERENCES or missing_for_matching(trainee):
@@ -127,24 +131,23 @@ def eligibility_warnings(
         "dbs_cleared": bool(trainee.dbs_cleared),
         "preferences": [str(s) for s in dict.fromkeys(slot_ids) if s in known],
     }
-    slot_records = [
-        {
-            "id": str(s.id),
-            "capacity": 1,
-            "min_level": s.min_level,
-            "required_skills": list(s.required_skills),
-            "latitude": s.latitude,
-            "longitude": s.longitude,
-            "remote": bool(s.remote),
-            "requires_dbs": bool(s.requires_dbs),
-            "starts_on": s.starts_on.isoformat(),
-            "ends_on": s.ends_on.isoformat(),
-            "rankings": [],
-        }
-        for s in slots
-    ]
     try:
-        found = ranked_ineligible(record, slot_records)
+        parsed = [
+            slot_from_fields(
+                i,
+                str(s.id),
+                s.min_level,
+                s.required_skills,
+                s.latitude,
+                s.longitude,
+                bool(s.remote),
+                bool(s.requires_dbs),
+                s.starts_on.isoformat(),
+                s.ends_on.isoformat(),
+            )
+            for i, s in enumerate(slots)
+        ]
+        found = ranked_ineligible_parsed(record, parsed)
     except InstanceError:
         return []  # a record the matcher would reject is reported where it is edited
     return [
