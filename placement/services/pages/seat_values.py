@@ -65,11 +65,12 @@ class SeatRow:
             parts.append(f"places {self.placed.trainee} ({choice(self.placed.to_rank)})")
         elif self.placed_gain:
             parts.append("places one more trainee")
-        higher = sum(1 for m in self.moves if _better(m.to_rank, m.from_rank))
-        lower = sum(1 for m in self.moves if _better(m.from_rank, m.to_rank))
+        moving = [m for m in self.moves if m.from_slot_id is not None and m.to_slot_id is not None]
+        higher = sum(1 for m in moving if _better(m.to_rank, m.from_rank))
+        lower = sum(1 for m in moving if _better(m.from_rank, m.to_rank))
+        other = len(moving) - higher - lower
         out = sum(1 for m in self.moves if m.to_slot_id is None)
         into = sum(1 for m in self.moves if m.from_slot_id is None)
-        other = len(self.moves) - higher - lower - out - into
         for n, what in (
             (higher, "to a choice they ranked higher"),
             (lower, "to a choice they ranked lower"),
