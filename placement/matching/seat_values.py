@@ -20,17 +20,31 @@ the optimal potentials, so no slot is re-solved. ``cost_change`` is in units of 
 objective: the change of the quantised optimum divided by the quantum (exact whenever the
 costs are multiples of ``1 / quantum``, as rank and employer terms always are).
 
-*Who moves* (:func:`seat_chains`). The same two Dijkstra passes keep their shortest-path
-trees. For a slot that places one more, the path from ``S`` is the chain the new seat
-sets off: an unplaced trainee enters its first slot, an occupant of that slot moves to the
-next, and so on to the slot with the new seat; applying it to ``f`` gives a placement
-optimal for the bigger slot (the proof above), so *one optimal re-solve places* that
-trainee. For a slot whose seat only saves cost, the path from ``T`` is the chain of moves
-(and at most one swap of an unplaced trainee for a placed one, through ``S``). Where
-several chains are equally good the answer is one of them, chosen without reference to
-file order: the tree Dijkstra finds, and of parallel arcs the cheapest, then the lowest
-pair draw of the seeded lottery. It is not necessarily the chain that a re-solve's
-tie-break lottery would pick.
+*Who moves* (:func:`seat_chains`): exactly the re-solve's choice. The lottery
+(:mod:`placement.matching.lottery`) does not pick just any optimum: of the placements with
+the most placed and then the least ``q`` it takes the one of least total pair draw, i.e.
+the lexicographic optimum of (placed, ``q``, draw), unique unless two sums of 32-bit draws
+tie exactly. Costs ordered lexicographically, ``(q, draw)``, form a totally ordered
+additive group, and everything min-cost flow theory needs holds for them as for numbers:
+a flow is optimal for its value exactly when its residual graph has no negative cycle,
+and the difference of two flows splits into paths and cycles of the residual graph. Let
+``f`` be the lottery's placement (so no residual cycle is negative in ``(q, draw)``) and
+add the seat as a new arc ``x -> T`` of capacity 1. The new lexicographic optimum ``g``
+minus ``f`` is one ``S``-``T`` path (if the maximum grows) plus cycles; at most one of them
+uses the new arc, the others are residual cycles of ``f``, not negative, so ``g`` costs at
+least ``f`` plus the lexicographically shortest ``S -> x`` path (gain) or plus
+``min(0, shortest T -> x path)`` (a saving, the cycle closed by the new arc), and applying
+that path to ``f`` attains it: ``f`` plus the chain *is* ``g``, the re-solve's placement
+with the same seed, trainee for trainee. The shortest path for ``(q, draw)``: the
+shortest paths for ``q`` are exactly the paths of arcs tight for the Dijkstra distances
+above (integers, compared exactly), and among them the least total draw is a shortest
+path on the tight arcs with the draws as costs (:func:`_least_draw_tree`). The tight
+arcs' cycles all cost 0 in ``q`` (along a tight arc the distance grows by the arc's
+non-negative reduced cost), so their draws are not negative, and the draw sums are held
+exactly in int64 (never folded into ``q`` in float64). A simple path of the folded graph
+moves each trainee at most once (:mod:`placement.matching.residual`), so it is a chain of
+moves. For a slot whose seat places nobody and saves no ``q`` there is no chain, even if
+a re-solve's lottery would shuffle trainees among equal optima.
 """
 
 from __future__ import annotations
@@ -45,7 +59,7 @@ from .instance import Id, Instance
 from .memory import gc_paused
 from .prepared import Prepared, prepare_mode, recall_solve
 from .problem import quantum
-from .residual import distances, potentials, shortest_path_trees, slot_graph, slot_graph_pairs
+from .residual import SlotGraph, distances, potentials, slot_graph, slot_graph_pairs
 from .result import Result, SeatValue
 
 
@@ -107,7 +121,14 @@ def seat_chains(prep: Prepared, slot_of: np.ndarray, pot: np.ndarray | None = No
     """The chain of moves behind every slot's seat value that helps (see the module).
 
     Slots with ``placed_gain`` 1 get the chain from ``S``; slots with ``placed_gain`` 0 and
-    a negative ``cost_change`` the chain (cycle) from ``T``; other slots none.
+    a negative ``cost_change`` the chain (cycle) from ``T``; other slots none. ``slot_of``
+    must be the lottery's placement (:func:`placement.matching.solver.optimise`), the one
+    that is optimal for (placed, ``q``, draw) in that order.
+
+    Raises
+    ------
+    ValueError
+        If ``slot_of`` is not that placement (a cycle lowers the draw at equal cost).
     """
     e, arr = prep.edges, prep.arr
     n_s = len(arr.s_free)
@@ -115,29 +136,26 @@ def seat_chains(prep: Prepared, slot_of: np.ndarray, pot: np.ndarray | None = No
     graph = slot_graph(e.t, e.s, e.q, slot_of, arr.s_free)
     if pot is None:
         pot = potentials(graph)
-    d, pred = shortest_path_trees(graph, pot, [src, snk])
+    d = distances(graph, pot, [src, snk])
     gain = np.flatnonzero(np.isfinite(d[0, :n_s]))
     saves = np.isfinite(d[1, :n_s]) & (np.rint(d[1, :n_s]) < 0)
     saves[gain] = False
     cycle = np.flatnonzero(saves)
-    # The pair behind every arc of the two trees: of the parallel arcs from the tree's
-    # node before to the node, the cheapest, then the lowest lottery draw.
-    n = n_s + 2
-    on_tree = (pred[0][graph.head] == graph.tail) | (pred[1][graph.head] == graph.tail)
-    arcs = np.flatnonzero(on_tree)
-    pairs = slot_graph_pairs(graph, e.t, e.s, slot_of)[arcs]
-    key = graph.tail[arcs] * n + graph.head[arcs]
-    draw = np.append(e.lottery, 0)[pairs]  # arcs of T (pair -1) draw 0
-    order = np.lexsort((pairs, draw, graph.weight[arcs], key))
-    first = np.r_[True, key[order][1:] != key[order][:-1]] if len(order) else np.zeros(0, bool)
-    arc_key, arc_pair = key[order][first], pairs[order][first]
+    # The pair draws of the same moves, arc for arc (slot_graph builds the arcs in the
+    # same order for any costs): move t from s to s' draws lottery(t, s') - lottery(t, s).
+    draw = slot_graph(e.t, e.s, e.lottery, slot_of, arr.s_free).weight.astype(np.int64)
+    pairs = slot_graph_pairs(graph, e.t, e.s, slot_of)
     rows: list[tuple[np.ndarray, ...]] = []
-    for targets, tree, root in ((gain, pred[0], src), (cycle, pred[1], snk)):
+    for targets, root, dist in ((gain, src, d[0]), (cycle, snk, d[1])):
+        if not len(targets):
+            continue
+        tree = _least_draw_tree(graph, dist, draw, root)
         cur, slot, depth = targets, targets, 0
         while len(cur):
-            prev = tree[cur]
-            rows.append((slot, np.full(len(cur), depth), prev, cur))
+            arc = tree[cur]
+            rows.append((slot, np.full(len(cur), depth), arc))
             depth += 1
+            prev = graph.tail[arc]
             live = prev != root
             cur, slot = prev[live], slot[live]
     if not rows:
@@ -145,23 +163,71 @@ def seat_chains(prep: Prepared, slot_of: np.ndarray, pot: np.ndarray | None = No
         return SeatChains(empty, empty, empty, empty, empty)
     slot = np.concatenate([r[0] for r in rows])
     back = np.concatenate([r[1] for r in rows])  # steps counted back from the slot
-    tail = np.concatenate([r[2] for r in rows])
-    head = np.concatenate([r[3] for r in rows])
-    real = tail != snk  # T -> s only says that s gives up a seat: nobody moves
-    slot, back, tail, head = slot[real], back[real], tail[real], head[real]
-    pair = arc_pair[np.searchsorted(arc_key, tail * n + head)]
+    arc = np.concatenate([r[2] for r in rows])
+    real = graph.tail[arc] != snk  # T -> s only says that s gives up a seat: nobody moves
+    slot, back, arc = slot[real], back[real], arc[real]
     # Number the steps from the start of each chain: chain length minus 1 minus back.
     length = np.zeros(n_s, dtype=np.int64)
     np.maximum.at(length, slot, back + 1)
     step = length[slot] - 1 - back
     order = np.lexsort((step, slot))
+    tail, head = graph.tail[arc[order]], graph.head[arc[order]]
     return SeatChains(
         slot=slot[order],
         step=step[order],
-        trainee=e.t[pair[order]],
-        source=np.where(tail[order] == src, -1, tail[order]),
-        target=np.where(head[order] == src, -1, head[order]),
+        trainee=e.t[pairs[arc[order]]],
+        source=np.where(tail == src, -1, tail),
+        target=np.where(head == src, -1, head),
     )
+
+
+def _least_draw_tree(graph: SlotGraph, dist: np.ndarray, draw: np.ndarray, root: int) -> np.ndarray:
+    """The arc into each node on its lexicographically shortest path from ``root``: least
+    quantised cost (``dist``, the distances from ``root``), then least total draw; -1 for
+    the root and the nodes it does not reach (see the module docstring for why this is
+    well defined and exact).
+
+    The shortest paths by ``q`` are exactly the paths of *tight* arcs (``dist[u] + q ==
+    dist[v]``, integers, so exact). Among them, the least draw: Bellman-Ford from ``root``
+    in vectorised rounds over the tight arcs (draws may be negative; the tight graph has
+    no cycle of negative draw when the placement is the lottery's), each round relaxing the
+    arcs out of the nodes lowered in the round before, all from the distances at the start
+    of the round; a node keeps the arc that lowered it last (of equal candidates the first
+    arc). Such a predecessor graph has no cycle without a negative cycle, so it is a tree
+    of least-draw paths. Draw sums stay below ``2**32`` times the path length: int64.
+    """
+    n = graph.n_s + 2
+    tail, head = graph.tail, graph.head
+    du = dist[tail]
+    tight = np.flatnonzero(np.isfinite(du) & (du + graph.weight == dist[head]) & (head != root))
+    tail, head, w = tail[tight], head[tight], draw[tight]
+    order = np.argsort(tail, kind="stable")
+    tail, head, w, tight = tail[order], head[order], w[order], tight[order]
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    ptr[1:] = np.cumsum(np.bincount(tail, minlength=n))
+    best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+    best[root] = 0
+    pred = np.full(n, -1, dtype=np.int64)
+    active = np.array([root], dtype=np.int64)
+    for _ in range(n + 1):
+        counts = ptr[active + 1] - ptr[active]
+        total = int(counts.sum())
+        if total == 0:
+            return pred
+        offsets = np.cumsum(counts) - counts
+        arcs = np.repeat(ptr[active] - offsets, counts) + np.arange(total)
+        cand = best[tail[arcs]] + w[arcs]
+        heads = head[arcs]
+        lower = cand < best[heads]
+        if not lower.any():
+            return pred
+        arcs, cand, heads = arcs[lower], cand[lower], heads[lower]
+        pick = np.lexsort((arcs, cand, heads))
+        pick = pick[np.r_[True, heads[pick][1:] != heads[pick][:-1]]]
+        active = heads[pick]
+        best[active] = cand[pick]
+        pred[active] = tight[arcs[pick]]
+    raise ValueError("a cycle lowers the draw: the placement is not the lottery's")
 
 
 class SeatMove(NamedTuple):

@@ -3,7 +3,9 @@ gives a placement that re-solving with one more seat confirms is optimal."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
@@ -120,3 +122,54 @@ def test_moves_of_a_result_equal_those_of_its_solve(remembered: bool) -> None:
     placing = {m.slot_id for m in moves if m.step == 0 and m.from_slot_id is None}
     assert placing == {s for s, v in values.items() if v.placed_gain}
     assert result_seat_moves(replace(inst, mode="stable"), result) == []
+
+
+def _tied_instance(seed: int) -> dict[str, Any]:
+    """A small round full of ties: everyone eligible everywhere, ranks only (no employer,
+    skills or distance terms), few slots, so many placements share the optimal cost."""
+    rng = random.Random(seed)
+    slots = [_s(f"s{i}", capacity=rng.randint(1, 2)) for i in range(rng.randint(1, 4))]
+    ids = [s["id"] for s in slots]
+    trainees = [_t(f"t{i}", rng.sample(ids, rng.randint(1, len(ids))))
+                for i in range(rng.randint(1, 9))]  # fmt: skip
+    ranks = rng.choice([1, 0])  # 0: every placement costs the same
+    weights = {"preference": ranks, "employer": 0, "skills": 0, "distance": 0}
+    return _doc(trainees, slots, weights=weights, allow_unranked=rng.random() < 0.5,
+                seed=rng.randint(0, 2**31))  # fmt: skip
+
+
+def _check_exact(inst: Instance) -> int:
+    """Every chain, applied to the run's placement, gives exactly the placement a full
+    re-solve with one more seat at its slot and the same seed gives (the lottery's
+    choice among the optima, trainee by trainee); the number of chains checked."""
+    prep = prepare(inst)
+    slot_of, pot = optimise(prep)
+    chains = seat_chains(prep, slot_of, pot)
+    for x in np.unique(chains.slot).tolist():
+        rows = np.flatnonzero(chains.slot == x)
+        after = slot_of.copy()
+        after[chains.trainee[rows]] = chains.target[rows]
+        again = assign(prepare(_one_more_seat(inst, x)))
+        assert after.tolist() == again.tolist(), x
+    return len(np.unique(chains.slot))
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1))
+def test_chains_are_the_lotterys_resolve_with_ties(seed: int) -> None:
+    _check_exact(load_instance(_tied_instance(seed)))
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1))
+def test_chains_are_the_lotterys_resolve_tiny(seed: int) -> None:
+    _check_exact(load_instance(tiny_instance(seed, max_trainees=8, max_slots=4)))
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_chains_are_the_lotterys_resolve_at_150_trainees(seed: int) -> None:
+    doc = generate(150, seed=seed)
+    assert _check_exact(load_instance(doc)) > 0
+    # Ranks alone: far more ties among the optima.
+    doc["weights"] = {"preference": 1, "employer": 0, "skills": 0, "distance": 0}
+    assert _check_exact(load_instance(doc)) > 0

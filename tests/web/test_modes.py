@@ -113,7 +113,7 @@ def test_side_by_side_why_and_seat_values(
     # linked to their record (an unplaced trainee of the run, never an id).
     page.get_by_role("link", name="Where one more seat would help").click()
     listing = page.locator("#seat-values")
-    expect(listing).to_contain_text("place one more trainee")
+    expect(listing).to_contain_text("One more seat places ")
     expect(listing).to_contain_text(re.compile(f"Microbiology {tag}|Haematology {tag}"))
     placed = listing.locator(".seat-placed a")
     expect(placed).to_have_count(2)

@@ -54,19 +54,43 @@ def test_one_more_seat_names_who_it_places_and_who_moves(
     cards = page.locator("#seat-values > li")
     expect(cards).to_have_count(2)
     haem_card = cards.filter(has_text=f"Haematology {tag} at")
+    # Plain words first: who is placed at which of their choices, who moves up or down.
+    expect(haem_card.locator(".seat-summary")).to_have_text(
+        "One more seat places Uma Iqbal (their 1st choice); "
+        "1 trainee moves to a choice they ranked lower."
+    )
     expect(haem_card).to_contain_text(
-        f"It would place Uma Iqbal at Microbiology {tag}, Queen Elizabeth Labs {tag}."
+        f"It would place Uma Iqbal at Microbiology {tag}, Queen Elizabeth Labs {tag}"
+        " (their 1st choice)."
     )
     expect(haem_card).to_contain_text("To make room, 1 placed trainee would move:")
     expect(haem_card.locator("ol.seat-moves li")).to_have_text(
-        f"Mo Farah would move from Microbiology {tag}, Queen Elizabeth Labs {tag} to this slot."
+        f"Mo Farah would move from Microbiology {tag}, Queen Elizabeth Labs {tag}"
+        " (their 1st choice) to this slot (their 2nd choice)."
     )
+    expect(haem_card).to_contain_text("The match's total cost would go up by")
     micro_card = cards.filter(has_text=f"Microbiology {tag} at")
-    expect(micro_card).to_contain_text("It would place Uma Iqbal here.")
+    expect(micro_card).to_contain_text("It would place Uma Iqbal here (their 1st choice).")
+    expect(micro_card.locator(".seat-summary")).to_have_text(
+        "One more seat places Uma Iqbal (their 1st choice)."
+    )
+    assert "+" not in page.locator("#seat-values").inner_text()  # words, not "+5.11"
+    # What the cost means: a details component, closed until asked, opened by keyboard.
+    help_ = page.locator("details.cost-help")
+    expect(help_.locator("summary")).to_have_text("What the cost means")
+    expect(help_.get_by_text("lower is better")).to_be_hidden()
+    help_.locator("summary").focus()
+    page.keyboard.press("Enter")
+    expect(help_.get_by_text("lower is better")).to_be_visible()
     expect(micro_card).to_contain_text("Nobody else would move.")
     assert "Trainee " not in page.locator("main").inner_text()  # names, never ids
     check_a11y(page, "seat values with moves")
     shoot(page, "coordinator-seat-values-moves")
+    page.set_viewport_size({"width": 390, "height": 844})
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, width  # no sideways scrolling at phone width
+    check_a11y(page, "seat values at 390 px")
+    page.set_viewport_size({"width": 1280, "height": 900})
 
     # Keyboard only: Tab reaches the name of the trainee who moves; Enter opens the record.
     link = haem_card.get_by_role("link", name="Mo Farah")

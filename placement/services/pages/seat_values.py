@@ -18,6 +18,7 @@ from placement.errors import WrongState
 from placement.models import (
     MatchRun,
     Organisation,
+    Preference,
     Round,
     RunSeatValue,
     RunStatus,
@@ -37,6 +38,9 @@ class SeatMoveRow:
     to_slot_id: int | None
     from_slot: str | None  # "Title, Host"; None: the trainee was unplaced
     to_slot: str | None  # None: the trainee would give up their place (a swap)
+    # The trainee's own rank of each slot in the run's round (None: not ranked, or none).
+    from_rank: int | None = None
+    to_rank: int | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,53 @@ class SeatRow:
     # placed trainees who move to make room; placed_gain 0: the moves of the cheaper cycle.
     placed: SeatMoveRow | None
     moves: list[SeatMoveRow]
+
+    @property
+    def summary(self) -> str:
+        """What the seat does in plain words: "places Priya Shah (their 2nd choice);
+        2 trainees move to a choice they ranked higher"."""
+        parts = []
+        if self.placed is not None:
+            parts.append(f"places {self.placed.trainee} ({choice(self.placed.to_rank)})")
+        elif self.placed_gain:
+            parts.append("places one more trainee")
+        moving = [m for m in self.moves if m.from_slot_id is not None and m.to_slot_id is not None]
+        higher = sum(1 for m in moving if _better(m.to_rank, m.from_rank))
+        lower = sum(1 for m in moving if _better(m.from_rank, m.to_rank))
+        other = len(moving) - higher - lower
+        out = sum(1 for m in self.moves if m.to_slot_id is None)
+        into = sum(1 for m in self.moves if m.from_slot_id is None)
+        for n, what in (
+            (higher, "to a choice they ranked higher"),
+            (lower, "to a choice they ranked lower"),
+            (other, "to another slot"),
+        ):
+            if n:
+                parts.append(f"{_trainees(n)} {'moves' if n == 1 else 'move'} {what}")
+        if into:
+            parts.append(f"{_trainees(into)} not placed now {'is' if into == 1 else 'are'} placed")
+        if out:
+            parts.append(f"{_trainees(out)} {'gives' if out == 1 else 'give'} up a place")
+        return "; ".join(parts)
+
+
+def choice(rank: int | None) -> str:
+    """ "their 2nd choice", or "a slot they did not rank"."""
+    if rank is None:
+        return "a slot they did not rank"
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    return f"their {rank}{suffix} choice"
+
+
+def _better(a: int | None, b: int | None) -> bool:
+    """Rank ``a`` is one the trainee put above ``b`` (a ranked slot beats an unranked one)."""
+    if a is None:
+        return False
+    return b is None or a < b
+
+
+def _trainees(n: int) -> str:
+    return "1 trainee" if n == 1 else f"{n} trainees"
 
 
 @dataclass(frozen=True)
@@ -101,7 +152,7 @@ def seat_values_page(
                 .offset(lo)
                 .limit(hi - lo)
             ).all()
-    moves = _moves(session, picked)
+    moves = _moves(session, picked, run.round_id)
     rows = []
     for v, title, org, capacity in picked:
         chain = moves.get(v.slot_id, [])
@@ -127,10 +178,11 @@ def seat_values_page(
 
 
 def _moves(
-    session: Session, picked: list[tuple[RunSeatValue, str, str, int]]
+    session: Session, picked: list[tuple[RunSeatValue, str, str, int]], round_id: int
 ) -> dict[int, list[SeatMoveRow]]:
     """The chains of the slots on the page, in order, with names: one query for the names
-    of the trainees and slots they mention, by primary key."""
+    of the trainees and slots they mention, by primary key, and one for the ranks those
+    trainees gave those slots in the round."""
     chains = {v.slot_id: v.moves for v, *_ in picked if v.moves}
     trainee_ids = {m[0] for c in chains.values() for m in c}
     slot_ids = {s for c in chains.values() for m in c for s in m[1:] if s is not None}
@@ -149,6 +201,15 @@ def _moves(
         .where(col(Slot.id).in_(sorted(slot_ids or {-1})))
     )
     found = {(kind, ident): name for kind, ident, name in session.execute(union_all(names, labels))}
+    ranks: dict[tuple[int | None, int | None], int] = {
+        (t, s): r
+        for t, s, r in session.execute(
+            sa_select(col(Preference.trainee_id), col(Preference.slot_id), col(Preference.rank))
+            .where(col(Preference.round_id) == round_id)
+            .where(col(Preference.trainee_id).in_(sorted(trainee_ids)))
+            .where(col(Preference.slot_id).in_(sorted(slot_ids or {-1})))
+        )
+    }
     out: dict[int, list[SeatMoveRow]] = {}
     for slot_id, chain in chains.items():
         out[slot_id] = [
@@ -159,6 +220,8 @@ def _moves(
                 to_slot_id=b,
                 from_slot=None if a is None else found.get(("s", a), "a slot since removed"),
                 to_slot=None if b is None else found.get(("s", b), "a slot since removed"),
+                from_rank=ranks.get((t, a)),
+                to_rank=ranks.get((t, b)),
             )
             for t, a, b in chain
         ]

@@ -238,5 +238,6 @@ def seat_values(run_id: int) -> Any:
     return render_template(
         "coordinator/seat_values.html",
         title=f"Where one more seat helps: run {view.run.id}",
+        choice=seat_pages.choice,
         **view_context(view),
     )
