@@ -361,8 +361,7 @@ class PlacedMoves:
         for i in np.flatnonzero(some_good & (n_at > 1)).tolist():
             ks = (int(starts[i]) + np.flatnonzero(at[starts[i] : ends[i]])).tolist()
             opts: list[Option] = [
-                (k, int(self.xs[k]), int(self.xq[k]), int(self.xd[k]), float(least[i]))
-                for k in ks
+                (k, int(self.xs[k]), int(self.xq[k]), int(self.xd[k]), float(least[i])) for k in ks
             ]
             won = self.lex.least(self.g.sink, opts, avoid_source=True)
             if isinstance(won, int) and self.better[won]:
