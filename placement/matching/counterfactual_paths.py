@@ -215,6 +215,7 @@ class PlacedMoves:
         self.xq = np.zeros(0)
         self.better = np.zeros(0, dtype=bool)
         self._done = False
+        self._fixed: tuple[np.ndarray, np.ndarray] | None = None
         self.rank_d = self.pair_d = np.zeros(0)
 
     def rank_costs(self, q_m: np.ndarray) -> None:
@@ -230,6 +231,7 @@ class PlacedMoves:
         self.pos = np.flatnonzero(keep)
         self.sc, self.xs, self.xq, self.xd = sc[keep], xs[keep], xq[keep], xd[keep]
         self.better = better[keep] & (self.xs != self.s0[self.sc])
+        self._fixed = None
 
     # --- a move up the list ----------------------------------------------------------
 
@@ -268,20 +270,21 @@ class PlacedMoves:
 
     def _profile_values(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per pair the value ``q'(x) - q0 + d``; per scenario (of ``starts``) the value of
-        being unplaced, and whether one more trainee could be placed."""
+        being unplaced, and whether one more trainee could be placed (both kept)."""
         j, x = self.sc, self.xs
-        s0 = self.s0[j]
-        here = x == s0
+        here = x == self.s0[j]
         base = self.xq - self.q0[j]
         val = np.where(here, base, base + d)
-        starts, _ = _group_starts(j)
-        js = j[starts]
-        g = self.g
-        unplace = -self.q0[js] + g.from_source[self.s0[js]]
-        more_pair = np.isfinite(g.to_sink_any[x]) & ~here
-        more = np.logical_or.reduceat(more_pair, starts) if len(starts) else more_pair
-        more &= np.isfinite(g.from_source[self.s0[js]])
-        return val, unplace, more
+        if self._fixed is None:
+            starts, _ = _group_starts(j)
+            js = j[starts]
+            g = self.g
+            unplace = -self.q0[js] + g.from_source[self.s0[js]]
+            more_pair = np.isfinite(g.to_sink_any[x]) & ~here
+            more = np.logical_or.reduceat(more_pair, starts) if len(starts) else more_pair
+            more &= np.isfinite(g.from_source[self.s0[js]])
+            self._fixed = (unplace, more)
+        return val, self._fixed[0], self._fixed[1]
 
     def _profile_decide(
         self, lo: np.ndarray, hi: np.ndarray
