@@ -15,11 +15,15 @@ tens of thousands of them. Two cheap passes decide most pairs instead:
   ``d(x, s0) >= max(p(s0) - p(x), d(x, T) - d(s0, T), d(T, s0) - d(T, x), ...)``.
 
 A what-if whose answer is the same for every distance between the two bounds is settled
-by them. The rest are settled exactly: Dijkstras to their ``s0`` on the reduced costs, in
+by them: the option least in ``q`` is certainly unique, or certainly not a better choice.
+The rest are settled exactly: Dijkstras to their ``s0`` on the reduced costs, in
 batches, each cut off at the largest distance that could still matter to its trainees
-(``limit``), until a work budget is spent; what is left gets no counterfactual. The
-budget counts the nodes the searches reach (deterministic, unlike a clock), so the same
-run always gives the same explanations.
+(``limit``, ties included), until a work budget is spent; what is left gets no
+counterfactual. The budget counts the nodes the searches reach (deterministic, unlike a
+clock), so the same run always gives the same explanations. Options still tied on ``q``
+with exact distances go to the draws (:mod:`placement.matching.lexicographic`), and so
+does the "one more placed" case when its least ``q'(y) + d(y, T)`` is tied (those
+distances are exact from the passes above).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import dijkstra
 
+from .lexicographic import LexPaths, Option
 from .residual import SlotGraph
 
 # Nodes reached (times the mean number of arcs per node) the exact Dijkstras of one batch
@@ -106,8 +111,8 @@ class ResidualDistances:
         self, targets: np.ndarray, x: np.ndarray, need: np.ndarray, budget: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """For pairs ``(x, target)``: the distance along chains of moves only (avoiding
-        ``S`` and ``T``), exact wherever it is below ``need`` (real costs; ``inf`` beyond),
-        so that ``d(x, target) = min(upper, chain)`` wherever ``d < need``; and whether
+        ``S`` and ``T``), exact wherever it is at most ``need`` (real costs; ``inf`` beyond),
+        so that ``d(x, target) = min(upper, chain)`` wherever ``d <= need``; and whether
         the pair's search ran. One reverse Dijkstra per distinct target, cut off at its
         largest need, cheapest first, in batches, until ``budget`` is spent."""
         out = np.full(len(x), np.inf)
@@ -119,13 +124,15 @@ class ResidualDistances:
         uniq, inv = np.unique(targets, return_inverse=True)
         limit = np.full(len(uniq), -np.inf)
         np.maximum.at(limit, inv, reduced)
+        by_target = np.argsort(inv, kind="stable")
+        cuts = np.searchsorted(inv[by_target], np.arange(len(uniq) + 1))
         order = np.lexsort((uniq, limit))
-        order = order[limit[order] >= 0]  # the others cannot be below their need
+        # The others cannot be at or below their need: settled, beyond it (inf).
+        done[limit[inv] < 0] = True
+        order = order[limit[order] >= 0]
         slot = np.full(len(uniq), -1, dtype=np.int64)
         per_node = max(1, self.arcs // self.n)
         batch = max(1, _BATCH_CELLS // self.n)
-        by_target = np.argsort(inv, kind="stable")
-        cuts = np.searchsorted(inv[by_target], np.arange(len(uniq) + 1))
         cached = np.array([self._cache.get(int(uniq[i]), (-1.0, None))[0] >= limit[i]
                            for i in order.tolist()], dtype=bool)  # fmt: skip
         for i in order[cached].tolist():
@@ -181,112 +188,188 @@ def _group_starts(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 class PlacedMoves:
     """The what-ifs of placed trainees (one scenario each), settled by the bounds, then
-    exactly (module docstring). Per scenario: ``q0`` their pair's cost, ``s0`` their slot
-    (-1: not placed, ignored), ``kind`` (0 for a move up the list), ``x`` and ``rank``
-    the choice in question."""
+    exactly (module docstring), ties on ``q`` by the draws (``lex``). Per scenario: ``q0``
+    and ``d0`` their pair's cost and draw, ``s0`` their slot (-1: not placed, ignored),
+    ``kind`` (0 for a move up the list), ``x``, ``rank`` and ``dx`` the choice in question
+    and its draw."""
 
     def __init__(
         self,
         g: ResidualDistances,
-        q0: np.ndarray,
-        s0: np.ndarray,
+        lex: LexPaths,
+        held: tuple[np.ndarray, np.ndarray, np.ndarray],
         kind: np.ndarray,
-        x: np.ndarray,
-        rank: np.ndarray,
+        choice: tuple[np.ndarray, np.ndarray, np.ndarray],
         free: np.ndarray,
         budget: int = WORK_BUDGET,
     ) -> None:
-        self.g, self.q0, self.s0, self.x, self.rank = g, q0.astype(np.float64), s0, x, rank
+        q0, d0, s0 = held
+        x, rank, dx = choice
+        self.g, self.lex, self.q0, self.s0 = g, lex, q0.astype(np.float64), s0
+        self.d0, self.x, self.rank, self.dx = d0, x, rank, dx
         self.budget = budget
         self.rank_j = np.flatnonzero((s0 >= 0) & (kind == 0) & (free[x] > 0))
         self.prof = (s0 >= 0) & (kind > 0)
         self.q_m = np.zeros((len(q0), 1))
-        self.sc = self.xs = np.zeros(0, dtype=np.int64)
+        self.sc = self.xs = self.xd = np.zeros(0, dtype=np.int64)
         self.xq = np.zeros(0)
+        self.better = np.zeros(0, dtype=bool)
         self._done = False
+        self._fixed: tuple[np.ndarray, np.ndarray] | None = None
         self.rank_d = self.pair_d = np.zeros(0)
 
     def rank_costs(self, q_m: np.ndarray) -> None:
         """``q_m[j, m]``: the cost of scenario ``j``'s choice when moved up to rank ``m``."""
         self.q_m = q_m
 
-    def pairs(self, sc: np.ndarray, xs: np.ndarray, xq: np.ndarray) -> None:
-        """Every scenario's pairs after its change (sorted by scenario) and their costs."""
+    def pairs(
+        self, sc: np.ndarray, xs: np.ndarray, xq: np.ndarray, xd: np.ndarray, better: np.ndarray
+    ) -> None:
+        """Every scenario's pairs after its change (sorted by scenario), their costs and
+        draws, and whether each is a choice above the trainee's outcome."""
         keep = self.prof[sc]
         self.pos = np.flatnonzero(keep)
-        self.sc, self.xs, self.xq = sc[keep], xs[keep], xq[keep]
+        self.sc, self.xs, self.xq, self.xd = sc[keep], xs[keep], xq[keep], xd[keep]
+        self.better = better[keep] & (self.xs != self.s0[self.sc])
+        self._fixed = None
 
     # --- a move up the list ----------------------------------------------------------
 
-    def _best_move(self, js: np.ndarray, d: np.ndarray) -> np.ndarray:
-        """The largest rank ``m`` (< the choice's rank) with ``q_m + d - q0 < 0``, else 0."""
+    def _best_move(self, js: np.ndarray, d: np.ndarray, strict: bool = True) -> np.ndarray:
+        """The largest rank ``m`` (< the choice's rank) with ``q_m + d - q0 < 0`` (``<= 0``
+        unless ``strict``), else 0."""
         m = np.arange(self.q_m.shape[1])
         ok = (m[None, :] >= 1) & (m[None, :] < self.rank[js][:, None])
         with np.errstate(invalid="ignore"):
-            ok &= self.q_m[js] + d[:, None] - self.q0[js][:, None] < 0
+            gain = self.q_m[js] + d[:, None] - self.q0[js][:, None]
+            ok &= (gain < 0) if strict else (gain <= 0)
         return np.where(ok, m[None, :], 0).max(axis=1) if len(js) else np.zeros(0, np.int64)
 
-    def _rank_bounds_upper(self, js: np.ndarray) -> np.ndarray:
-        return self.g.bounds(self.x[js], self.s0[js])[1]
-
     def _rank_bounds(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per move up the list: the best move sure under the upper bound of ``d``, the
+        best one possible (a tie included) under the lower bound, and the upper bound."""
         js = self.rank_j
         lower, upper = self.g.bounds(self.x[js], self.s0[js])
-        return js, self._best_move(js, upper), self._best_move(js, lower), lower
+        return js, self._best_move(js, upper), self._best_move(js, lower, strict=False), upper
+
+    def _rank_ties(self, js: np.ndarray, d: np.ndarray, strict: np.ndarray) -> np.ndarray:
+        """The moves with exact ``d``: ``strict``, or a larger ``m`` where
+        ``q_m + d - q0 == 0`` when the draws decide for the choice."""
+        best = strict.copy()
+        tie = self._best_move(js, d, strict=False)
+        stay: Option = ("stay", None, 0, 0, 0.0)
+        for i in np.flatnonzero(tie > strict).tolist():
+            j, m = int(js[i]), int(tie[i])
+            q = int(self.q_m[j, m] - self.q0[j])
+            x: Option = ("x", int(self.x[j]), q, int(self.dx[j] - self.d0[j]), 0.0)
+            if self.lex.least(int(self.s0[j]), [stay, x]) == "x":
+                best[i] = m
+        return best
 
     # --- a profile change ------------------------------------------------------------
 
-    def _profile_values(
-        self, d: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per pair the value ``q'(x) - q0 + d``; per scenario (of ``starts``) the value
-        of staying at ``s0``, of being unplaced, and whether one more could be placed."""
+    def _profile_values(self, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per pair the value ``q'(x) - q0 + d``; per scenario (of ``starts``) the value of
+        being unplaced, and whether one more trainee could be placed (both kept)."""
         j, x = self.sc, self.xs
-        s0 = self.s0[j]
-        here = x == s0
+        here = x == self.s0[j]
         base = self.xq - self.q0[j]
         val = np.where(here, base, base + d)
-        starts, _ = _group_starts(j)
-        js = j[starts]
-        g = self.g
-        stay_here = np.full(len(starts), np.inf)
-        grp = np.cumsum(np.r_[True, j[1:] != j[:-1]]) - 1 if len(j) else j
-        np.minimum.at(stay_here, grp[here], base[here])
-        unplace = -self.q0[js] + g.from_source[self.s0[js]]
-        more_pair = np.isfinite(g.to_sink_any[x]) & ~here
-        more = np.logical_or.reduceat(more_pair, starts) if len(starts) else more_pair
-        more &= np.isfinite(g.from_source[self.s0[js]])
-        return val, stay_here, unplace, more, grp
+        if self._fixed is None:
+            starts, _ = _group_starts(j)
+            js = j[starts]
+            g = self.g
+            unplace = -self.q0[js] + g.from_source[self.s0[js]]
+            more_pair = np.isfinite(g.to_sink_any[x]) & ~here
+            more = np.logical_or.reduceat(more_pair, starts) if len(starts) else more_pair
+            more &= np.isfinite(g.from_source[self.s0[js]])
+            self._fixed = (unplace, more)
+        return val, self._fixed[0], self._fixed[1]
 
     def _profile_decide(
         self, lo: np.ndarray, hi: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per scenario: claimed, settled (claimed or surely none), the claim's position,
-        and per pair the largest ``d`` that could still matter (real cost)."""
+        """Per scenario at the same number placed: claimed (a unique least option, a
+        better choice), settled (claimed, or no better choice can be least), the claim's
+        position, and per pair the largest ``d`` that could still matter (real cost)."""
         j = self.sc
         if len(j) == 0:
             z = np.zeros(0, dtype=bool)
             return z, z, np.zeros(0, np.int64), np.zeros(0)
-        v_lo, stay_here, unplace, more, grp = self._profile_values(lo)
+        v_lo, unplace, _ = self._profile_values(lo)
         v_hi = self._profile_values(hi)[0]
-        starts, _ = _group_starts(j)
+        starts, grp = _group_starts(j)
         here = self.xs == self.s0[j]
-        best_hi = np.minimum.reduceat(v_hi, starts)
-        at_best = np.flatnonzero(v_hi == best_hi[grp])
+        least = np.minimum(np.minimum.reduceat(v_hi, starts), unplace)  # the least upper value
+        cand = v_lo <= least[grp]  # could be least
+        n_cand = np.add.reduceat(cand.astype(np.int64), starts) + (unplace <= least)
+        good = cand & self.better
+        some_good = np.logical_or.reduceat(good, starts)
         first = np.full(len(starts), len(j), dtype=np.int64)
-        np.minimum.at(first, grp[at_best], at_best)
-        others = v_lo.copy()
-        others[first[np.isfinite(best_hi)]] = np.inf
-        second_lo = np.minimum.reduceat(others, starts)
-        ok = np.isfinite(best_hi) & ~more
+        hit = np.flatnonzero(good)
+        np.minimum.at(first, grp[hit], hit)
         pick = np.minimum(first, len(j) - 1)
-        claim = ok & ~here[pick] & (best_hi < second_lo) & (best_hi < unplace)
-        away_lo = np.minimum.reduceat(np.where(here, np.inf, v_lo), starts)
-        bar = np.minimum(stay_here, unplace)
-        none = more | (away_lo >= bar)
-        # Only pairs that could tie or beat both the bar and the best known value matter.
-        need = np.minimum(bar, best_hi)[grp] - (self.xq - self.q0[j])
-        return claim, claim | none, pick, np.where(here, -np.inf, need)
+        more = self._profile_values(hi)[2]  # one more placed: see _more_claims
+        claim = some_good & (n_cand == 1) & ~more
+        need = least[grp] - (self.xq - self.q0[j])
+        return claim, claim | ~some_good | more, pick, np.where(here | more[grp], -np.inf, need)
+
+    def _profile_ties(self, d: np.ndarray, open_: np.ndarray) -> dict[int, int]:
+        """Scenarios (of ``starts``) still open with exact ``d``: least by the draws.
+        Returns scenario start -> position of the claimed pair."""
+        out: dict[int, int] = {}
+        val, unplace, _ = self._profile_values(d)
+        starts, grp = _group_starts(self.sc)
+        here = self.xs == self.s0[self.sc]
+        least = np.minimum(np.minimum.reduceat(val, starts), unplace)
+        at = val == least[grp]
+        for i in np.flatnonzero(open_).tolist():
+            a, b = int(starts[i]), int(starts[i + 1]) if i + 1 < len(starts) else len(val)
+            j = int(self.sc[a])
+            s0, top = int(self.s0[j]), float(least[i]) + self.q0[j]
+            opts: list[Option] = []
+            for k in range(a, b):
+                if at[k]:
+                    src = None if here[k] else int(self.xs[k])
+                    dr = int(self.xd[k] - self.d0[j]) if src is not None else 0
+                    opts.append((k, src, int(self.xq[k] - self.q0[j]), dr, top - self.q0[j]))
+            if unplace[i] == least[i]:
+                opts.append(("out", self.g.source, int(-self.q0[j]), int(-self.d0[j]),
+                             top - self.q0[j]))  # fmt: skip
+            won = self.lex.least(s0, opts)
+            if isinstance(won, int) and self.better[won]:
+                out[i] = won
+        return out
+
+    def _more_claims(self, more: np.ndarray) -> dict[int, int]:
+        """Scenarios (of ``starts``) whose change places one more trainee: every optimum
+        adds the path ``S ~> s0 -> y ~> T``, the least ``q'(y) + d(y, T)`` (then draws)."""
+        if not more.any():
+            return {}
+        starts, grp = _group_starts(self.sc)
+        here = self.xs == self.s0[self.sc]
+        up = self.g.to_sink[self.xs]
+        ok = np.isfinite(up) & ~here & more[grp]
+        val = np.where(ok, self.xq + up, np.inf)
+        least = np.minimum.reduceat(val, starts)
+        at = ok & (val == least[grp])
+        n_at = np.add.reduceat(at.astype(np.int64), starts)
+        some_good = np.logical_or.reduceat(at & self.better, starts)
+        first = np.full(len(starts), len(val), dtype=np.int64)
+        hit = np.flatnonzero(at & self.better)
+        np.minimum.at(first, grp[hit], hit)
+        one = np.flatnonzero(some_good & (n_at == 1))
+        out = dict(zip(one.tolist(), first[one].tolist(), strict=True))
+        ends = np.r_[starts[1:], len(val)]
+        for i in np.flatnonzero(some_good & (n_at > 1)).tolist():
+            ks = (int(starts[i]) + np.flatnonzero(at[starts[i] : ends[i]])).tolist()
+            opts: list[Option] = [
+                (k, int(self.xs[k]), int(self.xq[k]), int(self.xd[k]), float(least[i])) for k in ks
+            ]
+            won = self.lex.least(self.g.sink, opts, avoid_source=True)
+            if isinstance(won, int) and self.better[won]:
+                out[i] = won
+        return out
 
     # --- both, with exact distances where the bounds leave it open -------------------
 
@@ -325,34 +408,42 @@ class PlacedMoves:
         self.pair_d[open_p] = d[len(sel) :]
 
     def rank_claims(self) -> list[tuple[int, int]]:
-        """(scenario, move_to) of every placed trainee whose move up the list places them
-        at the choice in every optimum (``q_m + d(x, s0) - q0 < 0``)."""
-        js, m_up, m_lo, _ = self._rank_bounds()
+        """(scenario, move_to) of every placed trainee whose smallest move up the list
+        places them at the choice in the lottery's optimum (``q_m + d(x, s0) - q0 < 0``,
+        or ``== 0`` and the draws decide for the choice)."""
+        js, m_up, m_lo, upper = self._rank_bounds()
         best = np.where(m_up == m_lo, m_up, 0)
         self._exact()
-        ran = ~np.isnan(self.rank_d)  # searched (the others: settled, or past the budget)
-        if ran.any():
-            upper = self.g.bounds(self.x[js[ran]], self.s0[js[ran]])[1]
-            best[ran] = self._best_move(js[ran], np.minimum(upper, self.rank_d[ran]))
+        ran = np.flatnonzero(~np.isnan(self.rank_d))  # searched (others: settled, or budget)
+        if len(ran):
+            d = np.minimum(upper[ran], self.rank_d[ran])
+            best[ran] = self._rank_ties(js[ran], d, self._best_move(js[ran], d))
         hit = best > 0
         return list(zip(js[hit].tolist(), best[hit].tolist(), strict=True))
 
     def profile_claims(self) -> list[tuple[int, int]]:
         """(scenario, position in the caller's sorted pairs) of every placed trainee whose
-        profile change places them at a better choice in every optimum."""
+        profile change places them at a better choice in the lottery's optimum."""
         if len(self.sc) == 0:
             return []
         lo, hi = self.g.bounds(self.xs, self.s0[self.sc])
         claim, settled, pick, _ = self._profile_decide(lo, hi)
         starts, grp = _group_starts(self.sc)
+        more = self._profile_values(hi)[2]
+        exact = np.logical_and.reduceat(lo == hi, starts)
+        d = hi
         if not settled.all():
             self._exact()
             ran = ~np.isnan(self.pair_d)
             searched = np.zeros(len(starts), dtype=bool)
             searched[grp[ran]] = True
             d = np.where(ran, np.minimum(hi, np.nan_to_num(self.pair_d, nan=np.inf)), hi)
-            exact_claim, _, exact_pick, _ = self._profile_decide(d, d)
+            exact_claim, exact_settled, exact_pick, _ = self._profile_decide(d, d)
             claim = np.where(searched, exact_claim, claim)
+            settled = np.where(searched, exact_settled, settled)
             pick = np.where(searched, exact_pick, pick)
-        return list(zip(self.sc[starts][claim].tolist(), self.pos[pick[claim]].tolist(),
-                        strict=True))  # fmt: skip
+            exact |= searched
+        found = dict(zip(np.flatnonzero(claim).tolist(), pick[claim].tolist(), strict=True))
+        found.update(self._profile_ties(d, exact & ~settled & ~more))
+        found.update(self._more_claims(more))
+        return [(int(self.sc[starts[i]]), int(self.pos[k])) for i, k in sorted(found.items())]

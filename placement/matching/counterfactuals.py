@@ -17,27 +17,55 @@ employer's ranking: those get no counterfactual (the explanation says so in word
 
 Optimal mode
 ------------
-Let ``f`` be the run's optimum and ``d`` shortest distances in its residual graph folded
-onto the slots (:mod:`placement.matching.residual`). Any other placement differs from
-``f`` by residual cycles; exactly one passes through the trainee, and the others do not
-touch the trainee's pairs, so they cost ``>= 0``. Hence, with the trainee's new pair
-costs ``q'``:
+*The rule.* A what-if is claimed exactly when re-solving the changed round the way a run
+does (same seed, so the same pair draws, the new pairs' included) would place the trainee
+at a slot they ranked above their outcome (any ranked slot when unplaced), and the claim
+names that slot. No re-solve is needed:
 
-- placed at ``s0`` (cost ``q0``): the best placement with the trainee at ``x`` costs
-  ``q'(x) - q0 + d(x, s0)`` more than ``f`` (``x = s0``: ``q'(s0) - q0``); unplacing them
-  costs ``-q0 + d(S, s0)`` (infinite when nobody can take the seat: one fewer placed);
-- unplaced: at ``x``, ``q'(x) + d(x, S)`` at the same number placed; and if some ``x`` has
-  a path to the sink ``T`` that avoids ``S``, one more trainee is placed, so every optimum
-  uses such an ``x``, the cheapest being ``q'(x) + d(x, T)``.
+*What a re-solve returns.* A run returns the lexicographic optimum of (most placed, least
+quantised cost ``q``, least total pair draw) (:mod:`placement.matching.lottery`); it is
+unique unless two sums of 32-bit draws tie exactly (odds of the order of ``2**-32`` per
+alternative, the caveat the lottery itself carries). So "the re-solve places them at X"
+equals "every lexicographic optimum does", and costs below are pairs ``(q, draw)``
+compared lexicographically; ``d`` is the shortest distance in those pairs in the run's
+residual graph folded onto the slots (:mod:`placement.matching.residual`).
+
+*Proof of the formulas.* Let ``f`` be the run's placement, a lexicographic optimum of the
+old round, so its residual graph has no cycle of negative ``(q, draw)``. Any placement
+``f'`` of the changed round differs from ``f`` by residual paths and cycles; exactly one
+goes through the trainee (who holds at most one seat before and after), and the others
+use arcs of the old round only: each such cycle costs ``>= 0``, and no such path from the
+source ``S`` to the sink ``T`` exists (``f`` places the most). So the best ``f'`` with the
+trainee at ``x`` is ``f`` plus one path or cycle through the trainee, with the trainee's
+new pair costs ``q'`` and draws ``r'`` (``q0``, ``r0``: their pair in ``f``):
+
+- placed at ``s0``: at the same number placed, ``(q'(x) - q0, r'(x) - r0) + d(x, s0)``
+  above ``f`` (``x = s0``: ``(q'(s0) - q0, 0)``); unplaced, ``(-q0, -r0) + d(S, s0)``;
+- placed, when some new pair ``y`` has ``d(y, T)`` finite and ``d(S, s0)`` finite: the
+  augmenting path ``S ~> s0 -> y ~> T`` places one more trainee, so every optimum is of
+  this kind, the least being ``(q'(y), r'(y)) + d(y, T)`` plus a part common to all ``y``
+  (the two halves share no node: a shared node would make ``S ~> T`` a path of the old
+  round; for the same reason the path to ``T`` avoids ``S`` and ``s0``);
+- unplaced: staying out is ``(0, 0)``; at ``x``, ``(q'(x), r'(x)) + d(x, S)``; and if
+  some ``x`` has ``d(x, T)`` finite (avoiding ``S``), one more is placed and the least
+  ``(q'(x), r'(x)) + d(x, T)`` wins.
 
 The paths ending at ``s0`` (or ``S``) never use the trainee's own arcs, which leave ``s0``
-(or ``S``), so ``d`` of the run's graph is the right one. The claim "you would have been
-placed at X" is made only when X is the unique strict minimum and ranked above the
-outcome: then every optimum of the changed round places them at X, whatever the lottery.
-A placed trainee whose change could also raise the number placed gets no claim (the two
-paths involved need not be disjoint). The distances ``d(x, s0)`` of every placed trainee
-come from :mod:`placement.matching.counterfactual_paths`: bounds through ``S`` and ``T``
-settle most, exact searches the rest (under a work budget).
+(or ``S``), so the run's graph gives the right ``d``. A move up the list lowers the
+choice's cost and raises only those of the choices it passes, all above the outcome: an
+optimum with the trainee at one of those costs more than before, hence more than ``f``,
+so the re-solve places them at the choice or leaves them where they were; the smallest
+move is the largest rank ``m`` at which the choice wins (the costs fall as ``m`` does).
+
+*Computing it.* The ``q`` parts settle almost every what-if: the least option is unique
+in ``q`` (claimed if it is a better choice), or no better choice is among the least. Only
+the rest, options tied on ``q`` with a better choice among them, need the draws:
+:mod:`placement.matching.lexicographic` finds their distances exactly (``(q, draw)`` in
+Python integers) under a work budget; a query past the budget, or an exact tie of the
+draws, claims nothing. The ``q`` distances of every placed trainee come from
+:mod:`placement.matching.counterfactual_paths`: bounds through ``S`` and ``T`` settle
+most, exact searches the rest (under a work budget). Within the budgets, and for the
+changes below, a claim is made exactly when a re-solve would place the trainee higher.
 
 Each trainee tries their choices best-ranked first, one per round, up to ``ROUNDS``
 rounds (a move up the list for an eligible choice, the fix for an ineligible one), then
@@ -68,6 +96,7 @@ from typing import Any
 import numpy as np
 
 from .counterfactual_paths import PlacedMoves, ResidualDistances
+from .lexicographic import LexPaths, Option, arc_draws
 from .prepared import Prepared
 from .problem import (
     RULES,
@@ -185,10 +214,12 @@ def optimal_counterfactuals(
     slot_of: np.ndarray,
     orank: np.ndarray,
     choice: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    stats: dict[str, int] | None = None,
 ) -> dict[int, dict[str, Any]]:
     """Exact counterfactuals of the optimal mode (see the module docstring): first a move
     up the list or a fix of an eligibility rule, then, for trainees still without one,
-    having the skills a choice asks for. ``pot``: the solve's optimal potentials, if known."""
+    having the skills a choice asks for. ``pot``: the solve's optimal potentials, if known;
+    ``stats``, if given, receives the lexicographic searches' queries, drops and work."""
     instance, arr, e = prep.instance, prep.arr, prep.edges
     t, s, rank, km, rule = choice
     if len(t) == 0:
@@ -207,10 +238,14 @@ def optimal_counterfactuals(
         except ValueError:
             return {}
     g = ResidualDistances(graph, pot)
+    lex = LexPaths(graph, arc_draws(graph, e.t, e.s, e.lottery, slot_of), pot)
     scale = quantum(instance)
     old_q = np.zeros(len(arr.t_level), dtype=np.int64)
+    old_d = np.zeros(len(arr.t_level), dtype=np.int64)
     placed_e = np.flatnonzero(slot_of[e.t] == e.s)
     old_q[e.t[placed_e]] = e.q[placed_e]
+    old_d[e.t[placed_e]] = e.lottery[placed_e]
+    held = (old_q, old_d, orank)
     out: dict[int, dict[str, Any]] = {}
     tried = np.zeros(len(t), dtype=bool)
     claimed = np.zeros(len(arr.t_level), dtype=bool)
@@ -225,7 +260,7 @@ def optimal_counterfactuals(
             pick = _first_per_trainee(t, rank, left)
             tried[pick] = True
             scen = (t[pick], s[pick], rank[pick], km[pick])
-            found = _evaluate(prep, g, scale, pairs, slot_of, old_q, scen, kinds[pick])
+            found = _evaluate(prep, (g, lex), scale, pairs, slot_of, held, scen, kinds[pick])
             for ti, cf in found.items():
                 if cf["rank"] < orank[ti]:  # above their outcome
                     out[ti] = cf
@@ -236,20 +271,24 @@ def optimal_counterfactuals(
         tried[:] = False
         lacks = np.flatnonzero((rule == 0) & movable & (missing_skill_fraction(arr, t, s) > 0))
         rounds(lacks, np.full(len(t), SKILLS, dtype=np.int64), ROUNDS)
+    if stats is not None:
+        stats.update(lex_queries=lex.queries, lex_dropped=lex.dropped, lex_work=lex.spent)
     return out
 
 
 def _evaluate(
     prep: Prepared,
-    g: ResidualDistances,
+    paths: tuple[ResidualDistances, LexPaths],
     scale: float,
     pairs: tuple[np.ndarray, np.ndarray, np.ndarray],
     slot_of: np.ndarray,
-    old_q: np.ndarray,
+    held: tuple[np.ndarray, np.ndarray, np.ndarray],
     scen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     kind: np.ndarray,
 ) -> dict[int, dict[str, Any]]:
     instance, arr = prep.instance, prep.arr
+    g, lex = paths
+    old_q, old_d, orank = held
     scen_t, scen_s, scen_rank, scen_km = scen
     what_if, need_km = _what_if(arr, kind, scen_t, scen_s, scen_km)
     # Each scenario's pairs after its change: eligible, with a free seat, re-costed.
@@ -264,45 +303,46 @@ def _evaluate(
         sc, pt, ps = (np.concatenate([a, b]) for a, b in zip((sc, pt, ps), extra, strict=True))
         pr = np.concatenate([pr, np.zeros(len(extra[0]), dtype=np.int64)])
         pkm = pair_distance_km(arr, pt, ps)
-    # One costing for both: the changed pairs (q') and the scenarios' own pairs, whose
-    # terms other than the preference stay when the choice moves up (rank what-ifs only
-    # change the list, so the changed arrays cost them as the original ones do).
+    # One costing for both: the changed pairs (q', and their draws: the same seeded hash a
+    # re-solve would use) and the scenarios' own pairs, whose terms other than the
+    # preference stay when the choice moves up (rank what-ifs only change the list, so the
+    # changed arrays cost them as the original ones do).
     n_new = len(pt)
     both = cost_edges(instance, what_if, np.concatenate([pt, scen_t]),
                       np.concatenate([ps, scen_s]), np.concatenate([pr, scen_rank]),
                       np.concatenate([pkm, scen_km]))  # fmt: skip
-    qn = both.q[:n_new]
-    rest = (both.employer + both.skills + both.distance)[n_new:]
-
+    qn, dn = both.q[:n_new], both.lottery[:n_new]
+    dx = both.lottery[n_new:]
+    # The choice's cost at every rank m, summed in cost_edges' order (the same q exactly).
     w_pref = instance.weights["preference"]
+    ranks = np.arange(int(scen_rank.max()) + 1 if len(scen_rank) else 1)[None, :]
+    q_m = np.rint(((w_pref * ranks.astype(np.float64) ** 2 + both.employer[n_new:, None])
+                   + both.skills[n_new:, None] + both.distance[n_new:, None]) * scale)  # fmt: skip
+
     s0 = slot_of[scen_t]
     placed = s0 >= 0
     out: dict[int, dict[str, Any]] = {}
     seg = np.argsort(sc, kind="stable")
+    better = (pr[seg] > 0) & (pr[seg] < orank[pt[seg]])
     unplaced = ~placed
-    for j, slot, r, m in _unplaced_rank_moves(
-        g, scen, kind, rest, w_pref, scale, unplaced, arr.s_free
-    ):
+    for j, slot, r, m in _unplaced_rank_moves(g, lex, scen, kind, q_m, dx, unplaced, arr.s_free):
         out[j] = {"kind": "rank", "slot": slot, "rank": r, "move_to": m}
-    for j, k in _unplaced_profile_fixes(g, sc[seg], ps[seg], qn[seg], kind, unplaced):
+    fixes = _unplaced_profile_fixes(g, lex, (sc[seg], ps[seg], qn[seg], dn[seg], better), kind,
+                                    unplaced)  # fmt: skip
+    for j, k in fixes:
         ti = int(scen_t[j])
         pos = seg[k]
-        if pr[pos] == 0:
-            continue  # an unranked slot is not higher on their list
         out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
                             what_if, need_km)  # fmt: skip
-    moves = PlacedMoves(g, old_q[scen_t], s0, np.where(placed, kind, -1), scen_s, scen_rank,
-                        arr.s_free)  # fmt: skip
-    moves.rank_costs(np.rint((w_pref * np.arange(int(scen_rank.max()) + 1)[None, :] ** 2
-                              + rest[:, None]) * scale))  # fmt: skip
-    moves.pairs(sc[seg], ps[seg], qn[seg].astype(np.float64))
+    moves = PlacedMoves(g, lex, (old_q[scen_t], old_d[scen_t], s0), np.where(placed, kind, -1),
+                        (scen_s, scen_rank, dx), arr.s_free)  # fmt: skip
+    moves.rank_costs(q_m)
+    moves.pairs(sc[seg], ps[seg], qn[seg].astype(np.float64), dn[seg], better)
     for j, m in moves.rank_claims():
         out[int(scen_t[j])] = {"kind": "rank", "slot": int(scen_s[j]), "rank": int(scen_rank[j]),
                                "move_to": m}  # fmt: skip
     for j, k in moves.profile_claims():
         ti, pos = int(scen_t[j]), seg[k]
-        if pr[pos] == 0:
-            continue
         out[ti] = _describe(int(kind[j]), int(ps[pos]), int(pr[pos]), j, ti, int(scen_s[j]),
                             what_if, need_km)  # fmt: skip
     return out
@@ -334,25 +374,34 @@ def _unranked_after(
 
 def _unplaced_rank_moves(
     g: ResidualDistances,
+    lex: LexPaths,
     scen: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     kind: np.ndarray,
-    rest: np.ndarray,
-    w_pref: float,
-    scale: float,
+    q_m: np.ndarray,
+    dx: np.ndarray,
     unplaced: np.ndarray,
     free: np.ndarray,
 ) -> list[tuple[int, int, int, int]]:
     """Rank what-ifs of unplaced trainees, all at once: (trainee, slot, rank, move_to) for
-    the smallest move up of the choice that places them there (``q'(x) + d(x, S) < 0``)."""
+    the smallest move up of the choice that places them there: the largest ``m`` with
+    ``q_m + d(x, S) < 0``, or ``== 0`` and the draws deciding for the choice."""
     scen_t, scen_s, scen_rank, _ = scen
     js = np.flatnonzero(unplaced & (kind == RANK) & (free[scen_s] > 0))
     base = g.to_source[scen_s[js]]
     r = scen_rank[js]
-    best = np.zeros(len(js), dtype=np.int64)
-    for m in range(1, int(r.max()) if len(r) else 1):
-        q_m = np.rint((w_pref * m * m + rest[js]) * scale)
-        good = (m < r) & np.isfinite(base) & (q_m + base < 0)
-        best = np.where(good, m, best)  # the largest m that works: the smallest move
+    m = np.arange(q_m.shape[1])[None, :]
+    ok = (m >= 1) & (m < r[:, None]) & np.isfinite(base)[:, None]
+    with np.errstate(invalid="ignore"):
+        gain = q_m[js] + base[:, None]
+    best = np.where(ok & (gain < 0), m, 0).max(axis=1) if len(js) else np.zeros(0, np.int64)
+    tie = np.where(ok & (gain == 0), m, 0).max(axis=1) if len(js) else np.zeros(0, np.int64)
+    src = g.source
+    for i in np.flatnonzero(tie > best).tolist():
+        j, mt = int(js[i]), int(tie[i])
+        opts: list[Option] = [("stay", None, 0, 0, 0.0),
+                              ("x", int(scen_s[j]), int(q_m[j, mt]), int(dx[j]), 0.0)]  # fmt: skip
+        if lex.least(src, opts) == "x":
+            best[i] = mt
     hit = best > 0
     return list(zip(scen_t[js][hit].tolist(), scen_s[js][hit].tolist(), r[hit].tolist(),
                     best[hit].tolist(), strict=True))  # fmt: skip
@@ -360,14 +409,15 @@ def _unplaced_rank_moves(
 
 def _unplaced_profile_fixes(
     g: ResidualDistances,
-    sc: np.ndarray,
-    xs: np.ndarray,
-    xq: np.ndarray,
+    lex: LexPaths,
+    sorted_pairs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     kind: np.ndarray,
     unplaced: np.ndarray,
 ) -> list[tuple[int, int]]:
     """Profile what-ifs of unplaced trainees, all at once: (scenario, position in the
-    sorted pairs) of the unique strict minimum, when it places them (module docstring)."""
+    sorted pairs) of the least option when it is a better choice (module docstring);
+    ``sorted_pairs``: (scenario, slot, q', draw, better) per pair, sorted by scenario."""
+    sc, xs, xq, xd, better = sorted_pairs
     mine = np.flatnonzero(unplaced[sc] & (kind[sc] != RANK))
     if len(mine) == 0:
         return []
@@ -381,9 +431,22 @@ def _unplaced_profile_fixes(
     stay = np.where(more, np.inf, 0.0)
     low = np.minimum.reduceat(val, starts)
     at_low = val == low[group]
-    ties = np.add.reduceat(at_low.astype(np.int64), starts)
+    ties = np.add.reduceat(at_low.astype(np.int64), starts) + (stay == low)
+    good = np.logical_or.reduceat(at_low & better[mine], starts)
+    ok = np.isfinite(low) & (low <= stay) & good
     first = np.full(len(starts), len(j), dtype=np.int64)
-    hit_pos = np.flatnonzero(at_low)
-    np.minimum.at(first, group[hit_pos], hit_pos)  # the first position at the minimum
-    ok = np.isfinite(low) & (low < stay) & (ties == 1)
-    return list(zip(j[starts][ok].tolist(), mine[first[ok]].tolist(), strict=True))
+    hit_pos = np.flatnonzero(at_low & better[mine])
+    np.minimum.at(first, group[hit_pos], hit_pos)  # the first better position at the minimum
+    out = [(int(j[starts[i]]), int(mine[first[i]])) for i in np.flatnonzero(ok & (ties == 1))]
+    ends = np.r_[starts[1:], len(j)]
+    for i in np.flatnonzero(ok & (ties > 1)).tolist():
+        top = float(low[i])
+        ks = (int(starts[i]) + np.flatnonzero(at_low[starts[i] : ends[i]])).tolist()
+        opts: list[Option] = [(k, int(x[k]), int(q[k]), int(xd[mine[k]]), top) for k in ks]
+        if stay[i] == low[i]:
+            opts.append(("stay", None, 0, 0, 0.0))
+        target = g.sink if more[i] else g.source
+        won = lex.least(target, opts, avoid_source=bool(more[i]))
+        if isinstance(won, int) and better[mine[won]]:
+            out.append((int(j[starts[i]]), int(mine[won])))
+    return out

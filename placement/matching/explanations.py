@@ -76,7 +76,11 @@ def _slot_of(arr: Arrays, result: Result) -> np.ndarray:
 
 
 def explain_all(
-    instance: Instance, result: Result, *, slot_id: Callable[[Id], Any] | None = None
+    instance: Instance,
+    result: Result,
+    *,
+    slot_id: Callable[[Id], Any] | None = None,
+    stats: dict[str, int] | None = None,
 ) -> dict[Id, dict[str, Any]]:
     """Why every trainee got their outcome (see the module docstring).
 
@@ -88,6 +92,10 @@ def explain_all(
     slot_id : callable, optional
         Applied to every slot id in the answer (say ``int``, for database ids), once per
         slot rather than once per mention.
+    stats : dict, optional
+        Optimal mode: receives ``lex_queries``, ``lex_dropped`` and ``lex_work``: the
+        what-ifs tied on cost that went to the draws, those past the work budget, and the
+        arcs scanned (:mod:`placement.matching.lexicographic`), for the benchmarks.
 
     Returns
     -------
@@ -107,11 +115,12 @@ def explain_all(
     # over the whole heap (the instance's records): they hold no cycles, so pause it.
     with gc_paused():
         ids = list(map(attrgetter("id"), instance.slots))
-        return _explain_all(instance, result, ids if slot_id is None else list(map(slot_id, ids)))
+        ids = ids if slot_id is None else list(map(slot_id, ids))
+        return _explain_all(instance, result, ids, stats)
 
 
 def _explain_all(
-    instance: Instance, result: Result, slot_ids: list[Any]
+    instance: Instance, result: Result, slot_ids: list[Any], stats: dict[str, int] | None
 ) -> dict[Id, dict[str, Any]]:
     stable = instance.mode == "stable"
     known = recall_solve(instance)
@@ -134,7 +143,7 @@ def _explain_all(
         edges = (prep.edges.t, prep.edges.s, prep.edges.rank)
         cfs = stable_counterfactuals(arr, pairs, edges, slot_of, orank, choice)
     else:
-        cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, orank, choice)
+        cfs = optimal_counterfactuals(prep, pot, pairs, slot_of, orank, choice, stats)
     entries = _choices(slot_ids, arr, slot_of, choice, stable)
     return _bodies(instance, slot_ids, slot_of, orank, t, entries, cfs)
 
