@@ -44,6 +44,8 @@ most a few hundred per trainee (``docs/matching.md``).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .counterfactuals import _scenarios_of, _what_if
@@ -74,6 +76,7 @@ class Chains:
         self.free = arr.s_free.tolist()
         self.budget = budget
         self.work = 0
+        self._vacated: dict[int, tuple[Any, Any, Any, Any]] = {}
         by_slot = np.lexsort((prio, es))
         self.slot_t = et[by_slot].tolist()
         self.slot_p = prio[by_slot].tolist()
@@ -98,6 +101,8 @@ class Chains:
             et[held].tolist(), es[held].tolist(), prio[held].tolist(), strict=True
         ):
             members.setdefault(si, []).append((p, ti))
+        for held_here in members.values():
+            held_here.sort(reverse=True)
         self.members = members
 
     def outcome(self, t: int, new_list: list[tuple[int, int, int]]) -> int | None:
@@ -105,11 +110,19 @@ class Chains:
         ((rank, slot, priority), best rank first): a slot index, -1 for none, or None when
         the budget ran out."""
         work = self.work
-        at: dict[int, int] = {}  # trainee -> slot (index, -1) where it differs from mu
+        # trainee -> slot (index, -1) where it differs from mu; their rank of it and its
+        # entry on their list; the slots' members that came and went.
+        at: dict[int, int] = {}
         rank: dict[int, int] = {}
         pos: dict[int, int] = {}
         added: dict[int, dict[int, int]] = {}  # slot -> trainee -> priority
         gone: dict[int, set[int]] = {}
+        # The vacancy chain depends on t alone: kept for their next choice.
+        known = self._vacated.get(t)
+        if known is not None:
+            at, pos = dict(known[0]), dict(known[1])
+            added = {v: dict(m) for v, m in known[2].items()}
+            gone = {v: set(m) for v, m in known[3].items()}
 
         def slot(w: int) -> int:
             return at.get(w, self.slot_of[w])
@@ -129,16 +142,17 @@ class Chains:
         def worst(v: int) -> tuple[int, int]:
             out = (-1, -1)
             out_gone = gone.get(v, set())
-            for p, w in self.members.get(v, ()):
-                if w not in out_gone and p > out[0]:
+            for p, w in self.members.get(v, ()):  # worst first
+                if w not in out_gone:
                     out = (p, w)
+                    break
             for w, p in added.get(v, {}).items():
                 if p > out[0]:
                     out = (p, w)
             return out
 
         # 1. Vacancy chain: t leaves.
-        v = self.slot_of[t]
+        v = self.slot_of[t] if known is None else _NONE
         at[t] = _NONE
         if v >= 0:
             leave(t, v)
@@ -167,6 +181,13 @@ class Chains:
             rank[w] = self.slot_r[best]
             pos[w] = self._position(w, v)
             v = old
+        if known is None:
+            self._vacated[t] = (
+                dict(at),
+                dict(pos),
+                {v: dict(m) for v, m in added.items()},
+                {v: set(m) for v, m in gone.items()},
+            )
         # 2. Rejection chain: t proposes down the new list, the displaced go on down theirs.
         proposer, i, own = t, 0, True
         while True:
