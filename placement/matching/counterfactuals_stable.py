@@ -25,6 +25,10 @@ at all), ``(t, x)`` would block ``mu'``. So every stable matching of ``P'``, the
 trainee-optimal one included, places ``t`` at ``x`` or at a choice ranked higher, whatever
 else the change makes eligible. (A reordering of the list never qualifies: the mode is
 strategy-proof, and these counts do not depend on the order.)
+
+The trainees neither rule covers are settled exactly by :mod:`.stable_chains` (the
+trainee-optimal matching after the change, from ``mu`` by a vacancy chain and a rejection
+chain), each fixable choice in rank order, under a deterministic work budget.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from .counterfactuals import (
 )
 from .lottery import priorities
 from .problem import Arrays, _employer_ranks, failed_rule, pair_distance_km
+from .stable_chains import exact_choices
 
 
 def _counts_below(keys: np.ndarray, slot: np.ndarray, prio: np.ndarray, base: int) -> np.ndarray:
@@ -88,7 +93,9 @@ def stable_counterfactuals(
     ranked pair; ``edges``: the candidate pairs (t, s, rank) of the run; ``orank``: each
     trainee's rank of their outcome (a large number when none); ``choice``: (t, s, rank,
     km, rule) of the choices above each outcome. The claim's ``rank`` is that of the
-    choice ("or higher" is part of the claim)."""
+    choice ("or higher" is part of the claim), or, from the exact chains, of where the
+    change would place them when that is below the choice. The trainees no rule covers
+    get the exact answer (`stable_chains.exact_choices`)."""
     t, s, rank, km, _ = choice
     if len(t) == 0:
         return {}
@@ -104,18 +111,42 @@ def stable_counterfactuals(
     good[counted] = True
     good[_free_seat_choices(arr, pairs, t, s, rank, km, fix, fixable[room[s[fixable]]])] = True
     cand = np.flatnonzero(good)
-    if len(cand) == 0:
-        return {}
-    pick = _first_per_trainee(t, rank, cand)
+    out: dict[int, dict[str, Any]] = {}
+    if len(cand):
+        pick = _first_per_trainee(t, rank, cand)
+        _claim(out, arr, pick, t, s, rank, km, fix)
+    # The open cases: trainees no rule covers, each choice tried in turn (exact).
+    open_ = fixable[~np.isin(t[fixable], t[cand])]
+    if len(open_):
+        pick, lands = exact_choices(arr, pairs, edges, slot_of, orank, choice, fix, open_)
+        if len(pick):
+            _claim(out, arr, pick, t, s, rank, km, fix, lands)
+    return out
+
+
+def _claim(
+    out: dict[int, dict[str, Any]],
+    arr: Arrays,
+    pick: np.ndarray,
+    t: np.ndarray,
+    s: np.ndarray,
+    rank: np.ndarray,
+    km: np.ndarray,
+    fix: np.ndarray,
+    lands: dict[int, tuple[int, int]] | None = None,
+) -> None:
+    """Claims for the choices ``pick`` (one per trainee): placed there or higher, or, with
+    ``lands`` (trainee -> (slot, rank) they would get), there when that is lower."""
     scen_t, scen_s, scen_rank, kind = t[pick], s[pick], rank[pick], fix[pick].astype(np.int64)
     what_if, need_km = _what_if(arr, kind, scen_t, scen_s, km[pick])
-    out: dict[int, dict[str, Any]] = {}
     rows = zip(scen_t.tolist(), scen_s.tolist(), scen_rank.tolist(), kind.tolist(), strict=True)
     for j, (ti, si, r, k) in enumerate(rows):
-        cf = _describe(k, si, r, j, ti, si, what_if, need_km)
+        slot, at_rank = si, r
+        if lands is not None and lands[ti][1] > r:
+            slot, at_rank = lands[ti]
+        cf = _describe(k, slot, at_rank, j, ti, si, what_if, need_km)
         cf["or_higher"] = True
         out[ti] = cf
-    return out
 
 
 def _free_seat_choices(

@@ -15,6 +15,7 @@ from placement.models.accounts import (
     User,
     WebSession,
 )
+from placement.models.actor_guard import AccountGone, note_actors, watch
 from placement.models.audit import AuditEvent
 from placement.models.base import (
     DBS_LEVELS,
@@ -71,6 +72,11 @@ for _table in SQLModel.metadata.tables.values():
     if [column.name for column in _table.primary_key.columns] == ["id"]:
         _table.dialect_kwargs["sqlite_autoincrement"] = True
 
+# The who-acted columns without a foreign key, checked once per transaction instead.
+watch(AuditEvent, "actor_id")
+watch(Placement, "approved_by")
+watch(Proposal, "decided_by")
+
 __all__ = [
     "DBS_LEVELS",
     "DBS_SOURCES",
@@ -91,6 +97,7 @@ __all__ = [
     "RUN_PHASES",
     "RUN_STATUSES",
     "UNPLACED_REASONS",
+    "AccountGone",
     "Accreditation",
     "ApiToken",
     "AuditEvent",
@@ -129,5 +136,6 @@ __all__ = [
     "User",
     "Verification",
     "WebSession",
+    "note_actors",
     "utcnow",
 ]

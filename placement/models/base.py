@@ -134,12 +134,13 @@ def _fk(target: str, ondelete: str, *, nullable: bool = False, index: bool = Tru
 
 def _actor(*, index: bool = False) -> Any:
     """The user who did something (an audit event's actor, who decided a proposal or
-    approved a placement): a plain users.id, with no foreign key. Every insert or update
-    takes the id of the request's own signed-in user, so the row exists when written; the
-    check would only cost (approve all checked the same coordinator's row once per
-    proposal, placement and audit event). When an account is deleted, the code deleting it
-    nulls these columns itself, as ON DELETE SET NULL did: see
-    `privacy.forget_actor`. A record of what was done outlives the people who did it."""
+    approved a placement): a plain users.id, with no foreign key (approve all checked the
+    same coordinator's row once per proposal, placement and audit event). Instead
+    `actor_guard` checks the ids a transaction writes once, at its commit, locking the
+    users rows FOR KEY SHARE on Postgres as the key did. When an account is deleted, the
+    code deleting it locks the row, then nulls these columns itself, as ON DELETE SET NULL
+    did: see `privacy.forget_actor`. A record of what was done outlives the people who did
+    it."""
     return Field(default=None, sa_column_kwargs={"nullable": True}, index=index)
 
 

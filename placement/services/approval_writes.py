@@ -16,7 +16,17 @@ from sqlalchemy import bindparam, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from placement.models import AuditEvent, MatchRun, Placement, Proposal, Round, Slot, User, utcnow
+from placement.models import (
+    AuditEvent,
+    MatchRun,
+    Placement,
+    Proposal,
+    Round,
+    Slot,
+    User,
+    note_actors,
+    utcnow,
+)
 from placement.services.common import bulk_insert, chunks
 from placement.services.offers import offer_values, tell_offer_made
 
@@ -49,6 +59,7 @@ def _write_approvals(
     taken = Counter(slot_id for _, _, slot_id in approved)
     slots = Slot.__table__  # type: ignore[attr-defined]
     # `CHECK (filled <= capacity)` still guards the counter.
+    note_actors(session, (actor.id,))  # decided_by on the proposals (UPDATE below)
     session.execute(
         update(slots)
         .where(slots.c.id == bindparam("slot_id"))
@@ -218,6 +229,7 @@ def _write_approvals_pg(
     offer = offer_values(rnd, now)
     taken = Counter(slot_id for _, _, slot_id in approved)
     proposal_ids = _int_array(proposal_id for proposal_id, _, _ in approved)
+    note_actors(session, (actor.id,))  # approved_by, decided_by, actor_id below
     trainee_ids = _int_array(trainee_id for _, trainee_id, _ in approved)
     session.execute(text(_PLAN_SETTINGS))
     # `CHECK (filled <= capacity)` still guards the counter.

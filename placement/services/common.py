@@ -16,7 +16,16 @@ from sqlmodel import Session, select
 from sqlmodel.sql.expression import Select, SelectOfScalar
 
 from placement.errors import Forbidden, NotFound
-from placement.models import AuditEvent, Organisation, Round, Trainee, User, utcnow
+from placement.models import (
+    AuditEvent,
+    Organisation,
+    Round,
+    Trainee,
+    User,
+    note_actors,
+    utcnow,
+)
+from placement.models.actor_guard import ACTOR_COLUMNS
 
 T = TypeVar("T")
 Ts = TypeVarTuple("Ts")
@@ -257,6 +266,9 @@ def bulk_insert(session: Session, model: Any, rows: list[dict[str, Any]]) -> Non
     Every row names the same columns, defaults included (no ORM defaults run here)."""
     if not rows:
         return
+    actor_column = ACTOR_COLUMNS.get(model.__tablename__)
+    if actor_column is not None:
+        note_actors(session, {row.get(actor_column) for row in rows})
     bind = session.connection()
     if bind.dialect.name == "postgresql":
         _copy_rows(bind, model, rows)

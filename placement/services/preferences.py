@@ -24,6 +24,7 @@ from placement.models import (
     Slot,
     Trainee,
     User,
+    note_actors,
     utcnow,
 )
 from placement.services.common import (
@@ -185,6 +186,7 @@ def replace_preferences(
         trainee_id=trainee.id,
         changes=changes({"slot_ids": before}, {"slot_ids": list(slot_ids)}),
     )
+    note_actors(session, (event["actor_id"],))
     now: datetime = event["at"]
     if pg is not None:
         event["detail"] = json.dumps(event["detail"])

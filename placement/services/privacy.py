@@ -218,6 +218,12 @@ def erase_trainee(*, session: Session, actor: User, trainee_id: int) -> Trainee:
     if trainee.erased_at is not None:
         return trainee
     user_id = trainee.user_id
+    if user_id is not None:
+        # Before `forget_actor` nulls their id anywhere: a transaction of theirs that has
+        # written it holds FOR KEY SHARE on this row (`models.actor_guard`), so this waits
+        # for its commit and the nulling then sees its rows; one that has not yet checked
+        # waits for this erasure and then finds no account.
+        session.execute(select(User.id).where(User.id == user_id).with_for_update())
     account = session.get(User, user_id) if user_id is not None else None
     mentions = Mentions.of(
         names=[trainee.name, account.name if account else None],
@@ -311,7 +317,7 @@ def forget_actor(session: Session, user_id: int) -> None:
     (audit events, proposals decided, placements approved), as ON DELETE SET NULL did
     before those columns lost their foreign keys (see models.base._actor); its audit
     events also lose the IP address they were made from. Every path that deletes a user
-    calls this first."""
+    calls this first, holding the user's row FOR UPDATE (see `models.actor_guard`)."""
     session.execute(
         update(AuditEvent)
         .where(col(AuditEvent.actor_id) == user_id)
