@@ -186,20 +186,3 @@ def slot_graph_pairs(
     pos = np.arange(len(t), dtype=np.int64)
     pairs = np.concatenate([pos[(at >= 0) & ~holds], pos[at < 0], pos[holds]])
     return np.concatenate([pairs, np.full(len(graph.tail) - len(pairs), -1, dtype=np.int64)])
-
-
-def shortest_path_trees(
-    graph: SlotGraph, pot: np.ndarray, sources: list[int]
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`distances` and the shortest-path trees: ``pred[i, v]`` is the node before
-    ``v`` on a shortest path from ``sources[i]`` (-9999 for the source and for nodes it
-    does not reach, as SciPy returns them). Of parallel arcs the tree uses the cheapest
-    (as :meth:`SlotGraph.matrix` keeps it)."""
-    reduced = graph.weight + pot[graph.tail] - pot[graph.head]
-    if len(reduced) and float(reduced.min()) < 0:
-        raise ValueError("potentials are not feasible for this graph")
-    d, pred = dijkstra(
-        graph.matrix(reduced), directed=True, indices=sources, return_predecessors=True
-    )
-    d, pred = np.atleast_2d(d), np.atleast_2d(pred)
-    return d - pot[np.asarray(sources)][:, None] + pot[None, :], pred
